@@ -1,0 +1,94 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Control message types, sent as JSON on the "control" data channel.
+const (
+	// CtlHello (both ways, first message): Version, Agent (agent side) and
+	// Screen (the agent's current screen size) are set.
+	CtlHello = "hello"
+	// CtlPing / CtlPong measure the round trip: the pong echoes T.
+	CtlPing = "ping"
+	CtlPong = "pong"
+	// CtlError reports a refused or malformed message; Error and Message say why.
+	CtlError = "error"
+	// CtlBye announces that the sender is closing the connection, with Reason.
+	CtlBye = "bye"
+)
+
+// Control is one control-channel message.
+type Control struct {
+	Type    string     `json:"type"`
+	Version int        `json:"version,omitempty"`
+	T       float64    `json:"t,omitempty"` // sender's clock, milliseconds
+	Agent   *AgentInfo `json:"agent,omitempty"`
+	Width   int        `json:"width,omitempty"`
+	Height  int        `json:"height,omitempty"`
+	Error   string     `json:"error,omitempty"`
+	Message string     `json:"message,omitempty"`
+	Reason  string     `json:"reason,omitempty"`
+}
+
+// EncodeControl marshals c after validating it.
+func EncodeControl(c Control) ([]byte, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("protocol: encode control %s: %w", c.Type, err)
+	}
+	return b, nil
+}
+
+// DecodeControl parses and validates one control message.
+func DecodeControl(b []byte) (Control, error) {
+	var c Control
+	if len(b) > MaxControlSize {
+		return c, fmt.Errorf("%w: control message of %d bytes", ErrTooLarge, len(b))
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&c); err != nil {
+		return Control{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if dec.More() {
+		return Control{}, fmt.Errorf("%w: trailing data after message", ErrMalformed)
+	}
+	if err := c.Validate(); err != nil {
+		return Control{}, err
+	}
+	return c, nil
+}
+
+// Validate checks the fields Type needs.
+func (c Control) Validate() error {
+	bad := func(what string) error { return fmt.Errorf("%w: %s: %s", ErrMalformed, c.Type, what) }
+	if len(c.Message) > maxReason || len(c.Reason) > maxReason || len(c.Error) > maxShort ||
+		!utf8.ValidString(c.Message) || !utf8.ValidString(c.Reason) {
+		return bad("text too long or not UTF-8")
+	}
+	if c.Width < 0 || c.Height < 0 || c.Width > MaxDimension || c.Height > MaxDimension {
+		return bad("screen size out of range")
+	}
+	switch c.Type {
+	case CtlHello:
+		if c.Version <= 0 {
+			return bad("version is required")
+		}
+	case CtlPing, CtlPong, CtlBye:
+	case CtlError:
+		if c.Error == "" && c.Message == "" {
+			return bad("error or message is required")
+		}
+	case "":
+		return bad("type is required")
+	default:
+		return fmt.Errorf("%w: %q", ErrUnknownType, c.Type)
+	}
+	return nil
+}

@@ -1,0 +1,281 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"image"
+	"image/png"
+)
+
+// Screen message kinds: the first byte of every binary message on the
+// "screen" data channel. All integers are big-endian.
+const (
+	// ScreenInfo: [1][u16 width][u16 height]. Sent first and whenever the
+	// shared screen's size changes; the receiver resets its picture to black
+	// at that size.
+	ScreenInfo byte = 1
+	// ScreenRects: [2][u16 count] then count rectangles, each
+	// [u16 x][u16 y][u16 w][u16 h][u8 encoding][u32 length][length bytes].
+	ScreenRects byte = 2
+	// ScreenFrameEnd: [3][u32 seq]. Every rectangle of frame seq has been
+	// sent: the receiver's picture now equals the captured frame.
+	ScreenFrameEnd byte = 3
+)
+
+// Rectangle encodings.
+const (
+	// EncSolid: 3 bytes R, G, B filling the whole rectangle.
+	EncSolid byte = 1
+	// EncPNG: a PNG image exactly w x h pixels (lossless).
+	EncPNG byte = 2
+	// EncRaw: w*h*3 bytes R, G, B, row by row.
+	EncRaw byte = 3
+)
+
+// MaxDimension bounds a screen's width or height in pixels.
+const MaxDimension = 16384
+
+const rectHeader = 2*4 + 1 + 4
+
+// Rect is one encoded rectangle of a ScreenRects message.
+type Rect struct {
+	X, Y, W, H int
+	Enc        byte
+	Data       []byte
+}
+
+// ScreenMsg is one decoded screen message. Which fields are set depends on Kind.
+type ScreenMsg struct {
+	Kind          byte
+	Width, Height int    // ScreenInfo
+	Rects         []Rect // ScreenRects; Data aliases the decoded buffer
+	Seq           uint32 // ScreenFrameEnd
+}
+
+// AppendScreenInfo appends a ScreenInfo message to dst.
+func AppendScreenInfo(dst []byte, width, height int) []byte {
+	dst = append(dst, ScreenInfo)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(width))
+	return binary.BigEndian.AppendUint16(dst, uint16(height))
+}
+
+// AppendFrameEnd appends a ScreenFrameEnd message to dst.
+func AppendFrameEnd(dst []byte, seq uint32) []byte {
+	dst = append(dst, ScreenFrameEnd)
+	return binary.BigEndian.AppendUint32(dst, seq)
+}
+
+// RectSize is the number of bytes r takes inside a ScreenRects message.
+func RectSize(r Rect) int { return rectHeader + len(r.Data) }
+
+// AppendRects appends one ScreenRects message holding rects to dst. The
+// caller keeps the result under MaxScreenMessage (see RectBatcher).
+func AppendRects(dst []byte, rects []Rect) []byte {
+	dst = append(dst, ScreenRects)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(rects)))
+	for _, r := range rects {
+		dst = binary.BigEndian.AppendUint16(dst, uint16(r.X))
+		dst = binary.BigEndian.AppendUint16(dst, uint16(r.Y))
+		dst = binary.BigEndian.AppendUint16(dst, uint16(r.W))
+		dst = binary.BigEndian.AppendUint16(dst, uint16(r.H))
+		dst = append(dst, r.Enc)
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(r.Data)))
+		dst = append(dst, r.Data...)
+	}
+	return dst
+}
+
+// DecodeScreen parses one screen message. Rect data aliases b.
+func DecodeScreen(b []byte) (ScreenMsg, error) {
+	if len(b) == 0 {
+		return ScreenMsg{}, fmt.Errorf("%w: empty screen message", ErrMalformed)
+	}
+	if len(b) > MaxScreenMessage {
+		return ScreenMsg{}, fmt.Errorf("%w: screen message of %d bytes", ErrTooLarge, len(b))
+	}
+	m := ScreenMsg{Kind: b[0]}
+	p := b[1:]
+	switch m.Kind {
+	case ScreenInfo:
+		if len(p) != 4 {
+			return ScreenMsg{}, fmt.Errorf("%w: screen info of %d bytes", ErrMalformed, len(b))
+		}
+		m.Width = int(binary.BigEndian.Uint16(p))
+		m.Height = int(binary.BigEndian.Uint16(p[2:]))
+		if m.Width == 0 || m.Height == 0 || m.Width > MaxDimension || m.Height > MaxDimension {
+			return ScreenMsg{}, fmt.Errorf("%w: screen size %dx%d", ErrMalformed, m.Width, m.Height)
+		}
+	case ScreenFrameEnd:
+		if len(p) != 4 {
+			return ScreenMsg{}, fmt.Errorf("%w: frame end of %d bytes", ErrMalformed, len(b))
+		}
+		m.Seq = binary.BigEndian.Uint32(p)
+	case ScreenRects:
+		if len(p) < 2 {
+			return ScreenMsg{}, fmt.Errorf("%w: rects without count", ErrMalformed)
+		}
+		n := int(binary.BigEndian.Uint16(p))
+		p = p[2:]
+		if n*rectHeader > len(p) {
+			return ScreenMsg{}, fmt.Errorf("%w: %d rects in %d bytes", ErrMalformed, n, len(p))
+		}
+		m.Rects = make([]Rect, 0, n)
+		for i := 0; i < n; i++ {
+			if len(p) < rectHeader {
+				return ScreenMsg{}, fmt.Errorf("%w: rect %d truncated", ErrMalformed, i)
+			}
+			r := Rect{
+				X:   int(binary.BigEndian.Uint16(p)),
+				Y:   int(binary.BigEndian.Uint16(p[2:])),
+				W:   int(binary.BigEndian.Uint16(p[4:])),
+				H:   int(binary.BigEndian.Uint16(p[6:])),
+				Enc: p[8],
+			}
+			size := binary.BigEndian.Uint32(p[9:])
+			p = p[rectHeader:]
+			if uint64(size) > uint64(len(p)) {
+				return ScreenMsg{}, fmt.Errorf("%w: rect %d claims %d bytes, %d left", ErrMalformed, i, size, len(p))
+			}
+			r.Data = p[:size:size]
+			p = p[size:]
+			if err := r.check(); err != nil {
+				return ScreenMsg{}, fmt.Errorf("rect %d: %w", i, err)
+			}
+			m.Rects = append(m.Rects, r)
+		}
+		if len(p) != 0 {
+			return ScreenMsg{}, fmt.Errorf("%w: %d trailing bytes after rects", ErrMalformed, len(p))
+		}
+	default:
+		return ScreenMsg{}, fmt.Errorf("%w: screen message kind %d", ErrUnknownType, m.Kind)
+	}
+	return m, nil
+}
+
+// check validates what can be known of r without decoding its pixels.
+func (r Rect) check() error {
+	if r.W == 0 || r.H == 0 {
+		return fmt.Errorf("%w: empty rect", ErrMalformed)
+	}
+	switch r.Enc {
+	case EncSolid:
+		if len(r.Data) != 3 {
+			return fmt.Errorf("%w: solid rect with %d bytes", ErrMalformed, len(r.Data))
+		}
+	case EncRaw:
+		if len(r.Data) != r.W*r.H*3 {
+			return fmt.Errorf("%w: raw %dx%d rect with %d bytes", ErrMalformed, r.W, r.H, len(r.Data))
+		}
+	case EncPNG:
+		if len(r.Data) == 0 {
+			return fmt.Errorf("%w: empty png rect", ErrMalformed)
+		}
+	default:
+		return fmt.Errorf("%w: encoding %d", ErrUnknownType, r.Enc)
+	}
+	return nil
+}
+
+// Draw decodes r onto dst. A rectangle outside dst's bounds, or whose
+// payload does not decode to exactly w x h pixels, is an error and leaves
+// dst unchanged.
+func (r Rect) Draw(dst *image.RGBA) error {
+	if err := r.check(); err != nil {
+		return err
+	}
+	b := dst.Bounds()
+	if r.X < b.Min.X || r.Y < b.Min.Y || r.X+r.W > b.Max.X || r.Y+r.H > b.Max.Y {
+		return fmt.Errorf("%w: rect %dx%d+%d+%d outside screen %v", ErrMalformed, r.W, r.H, r.X, r.Y, b)
+	}
+	switch r.Enc {
+	case EncSolid:
+		c := [4]byte{r.Data[0], r.Data[1], r.Data[2], 0xff}
+		for y := r.Y; y < r.Y+r.H; y++ {
+			row := dst.Pix[dst.PixOffset(r.X, y):dst.PixOffset(r.X+r.W, y)]
+			for i := 0; i < len(row); i += 4 {
+				copy(row[i:i+4], c[:])
+			}
+		}
+	case EncRaw:
+		src := r.Data
+		for y := r.Y; y < r.Y+r.H; y++ {
+			row := dst.Pix[dst.PixOffset(r.X, y):dst.PixOffset(r.X+r.W, y)]
+			for i := 0; i < len(row); i += 4 {
+				row[i], row[i+1], row[i+2], row[i+3] = src[0], src[1], src[2], 0xff
+				src = src[3:]
+			}
+		}
+	case EncPNG:
+		cfg, err := png.DecodeConfig(bytes.NewReader(r.Data))
+		if err != nil {
+			return fmt.Errorf("%w: png rect: %v", ErrMalformed, err)
+		}
+		if cfg.Width != r.W || cfg.Height != r.H {
+			return fmt.Errorf("%w: png of %dx%d in a %dx%d rect", ErrMalformed, cfg.Width, cfg.Height, r.W, r.H)
+		}
+		img, err := png.Decode(bytes.NewReader(r.Data))
+		if err != nil {
+			return fmt.Errorf("%w: png rect: %v", ErrMalformed, err)
+		}
+		drawOpaque(dst, img, r.X, r.Y)
+	}
+	return nil
+}
+
+// drawOpaque copies src onto dst at (x, y), taking colours as opaque.
+func drawOpaque(dst *image.RGBA, src image.Image, x, y int) {
+	sb := src.Bounds()
+	if s, ok := src.(*image.RGBA); ok {
+		for row := 0; row < sb.Dy(); row++ {
+			so := s.PixOffset(sb.Min.X, sb.Min.Y+row)
+			copy(dst.Pix[dst.PixOffset(x, y+row):dst.PixOffset(x+sb.Dx(), y+row)], s.Pix[so:so+4*sb.Dx()])
+		}
+		return
+	}
+	for row := 0; row < sb.Dy(); row++ {
+		d := dst.Pix[dst.PixOffset(x, y+row):]
+		for col := 0; col < sb.Dx(); col++ {
+			cr, cg, cb, _ := src.At(sb.Min.X+col, sb.Min.Y+row).RGBA()
+			d[4*col], d[4*col+1], d[4*col+2], d[4*col+3] = byte(cr>>8), byte(cg>>8), byte(cb>>8), 0xff
+		}
+	}
+}
+
+// RectBatcher packs rectangles into ScreenRects messages below
+// MaxScreenMessage, calling flush with each full message. The slice passed to
+// flush is reused after flush returns.
+type RectBatcher struct {
+	buf   []byte
+	rects []Rect
+	size  int
+	Flush func(msg []byte) error
+}
+
+// Add queues r, flushing the pending batch first when r would not fit. A
+// rectangle too large for any message is an error: the encoder must split it.
+func (b *RectBatcher) Add(r Rect) error {
+	n := RectSize(r)
+	if n+3 > MaxScreenMessage {
+		return fmt.Errorf("%w: a %dx%d rect encodes to %d bytes", ErrTooLarge, r.W, r.H, n)
+	}
+	if b.size+n+3 > MaxScreenMessage || len(b.rects) == 0xffff {
+		if err := b.Done(); err != nil {
+			return err
+		}
+	}
+	b.rects = append(b.rects, r)
+	b.size += n
+	return nil
+}
+
+// Done flushes the pending batch, if any.
+func (b *RectBatcher) Done() error {
+	if len(b.rects) == 0 {
+		return nil
+	}
+	b.buf = AppendRects(b.buf[:0], b.rects)
+	b.rects = b.rects[:0]
+	b.size = 0
+	return b.Flush(b.buf)
+}
