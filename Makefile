@@ -1,0 +1,82 @@
+# assist: build, test, benchmark and demo. `make help` lists the targets.
+#
+# Targets documented with `## text` on their rule line appear in `make help`.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+# Prerequisites run in the order written (deps before vet before build), even
+# under make -j; go parallelises inside each step.
+.NOTPARALLEL:
+
+GO      ?= go
+BIN     := $(CURDIR)/bin
+DIST    := $(CURDIR)/dist
+OUT     := $(CURDIR)/out
+CMDS    := assist assist-server assist-rep
+GOOS    := $(shell $(GO) env GOOS 2>/dev/null)
+GOARCH  := $(shell $(GO) env GOARCH 2>/dev/null)
+NPROC   := $(shell nproc 2>/dev/null || echo 1)
+
+# Test and bench builds use the same flags as `build` (no -trimpath), so they
+# share the Go build cache; `release` has its own cache keys.
+# ASSIST_REQUIRE_X=1: tests needing Xvfb/chromium fail instead of skipping.
+# ASSIST_BIN: where tests find the built binaries.
+# ASSIST_ICE_LOOPBACK=1: WebRTC on 127.0.0.1 only, even if the namespace is off.
+TEST_ENV := ASSIST_REQUIRE_X=1 ASSIST_BIN=$(BIN) ASSIST_ICE_LOOPBACK=1
+
+.PHONY: help
+help: ## Show this help
+	@echo "assist make targets:"
+	@grep -hE '^[a-zA-Z_-]+:.*?## .*$$' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
+
+.PHONY: deps
+deps: ## Install Debian packages (Xvfb, X11 headers, chromium, ...) and Go modules; no-op when present
+	@scripts/deps.sh
+
+.PHONY: build
+build: ## Build bin/assist, bin/assist-server, bin/assist-rep
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+.PHONY: release
+release: ## Stripped builds in dist/ (+ dist/downloads/assist-linux-amd64 for the server)
+	@mkdir -p $(DIST)/downloads
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags='-s -w' -o $(DIST)/ ./cmd/...
+	install -m 0755 $(DIST)/assist $(DIST)/downloads/assist-$(GOOS)-$(GOARCH)
+	@ls -l $(addprefix $(DIST)/,$(CMDS)) $(DIST)/downloads/assist-$(GOOS)-$(GOARCH)
+
+.PHONY: vet
+vet: ## gofmt (must list nothing) and go vet
+	@unformatted=$$(find . -name '*.go' -not -path './.git/*' -not -path './node_modules/*' \
+		-not -path '*/testdata/*' -print0 | xargs -0 -r gofmt -l); \
+	if [ -n "$$unformatted" ]; then \
+		echo "gofmt: these files need formatting (run gofmt -w):"; \
+		echo "$$unformatted" | sed 's/^/  /'; \
+		exit 1; \
+	fi
+	$(GO) vet ./...
+
+.PHONY: test
+test: deps vet build ## deps, vet, build, then every test in a loopback-only network namespace
+	$(TEST_ENV) scripts/netns.sh $(GO) test -p 2 -count=1 -timeout 14m ./...
+
+.PHONY: bench
+bench: deps build ## Benchmarks in the namespace -> out/bench.txt and out/bench.json
+	@mkdir -p $(OUT)
+	@rc=0; \
+	$(TEST_ENV) scripts/netns.sh $(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./... 2>&1 \
+		| tee $(OUT)/bench.txt || rc=$$?; \
+	awk -v procs=$(NPROC) -f scripts/bench2json.awk $(OUT)/bench.txt > $(OUT)/bench.json; \
+	echo "bench: wrote $(OUT)/bench.txt and $(OUT)/bench.json"; \
+	exit $$rc
+
+.PHONY: demo
+demo: deps build ## Run the whole product locally (Xvfb desktop, server, session, agent); Ctrl+C stops it
+	scripts/demo.sh
+
+.PHONY: clean
+clean: ## Remove bin/, dist/, out/ and cached test results
+	rm -rf $(BIN) $(DIST) $(OUT)
+	$(GO) clean -testcache
