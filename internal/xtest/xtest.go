@@ -1,0 +1,268 @@
+// Package xtest starts private Xvfb servers for tests and draws known pixels
+// on them. It is imported only by tests: nothing in a shipped binary may
+// depend on it.
+//
+// A test calls Start to get its own X server (skipped when Xvfb is not
+// installed, fatal instead when ASSIST_REQUIRE_X=1), Show to put an image on
+// screen at (0, 0), and Screenshot to read back what the X server itself
+// holds, independently of the code under test.
+package xtest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"log"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jezek/xgb"
+)
+
+// RequireEnv names the environment variable that turns a missing Xvfb from
+// a skipped test into a failed one (set it to 1 in CI).
+const RequireEnv = "ASSIST_REQUIRE_X"
+
+// startTimeout bounds how long Start waits for Xvfb to report its display.
+const startTimeout = 30 * time.Second
+
+type screen struct{ w, h int }
+
+type config struct {
+	screens []screen
+}
+
+// Option changes how Start runs Xvfb.
+type Option func(*config)
+
+// Size sets the size of screen 0 (default 1920x1080).
+func Size(w, h int) Option {
+	return func(c *config) { c.screens[0] = screen{w, h} }
+}
+
+// SecondMonitor adds a second monitor of w x h to the right of the first:
+// the root window becomes (w0+w) x max(h0, h) and RandR 1.5 monitors (which
+// the server's Xinerama extension reports) split it into two heads side by
+// side, the first one primary. This is what a real dual-head desktop looks
+// like to clients. (Xvfb's own "-screen 1 ... +xinerama" puts both heads at
+// (0, 0), overlapping, so it is not used.)
+func SecondMonitor(w, h int) Option {
+	return func(c *config) { c.screens = append(c.screens[:1], screen{w, h}) }
+}
+
+// Server is a running private Xvfb.
+type Server struct {
+	// Display is the X display name, like ":12".
+	Display string
+	// Width and Height are the size of the root window when the server
+	// started (both monitors side by side when there are two).
+	Width, Height int
+	// Monitors are the heads Xinerama reports: one, or two with
+	// SecondMonitor.
+	Monitors []image.Rectangle
+
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+
+	mu   sync.Mutex
+	conn *xgb.Conn
+}
+
+// Start starts a private Xvfb and stops it when tb's test ends. It skips the
+// test when Xvfb is not installed, unless ASSIST_REQUIRE_X=1.
+func Start(tb testing.TB, opts ...Option) *Server {
+	tb.Helper()
+	cfg := config{screens: []screen{{1920, 1080}}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	path, err := exec.LookPath("Xvfb")
+	if err != nil {
+		if os.Getenv(RequireEnv) == "1" {
+			tb.Fatalf("xtest: Xvfb not found and %s=1: %v", RequireEnv, err)
+		} else {
+			tb.Skipf("xtest: Xvfb not installed (%v); set %s=1 to make this fatal", err, RequireEnv)
+		}
+		return nil
+	}
+	quietXGB()
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		tb.Fatalf("xtest: pipe: %v", err)
+	}
+	defer r.Close()
+	// The child gets the write end as fd 3 (ExtraFiles[0]).
+	s := &Server{stderr: &syncBuffer{}}
+	for _, sc := range cfg.screens {
+		if sc.w <= 0 || sc.h <= 0 {
+			tb.Fatalf("xtest: screen size %dx%d", sc.w, sc.h)
+		}
+		s.Monitors = append(s.Monitors, image.Rect(s.Width, 0, s.Width+sc.w, sc.h))
+		s.Width += sc.w
+		s.Height = max(s.Height, sc.h)
+	}
+	args := []string{"-displayfd", "3", "-screen", "0", fmt.Sprintf("%dx%dx24", s.Width, s.Height),
+		"-noreset", "-nolisten", "tcp"}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Stdout = s.stderr
+	cmd.Stderr = s.stderr
+	cmd.SysProcAttr = sysProcAttr()
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second // then SIGKILL
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		cancel()
+		tb.Fatalf("xtest: start Xvfb: %v", err)
+	}
+	w.Close() // only the child holds the write end now: EOF means it died
+	s.cmd = cmd
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	tb.Cleanup(func() {
+		s.closeConn()
+		cancel()
+		if err := <-waited; err != nil && !isTermination(err) {
+			tb.Logf("xtest: Xvfb %s exited: %v\n%s", s.Display, err, s.stderr)
+		}
+	})
+
+	// -displayfd: Xvfb writes the display number once it accepts clients.
+	if err := r.SetReadDeadline(time.Now().Add(startTimeout)); err != nil {
+		tb.Fatalf("xtest: pipe deadline: %v", err)
+	}
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil {
+		tb.Fatalf("xtest: Xvfb did not report a display (%v); its output:\n%s", err, s.stderr)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		tb.Fatalf("xtest: Xvfb reported display %q: %v", line, err)
+	}
+	s.Display = ":" + strconv.Itoa(n)
+	if len(s.Monitors) > 1 {
+		s.setMonitors(tb)
+	}
+	return s
+}
+
+// isTermination reports whether err is Xvfb ending because we asked it to.
+func isTermination(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return true // exited cleanly after SIGTERM
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGTERM {
+			return true
+		}
+		// Xvfb catches SIGTERM and exits with status 0 or 1 depending on
+		// the version.
+		return ee.ExitCode() == 0 || ee.ExitCode() == 1
+	}
+	return false
+}
+
+// Env returns os.Environ() with DISPLAY set to this server, for child
+// processes such as xdotool.
+func (s *Server) Env() []string {
+	env := os.Environ()
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "DISPLAY=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "DISPLAY="+s.Display)
+}
+
+// Conn returns the server's shared helper connection, opened on first use
+// and closed when the server stops. Tests may use it for requests of their
+// own (RandR, xtest) but must not close it.
+func (s *Server) Conn(tb testing.TB) *xgb.Conn {
+	tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil {
+		c, err := xgb.NewConnDisplay(s.Display)
+		if err != nil {
+			tb.Fatalf("xtest: connect to %s: %v", s.Display, err)
+		}
+		s.conn = c
+	}
+	return s.conn
+}
+
+func (s *Server) closeConn() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil {
+		closeConn(s.conn)
+		s.conn = nil
+	}
+}
+
+// closeConn closes c and waits until xgb's goroutines are done with it, so
+// that stopping the server afterwards makes xgb log no read errors.
+func closeConn(c *xgb.Conn) {
+	c.Close()
+	for {
+		// WaitForEvent returns nil, nil once the connection is closed.
+		if ev, err := c.WaitForEvent(); ev == nil && err == nil {
+			return
+		}
+	}
+}
+
+var quietOnce sync.Once
+
+// quietXGB drops xgb's "Could not get authority info" complaint, which it
+// prints on every connection to a server without an Xauthority entry (all of
+// ours), and passes its other messages on to stderr. xgb.Logger is a
+// package variable read by connection goroutines, so it is set once, before
+// the first connection of the process.
+func quietXGB() {
+	quietOnce.Do(func() {
+		xgb.Logger = log.New(authFilter{os.Stderr}, "XGB: ", log.Lshortfile)
+	})
+}
+
+type authFilter struct{ w io.Writer }
+
+func (f authFilter) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("Could not get authority info")) ||
+		bytes.Contains(p, []byte("Trying connection without authority info")) {
+		return len(p), nil
+	}
+	return f.w.Write(p)
+}
+
+// syncBuffer collects Xvfb's output for failure messages.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
