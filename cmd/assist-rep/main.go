@@ -1,0 +1,205 @@
+// Command assist-rep is the support rep's console as a command line, for
+// scripts, tests and benchmarks.
+//
+//	assist-rep [--server URL] [--token T] new
+//	assist-rep screenshot CODE FILE.png [--timeout 15s]
+//	assist-rep stats CODE [--for 5s]
+//	assist-rep list
+//	assist-rep end CODE
+//
+// The server and token come from --server/--token or ASSIST_SERVER /
+// ASSIST_REP_TOKEN. Exit status 0 on success; otherwise 1 with a one-line
+// error on stderr.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"image/png"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"assist/protocol"
+	"assist/rep"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "assist-rep:", err)
+		os.Exit(1)
+	}
+}
+
+const usageText = `usage: assist-rep [--server URL] [--token T] COMMAND [ARGS] [FLAGS]
+
+commands:
+  new                                  create a session; prints its 9-digit code alone
+  list                                 list sessions as JSON, one per line
+  screenshot CODE FILE.png [--timeout 15s]
+                                       save the customer's current screen as PNG
+  stats CODE [--for 5s]                watch the session and print one JSON object of measurements
+  end CODE                             end the session for everyone
+
+--server and --token default to $ASSIST_SERVER and $ASSIST_REP_TOKEN.
+Set ASSIST_ICE_LOOPBACK=1 to keep WebRTC on 127.0.0.1 (tests, one-machine demos).
+`
+
+// parse parses fs allowing flags between positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("assist-rep", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	server := fs.String("server", os.Getenv("ASSIST_SERVER"), "")
+	token := fs.String("token", os.Getenv("ASSIST_REP_TOKEN"), "")
+	timeout := fs.Duration("timeout", 15*time.Second, "")
+	watch := fs.Duration("for", 5*time.Second, "")
+	verbose := fs.Bool("v", false, "")
+	pos, err := parse(fs, args)
+	if errors.Is(err, flag.ErrHelp) || len(pos) == 0 {
+		fmt.Fprint(os.Stderr, usageText)
+		if err == nil {
+			return errors.New("missing command")
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if *server == "" {
+		return errors.New("no server: pass --server URL or set ASSIST_SERVER")
+	}
+	if *token == "" {
+		return errors.New("no rep token: pass --token T or set ASSIST_REP_TOKEN")
+	}
+	logLevel := slog.LevelWarn + 100
+	if *verbose {
+		logLevel = slog.LevelDebug
+	}
+	cfg := rep.Config{
+		Server: *server, Token: *token,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel})),
+	}
+	cmd, rest := pos[0], pos[1:]
+	need := func(n int, form string) error {
+		if len(rest) != n {
+			return fmt.Errorf("usage: assist-rep %s", form)
+		}
+		return nil
+	}
+	switch cmd {
+	case "new":
+		if err := need(0, "new"); err != nil {
+			return err
+		}
+		in, err := rep.NewSession(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, in.Code)
+		return nil
+	case "list":
+		list, err := rep.ListSessions(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		for _, s := range list {
+			enc.Encode(s)
+		}
+		return nil
+	case "end":
+		if err := need(1, "end CODE"); err != nil {
+			return err
+		}
+		return rep.EndSession(ctx, cfg, protocol.NormalizeCode(rest[0]))
+	case "screenshot":
+		if err := need(2, "screenshot CODE FILE.png [--timeout 15s]"); err != nil {
+			return err
+		}
+		return screenshot(ctx, cfg, rest[0], rest[1], *timeout)
+	case "stats":
+		if err := need(1, "stats CODE [--for 5s]"); err != nil {
+			return err
+		}
+		return stats(ctx, cfg, rest[0], *watch, stdout)
+	default:
+		fmt.Fprint(os.Stderr, usageText)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+func screenshot(ctx context.Context, cfg rep.Config, code, file string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, err := rep.Attach(ctx, cfg, code)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	img, err := c.WaitFrame(ctx, false)
+	if err != nil {
+		if errs := c.Errors(); len(errs) > 0 {
+			return fmt.Errorf("%w (%s)", err, errs[len(errs)-1])
+		}
+		return err
+	}
+	// Write through a temporary file so a failed write leaves nothing behind.
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".assist-shot-*.png")
+	if err != nil {
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := png.Encode(tmp, img); err != nil {
+		tmp.Close()
+		return fmt.Errorf("screenshot: write %s: %w", file, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("screenshot: write %s: %w", file, err)
+	}
+	if err := os.Rename(tmp.Name(), file); err != nil {
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	return nil
+}
+
+func stats(ctx context.Context, cfg rep.Config, code string, watch time.Duration, stdout io.Writer) error {
+	c, err := rep.Attach(ctx, cfg, code)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	t := time.NewTimer(watch)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-c.Ended():
+	}
+	s := c.Stats()
+	return json.NewEncoder(stdout).Encode(s)
+}

@@ -1,0 +1,140 @@
+// Package peerconn builds the pion WebRTC API that both the agent and the
+// Go rep client use, with the settings measured in platform-facts.md: one
+// UDP socket with 4 MiB kernel buffers shared through an ICE UDP mux, a
+// 256 KiB SCTP receive buffer, mDNS off, and pion's logs bridged into slog.
+// In loopback mode (tests) ICE is restricted to 127.0.0.1.
+package peerconn
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/logging"
+	"github.com/pion/webrtc/v4"
+
+	"assist/protocol"
+)
+
+// Options configures an API.
+type Options struct {
+	// Loopback restricts ICE to 127.0.0.1 (tests, benchmarks, the demo on
+	// one machine). The environment variable ASSIST_ICE_LOOPBACK=1 sets it too.
+	Loopback bool
+	Logger   *slog.Logger
+}
+
+// API is a pion API bound to one UDP socket. Close it after every
+// PeerConnection made from it is closed.
+type API struct {
+	*webrtc.API
+	conn net.PacketConn
+	mux  ice.UDPMux
+}
+
+const socketBuffer = 4 << 20
+
+// NewAPI opens the UDP socket and returns the API.
+func NewAPI(opts Options) (*API, error) {
+	if os.Getenv("ASSIST_ICE_LOOPBACK") == "1" {
+		opts.Loopback = true
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	addr := "0.0.0.0:0"
+	if opts.Loopback {
+		addr = "127.0.0.1:0"
+	}
+	pc, err := net.ListenPacket("udp4", addr)
+	if err != nil {
+		return nil, fmt.Errorf("peerconn: listen udp %s: %w", addr, err)
+	}
+	if u, ok := pc.(*net.UDPConn); ok {
+		// Best effort: the kernel caps these at net.core.[rw]mem_max.
+		_ = u.SetReadBuffer(socketBuffer)
+		_ = u.SetWriteBuffer(socketBuffer)
+	}
+	lf := loggerFactory{log: log.With("component", "pion")}
+	mux := webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), pc)
+
+	var se webrtc.SettingEngine
+	se.LoggerFactory = lf
+	se.SetICEUDPMux(mux)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetSCTPMaxReceiveBufferSize(256 << 10)
+	if opts.Loopback {
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	}
+	return &API{API: webrtc.NewAPI(webrtc.WithSettingEngine(se)), conn: pc, mux: mux}, nil
+}
+
+// Close releases the UDP socket.
+func (a *API) Close() error {
+	a.mux.Close()
+	return a.conn.Close()
+}
+
+// Configuration converts ICE servers from signalling into pion's form.
+func Configuration(servers []protocol.ICEServer) webrtc.Configuration {
+	var cfg webrtc.Configuration
+	for _, s := range servers {
+		cfg.ICEServers = append(cfg.ICEServers, webrtc.ICEServer{
+			URLs: s.URLs, Username: s.Username, Credential: s.Credential,
+		})
+	}
+	return cfg
+}
+
+// CandidateToWire converts a pion candidate for signalling.
+func CandidateToWire(c webrtc.ICECandidateInit) *protocol.ICECandidate {
+	return &protocol.ICECandidate{
+		Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex,
+		UsernameFragment: c.UsernameFragment,
+	}
+}
+
+// CandidateFromWire converts a signalled candidate for pion.
+func CandidateFromWire(c *protocol.ICECandidate) webrtc.ICECandidateInit {
+	return webrtc.ICECandidateInit{
+		Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex,
+		UsernameFragment: c.UsernameFragment,
+	}
+}
+
+// loggerFactory bridges pion's leveled loggers into slog. pion's Info is
+// chatty, so it becomes Debug; its Debug and Trace go below Debug.
+type loggerFactory struct{ log *slog.Logger }
+
+func (f loggerFactory) NewLogger(scope string) logging.LeveledLogger {
+	return pionLogger{log: f.log.With("scope", scope)}
+}
+
+type pionLogger struct{ log *slog.Logger }
+
+const levelTrace = slog.LevelDebug - 4
+
+func (l pionLogger) logf(level slog.Level, format string, args ...any) {
+	if !l.log.Enabled(context.Background(), level) {
+		return
+	}
+	l.log.Log(context.Background(), level, fmt.Sprintf(format, args...))
+}
+
+func (l pionLogger) Trace(msg string)                  { l.logf(levelTrace-4, "%s", msg) }
+func (l pionLogger) Tracef(format string, args ...any) { l.logf(levelTrace-4, format, args...) }
+func (l pionLogger) Debug(msg string)                  { l.logf(levelTrace, "%s", msg) }
+func (l pionLogger) Debugf(format string, args ...any) { l.logf(levelTrace, format, args...) }
+func (l pionLogger) Info(msg string)                   { l.logf(slog.LevelDebug, "%s", msg) }
+func (l pionLogger) Infof(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
+func (l pionLogger) Warn(msg string)                   { l.logf(slog.LevelWarn, "%s", msg) }
+func (l pionLogger) Warnf(format string, args ...any)  { l.logf(slog.LevelWarn, format, args...) }
+func (l pionLogger) Error(msg string)                  { l.logf(slog.LevelError, "%s", msg) }
+func (l pionLogger) Errorf(format string, args ...any) { l.logf(slog.LevelError, format, args...) }

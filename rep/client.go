@@ -1,0 +1,584 @@
+package rep
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"assist/internal/peerconn"
+	"assist/internal/sigclient"
+	"assist/protocol"
+)
+
+// Config says where the server is and how to authenticate.
+type Config struct {
+	Server   string // base URL, http://host:8200
+	Token    string // the rep token
+	Loopback bool   // restrict WebRTC to 127.0.0.1
+	Logger   *slog.Logger
+}
+
+// APIError is an error answer of the server's REST API or signalling.
+type APIError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"error"`
+	Message string `json:"message"`
+}
+
+func (e *APIError) Error() string {
+	if e.Message != "" {
+		return e.Message
+	}
+	return fmt.Sprintf("server answered %d %s", e.Status, e.Code)
+}
+
+// SessionInfo is a session as the server's API describes it.
+type SessionInfo struct {
+	Code    string              `json:"code"`
+	Session string              `json:"session"`
+	State   string              `json:"state"`
+	Reason  string              `json:"reason,omitempty"`
+	Created time.Time           `json:"created"`
+	Expires time.Time           `json:"expires"`
+	Agent   *protocol.AgentInfo `json:"agent,omitempty"`
+}
+
+func (cfg Config) api(ctx context.Context, method, path string, out any) error {
+	base := strings.TrimRight(cfg.Server, "/")
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, nil)
+	if err != nil {
+		return fmt.Errorf("rep: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+cfg.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("rep: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("rep: %s %s: %w", method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		e := &APIError{Status: resp.StatusCode}
+		if json.Unmarshal(body, e) != nil || e.Message == "" {
+			e.Message = fmt.Sprintf("server answered %s", resp.Status)
+		}
+		return e
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			return fmt.Errorf("rep: %s %s: decode answer: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+// NewSession asks the server for a new session and its code.
+func NewSession(ctx context.Context, cfg Config) (SessionInfo, error) {
+	var in SessionInfo
+	err := cfg.api(ctx, http.MethodPost, "/api/sessions", &in)
+	return in, err
+}
+
+// ListSessions lists the server's sessions.
+func ListSessions(ctx context.Context, cfg Config) ([]SessionInfo, error) {
+	var out []SessionInfo
+	err := cfg.api(ctx, http.MethodGet, "/api/sessions", &out)
+	return out, err
+}
+
+// EndSession ends the session of code for everyone.
+func EndSession(ctx context.Context, cfg Config, code string) error {
+	return cfg.api(ctx, http.MethodDelete, "/api/sessions/"+code, nil)
+}
+
+// Stats are what a client measured since it attached.
+type Stats struct {
+	BytesTotal int64            `json:"bytes_total"`
+	Bytes      map[string]int64 `json:"bytes"`
+	Updates    int64            `json:"updates"`
+	Tiles      int64            `json:"tiles"`
+	FPS        float64          `json:"fps"`
+	RTTms      float64          `json:"rtt_ms"`
+	Width      int              `json:"width"`
+	Height     int              `json:"height"`
+	Seconds    float64          `json:"seconds"`
+}
+
+// Client is one rep connection attached to a session.
+type Client struct {
+	cfg  Config
+	log  *slog.Logger
+	api  *peerconn.API
+	conn *sigclient.Conn
+
+	Session string // the session id
+	Code    string
+	Rep     string // this connection's id
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	pc       *webrtc.PeerConnection
+	control  *webrtc.DataChannel
+	pending  []webrtc.ICECandidateInit
+	state    string
+	reason   string
+	fb       *image.RGBA
+	frames   int64 // completed frames since the picture was last reset
+	frameCh  chan struct{}
+	endedCh  chan struct{}
+	screenOK bool // a ScreenInfo was received
+	errs     []string
+	stats    Stats
+	start    time.Time
+	rtts     []float64
+	agent    protocol.AgentInfo
+	ice      []protocol.ICEServer
+}
+
+// Attach connects to the session of code as a rep and starts receiving.
+// It returns once the server accepted the attach; the screen arrives later
+// (WaitFrame).
+func Attach(ctx context.Context, cfg Config, code string) (*Client, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	code = protocol.NormalizeCode(code)
+	if !protocol.IsCode(code) {
+		return nil, fmt.Errorf("rep: %q is not a session code: it has nine digits", code)
+	}
+	api, err := peerconn.NewAPI(peerconn.Options{Loopback: cfg.Loopback, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("rep: %w", err)
+	}
+	conn, err := sigclient.Dial(ctx, cfg.Server, "/ws/rep")
+	if err != nil {
+		api.Close()
+		return nil, fmt.Errorf("rep: %w", err)
+	}
+	c := &Client{
+		cfg: cfg, log: cfg.Logger.With("component", "rep"), api: api, conn: conn,
+		frameCh: make(chan struct{}), endedCh: make(chan struct{}),
+		stats: Stats{Bytes: map[string]int64{}}, start: time.Now(),
+	}
+	if err := conn.Send(ctx, protocol.Signal{Type: protocol.SigAttach, Version: protocol.Version, Token: cfg.Token, Code: code}); err != nil {
+		c.closeTransport()
+		return nil, fmt.Errorf("rep: %w", err)
+	}
+	for {
+		s, err := conn.Recv(ctx)
+		if err != nil {
+			c.closeTransport()
+			return nil, fmt.Errorf("rep: attach: %w", err)
+		}
+		if s.Type == protocol.SigError {
+			c.closeTransport()
+			return nil, &APIError{Code: s.Error, Message: s.Message}
+		}
+		if s.Type == protocol.SigAttached {
+			c.Session, c.Code, c.Rep, c.state, c.reason = s.Session, s.Code, s.Rep, s.State, s.Reason
+			c.ice = s.ICEServers
+			if s.Agent != nil {
+				c.agent = *s.Agent
+			}
+			break
+		}
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.wg.Add(2)
+	go func() {
+		defer c.wg.Done()
+		c.readLoop()
+	}()
+	go func() {
+		defer c.wg.Done()
+		c.pingLoop()
+	}()
+	return c, nil
+}
+
+func (c *Client) readLoop() {
+	defer c.markEnded("the signalling connection closed")
+	for {
+		s, err := c.conn.Recv(c.ctx)
+		if errors.Is(err, protocol.ErrMalformed) || errors.Is(err, protocol.ErrUnknownType) {
+			c.log.Warn("ignoring a signalling message", "err", err)
+			continue
+		}
+		if err != nil {
+			return
+		}
+		switch s.Type {
+		case protocol.SigOffer:
+			if err := c.answer(s); err != nil {
+				c.addErr(err.Error())
+			}
+		case protocol.SigCandidate:
+			c.addCandidate(peerconn.CandidateFromWire(s.Candidate))
+		case protocol.SigState:
+			c.mu.Lock()
+			c.state, c.reason = s.State, s.Reason
+			if s.Agent != nil {
+				c.agent = *s.Agent
+			}
+			c.mu.Unlock()
+			if s.State == protocol.StateEnded {
+				c.markEnded(s.Reason)
+				return
+			}
+		case protocol.SigError:
+			c.addErr(s.Message)
+		}
+	}
+}
+
+func (c *Client) addErr(msg string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.errs) < 32 {
+		c.errs = append(c.errs, msg)
+	}
+}
+
+func (c *Client) markEnded(reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-c.endedCh:
+	default:
+		if c.state != protocol.StateEnded {
+			c.state, c.reason = protocol.StateEnded, reason
+		}
+		close(c.endedCh)
+	}
+}
+
+// answer replaces any PeerConnection with one for the agent's new offer.
+func (c *Client) answer(s protocol.Signal) error {
+	pc, err := c.api.NewPeerConnection(peerconn.Configuration(c.ice))
+	if err != nil {
+		return fmt.Errorf("rep: new peer connection: %w", err)
+	}
+	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		if cand == nil {
+			return
+		}
+		c.conn.Send(c.ctx, protocol.Signal{Type: protocol.SigCandidate, Rep: s.Rep, Candidate: peerconn.CandidateToWire(cand.ToJSON())})
+	})
+	pc.OnDataChannel(func(dc *webrtc.DataChannel) { c.onChannel(pc, dc) })
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: s.SDP}); err != nil {
+		pc.Close()
+		return fmt.Errorf("rep: offer: %w", err)
+	}
+	ans, err := pc.CreateAnswer(nil)
+	if err == nil {
+		err = pc.SetLocalDescription(ans)
+	}
+	if err != nil {
+		pc.Close()
+		return fmt.Errorf("rep: answer: %w", err)
+	}
+	c.mu.Lock()
+	old := c.pc
+	c.pc = pc
+	c.control = nil
+	pending := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	if err := c.conn.Send(c.ctx, protocol.Signal{Type: protocol.SigAnswer, Rep: s.Rep, SDP: ans.SDP}); err != nil {
+		return err
+	}
+	for _, cand := range pending {
+		pc.AddICECandidate(cand)
+	}
+	return nil
+}
+
+func (c *Client) addCandidate(cand webrtc.ICECandidateInit) {
+	c.mu.Lock()
+	pc := c.pc
+	if pc == nil {
+		c.pending = append(c.pending, cand)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	if err := pc.AddICECandidate(cand); err != nil {
+		c.log.Debug("candidate", "err", err)
+	}
+}
+
+func (c *Client) onChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
+	label := dc.Label()
+	dc.OnMessage(func(m webrtc.DataChannelMessage) {
+		c.mu.Lock()
+		current := c.pc == pc
+		c.stats.Bytes[label] += int64(len(m.Data))
+		c.stats.BytesTotal += int64(len(m.Data))
+		c.mu.Unlock()
+		if !current {
+			return
+		}
+		switch label {
+		case protocol.ChannelScreen:
+			if err := c.onScreen(m.Data); err != nil {
+				c.addErr(err.Error())
+			}
+		case protocol.ChannelControl:
+			c.onControl(m.Data)
+		}
+	})
+	if label == protocol.ChannelControl {
+		dc.OnOpen(func() {
+			c.mu.Lock()
+			c.control = dc
+			c.mu.Unlock()
+			b, _ := protocol.EncodeControl(protocol.Control{Type: protocol.CtlHello, Version: protocol.Version})
+			dc.SendText(string(b))
+		})
+	}
+}
+
+func (c *Client) onControl(b []byte) {
+	m, err := protocol.DecodeControl(b)
+	if err != nil {
+		c.addErr(err.Error())
+		return
+	}
+	switch m.Type {
+	case protocol.CtlPong:
+		rtt := float64(time.Since(c.start).Microseconds())/1000 - m.T
+		if rtt >= 0 {
+			c.mu.Lock()
+			c.rtts = append(c.rtts, rtt)
+			c.mu.Unlock()
+		}
+	case protocol.CtlError:
+		c.addErr(m.Message)
+	}
+}
+
+// onScreen applies one screen message to the picture.
+func (c *Client) onScreen(b []byte) error {
+	m, err := protocol.DecodeScreen(b)
+	if err != nil {
+		return fmt.Errorf("rep: screen message: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch m.Kind {
+	case protocol.ScreenInfo:
+		c.fb = image.NewRGBA(image.Rect(0, 0, m.Width, m.Height))
+		for i := 3; i < len(c.fb.Pix); i += 4 {
+			c.fb.Pix[i] = 0xff
+		}
+		c.frames = 0
+		c.screenOK = true
+		c.stats.Width, c.stats.Height = m.Width, m.Height
+	case protocol.ScreenRects:
+		if c.fb == nil {
+			return errors.New("rep: rectangles before the screen size")
+		}
+		for _, r := range m.Rects {
+			if err := r.Draw(c.fb); err != nil {
+				return fmt.Errorf("rep: %w", err)
+			}
+		}
+		c.stats.Tiles += int64(len(m.Rects))
+	case protocol.ScreenFrameEnd:
+		if !c.screenOK {
+			return nil
+		}
+		c.frames++
+		c.stats.Updates++
+		close(c.frameCh)
+		c.frameCh = make(chan struct{})
+	}
+	return nil
+}
+
+func (c *Client) pingLoop() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		dc := c.control
+		c.mu.Unlock()
+		if dc == nil {
+			continue
+		}
+		now := float64(time.Since(c.start).Microseconds()) / 1000
+		b, _ := protocol.EncodeControl(protocol.Control{Type: protocol.CtlPing, T: now})
+		dc.SendText(string(b))
+	}
+}
+
+// Ping sends one ping now (the ping loop sends one a second).
+func (c *Client) Ping() {
+	c.mu.Lock()
+	dc := c.control
+	c.mu.Unlock()
+	if dc != nil {
+		now := float64(time.Since(c.start).Microseconds()) / 1000
+		b, _ := protocol.EncodeControl(protocol.Control{Type: protocol.CtlPing, T: now})
+		dc.SendText(string(b))
+	}
+}
+
+// ErrEnded is returned by waits when the session ended; the reason is in the text.
+var ErrEnded = errors.New("session ended")
+
+// WaitFrame waits until the picture holds a complete frame newer than the
+// call (or any complete frame, if after is false) and returns a copy.
+func (c *Client) WaitFrame(ctx context.Context, fresh bool) (*image.RGBA, error) {
+	c.mu.Lock()
+	ch := c.frameCh
+	have := c.frames > 0
+	c.mu.Unlock()
+	if !have || fresh {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("rep: no complete frame from the customer: %w", ctx.Err())
+		case <-c.endedCh:
+			return nil, fmt.Errorf("rep: %w: %s", ErrEnded, c.Reason())
+		case <-ch:
+		}
+	}
+	return c.Picture(), nil
+}
+
+// Picture returns a copy of the current picture (nil before the first screen size).
+func (c *Client) Picture() *image.RGBA {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fb == nil {
+		return nil
+	}
+	cp := image.NewRGBA(c.fb.Rect)
+	copy(cp.Pix, c.fb.Pix)
+	return cp
+}
+
+// State returns the session state and its reason as last reported.
+func (c *Client) State() (string, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state, c.reason
+}
+
+// Reason returns why the session is in its state.
+func (c *Client) Reason() string { _, r := c.State(); return r }
+
+// Ended is closed when the session has ended.
+func (c *Client) Ended() <-chan struct{} { return c.endedCh }
+
+// Agent describes the customer's machine.
+func (c *Client) Agent() protocol.AgentInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.agent
+}
+
+// Errors returns the errors seen so far (malformed messages, refusals).
+func (c *Client) Errors() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.errs...)
+}
+
+// ResetStats starts measuring afresh.
+func (c *Client) ResetStats() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stats = Stats{Bytes: map[string]int64{}, Width: c.stats.Width, Height: c.stats.Height}
+	c.rtts = nil
+	c.start = time.Now()
+}
+
+// Stats returns what was measured since Attach or ResetStats.
+func (c *Client) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.stats
+	s.Bytes = map[string]int64{}
+	for k, v := range c.stats.Bytes {
+		s.Bytes[k] = v
+	}
+	s.Seconds = time.Since(c.start).Seconds()
+	if s.Seconds > 0 {
+		s.FPS = float64(s.Updates) / s.Seconds
+	}
+	if len(c.rtts) > 0 {
+		r := append([]float64(nil), c.rtts...)
+		sort.Float64s(r)
+		s.RTTms = r[len(r)/2]
+	}
+	return s
+}
+
+// End ends the session for everyone.
+func (c *Client) End(ctx context.Context, reason string) error {
+	if err := c.conn.Send(ctx, protocol.Signal{Type: protocol.SigEnd, Reason: reason}); err != nil {
+		return err
+	}
+	select {
+	case <-c.endedCh:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("rep: waiting for the session to end: %w", ctx.Err())
+	}
+}
+
+// Close detaches this rep connection; the session goes on.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	dc := c.control
+	c.mu.Unlock()
+	if dc != nil {
+		b, _ := protocol.EncodeControl(protocol.Control{Type: protocol.CtlBye, Reason: "the rep detached"})
+		dc.SendText(string(b))
+	}
+	c.conn.Close()
+	c.cancel()
+	c.wg.Wait()
+	c.closeTransport()
+	return nil
+}
+
+func (c *Client) closeTransport() {
+	c.mu.Lock()
+	pc := c.pc
+	c.pc = nil
+	c.mu.Unlock()
+	if pc != nil {
+		pc.Close()
+	}
+	c.conn.CloseNow()
+	c.api.Close()
+}
