@@ -1,0 +1,465 @@
+// The rep console: sign in with the rep token, create and list sessions,
+// and view one session's screen. Talks to the server's /api endpoints and,
+// through RepSession, to /ws/rep. window.assistConsole is the test hook.
+
+import { formatCode, isCode, normalizeCode, osName, statusText } from './format.js';
+import { RepSession, SessionError } from './session.js';
+import { ScreenRenderer } from './screen.js';
+
+const TOKEN_KEY = 'assist.token';
+const ATTACH_KEY = 'assist.attach';
+const POLL_MS = 2500;
+const NOTICE_MS = 10000;
+
+const $ = (id) => document.getElementById(id);
+
+const ui = {
+  login: $('login-view'),
+  dashboard: $('dashboard-view'),
+  session: $('session-view'),
+};
+
+let token = sessionStorage.getItem(TOKEN_KEY) || '';
+let pollTimer = 0;
+let polling = false;
+let current = null; // {session: RepSession, renderer: ScreenRenderer}
+let notice = { text: '', until: 0 };
+let lastCreated = null;
+
+// --- the server's HTTP API ---
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function api(method, path, tok = token) {
+  let res;
+  try {
+    res = await fetch(path, { method, headers: { Authorization: `Bearer ${tok}` } });
+  } catch (err) {
+    throw new ApiError(0, 'network', `Cannot reach the server (${err.message}).`);
+  }
+  if (res.status === 204) return null;
+  const body = await res.json().catch(() => null);
+  if (!res.ok) {
+    const code = (body && body.error) || `http_${res.status}`;
+    const message = (body && body.message) || `The server answered HTTP ${res.status}.`;
+    throw new ApiError(res.status, code, message);
+  }
+  return body;
+}
+
+// --- views ---
+
+function show(view) {
+  for (const [name, el] of Object.entries(ui)) el.hidden = name !== view;
+  $('logout').hidden = view === 'login';
+  $('topbar').hidden = view === 'session';
+  document.body.classList.toggle('in-session', view === 'session');
+  if (view === 'dashboard') startPolling();
+  else stopPolling();
+}
+
+function showLogin(message = '') {
+  show('login');
+  $('login-error').textContent = message;
+  $('token').value = '';
+  $('token').setAttribute('aria-invalid', message ? 'true' : 'false');
+  $('token').focus();
+}
+
+function showDashboard() {
+  show('dashboard');
+  $('dashboard-error').textContent = '';
+}
+
+// --- sign in ---
+
+async function login(tok) {
+  tok = String(tok || '').trim();
+  if (!tok) {
+    showLogin('Enter your rep token.');
+    return false;
+  }
+  try {
+    const list = await api('GET', '/api/sessions', tok);
+    token = tok;
+    sessionStorage.setItem(TOKEN_KEY, tok);
+    showDashboard();
+    renderSessions(list);
+    return true;
+  } catch (err) {
+    showLogin(err.status === 401 ? err.message || 'That token is not accepted.' : err.message);
+    return false;
+  }
+}
+
+function logout(message = '') {
+  leaveSession();
+  token = '';
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(ATTACH_KEY);
+  $('new-session-panel').hidden = true;
+  showLogin(message);
+}
+
+function signedOutBy(err) {
+  if (err instanceof ApiError && err.status === 401) {
+    logout(`Signed out: ${err.message}`);
+    return true;
+  }
+  return false;
+}
+
+// --- sessions list ---
+
+function startPolling() {
+  if (pollTimer) return;
+  poll();
+  pollTimer = setInterval(poll, POLL_MS);
+}
+
+function stopPolling() {
+  clearInterval(pollTimer);
+  pollTimer = 0;
+}
+
+async function poll() {
+  if (polling || !token) return;
+  polling = true;
+  try {
+    renderSessions(await api('GET', '/api/sessions'));
+    $('dashboard-error').textContent = '';
+  } catch (err) {
+    if (!signedOutBy(err)) $('dashboard-error').textContent = err.message;
+  } finally {
+    polling = false;
+  }
+}
+
+const stateLabels = {
+  waiting: 'Waiting for customer',
+  active: 'Customer connected',
+  suspended: 'Customer reconnecting',
+  ended: 'Ended',
+};
+
+function renderSessions(list) {
+  if (!ui.dashboard || ui.dashboard.hidden) return;
+  const sessions = Array.isArray(list) ? list : [];
+  const tbody = $('sessions');
+  const rows = new Map([...tbody.rows].map((tr) => [tr.dataset.code, tr]));
+  let before = tbody.firstElementChild;
+  for (const s of sessions) {
+    let tr = rows.get(s.code);
+    if (tr) rows.delete(s.code);
+    else tr = newSessionRow(s.code);
+    fillSessionRow(tr, s);
+    if (tr !== before) tbody.insertBefore(tr, before);
+    before = tr.nextElementSibling;
+  }
+  for (const tr of rows.values()) tr.remove();
+  $('sessions-empty').hidden = sessions.length > 0;
+  $('sessions-updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
+}
+
+function newSessionRow(code) {
+  const tr = document.createElement('tr');
+  tr.dataset.code = code;
+  tr.innerHTML = '<td class="code"></td><td class="state"><span class="badge"></span></td>' +
+    '<td class="customer"></td><td class="created"></td><td class="reps"></td>' +
+    '<td class="actions"><button type="button" class="connect small">Connect</button>' +
+    '<button type="button" class="end-session danger small">End</button></td>';
+  tr.querySelector('.connect').addEventListener('click', () => attachFromUI(code));
+  tr.querySelector('.end-session').addEventListener('click', () => endFromList(code, tr));
+  return tr;
+}
+
+function fillSessionRow(tr, s) {
+  const pretty = formatCode(s.code);
+  tr.dataset.state = s.state || '';
+  setText(tr.querySelector('.code'), pretty);
+  const badge = tr.querySelector('.badge');
+  badge.className = `badge ${s.state || ''}`;
+  setText(badge, stateLabels[s.state] || s.state || '?');
+  setText(tr.querySelector('.customer'), customerText(s.agent) || '—');
+  setText(tr.querySelector('.created'), timeText(s.created));
+  setText(tr.querySelector('.reps'), String(s.reps ?? 0));
+  const ended = s.state === 'ended';
+  tr.querySelector('.connect').disabled = ended;
+  tr.querySelector('.end-session').disabled = ended;
+  tr.querySelector('.connect').setAttribute('aria-label', `Connect to session ${pretty}`);
+  tr.querySelector('.end-session').setAttribute('aria-label', `End session ${pretty}`);
+}
+
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+function customerText(agent) {
+  if (!agent) return '';
+  const who = [agent.user, agent.hostname].filter(Boolean).join(' on ');
+  const os = agent.os ? osName(agent.os) : '';
+  return [who, os].filter(Boolean).join(', ');
+}
+
+function timeText(rfc3339) {
+  const d = new Date(rfc3339);
+  return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+async function endFromList(code, tr) {
+  tr.querySelector('.end-session').disabled = true;
+  try {
+    await api('DELETE', `/api/sessions/${encodeURIComponent(code)}`);
+    if (lastCreated && lastCreated.code === code) $('new-session-panel').hidden = true;
+  } catch (err) {
+    if (!signedOutBy(err)) $('dashboard-error').textContent = `Could not end session ${formatCode(code)}: ${err.message}`;
+  }
+  poll();
+}
+
+// --- new session ---
+
+async function newSession() {
+  const button = $('new-session');
+  button.disabled = true;
+  try {
+    const s = await api('POST', '/api/sessions');
+    lastCreated = s;
+    showNewCode(s);
+    poll();
+    return s;
+  } catch (err) {
+    if (!signedOutBy(err)) $('dashboard-error').textContent = `Could not create a session: ${err.message}`;
+    throw err;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function showNewCode(s) {
+  const el = $('code');
+  el.textContent = formatCode(s.code);
+  el.dataset.code = s.code;
+  el.setAttribute('aria-label', `Code ${s.code.split('').join(' ')}`);
+  const expires = timeText(s.expires);
+  $('code-expires').textContent = expires ? `The code works until ${expires}.` : '';
+  $('copy-code').textContent = 'Copy code';
+  $('new-session-panel').hidden = false;
+}
+
+// --- one session ---
+
+function wsURL() {
+  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws/rep`;
+}
+
+/**
+ * Opens the session view for code and attaches to it. The promise resolves
+ * with the session's snapshot once attached and rejects with a SessionError
+ * (code, message) when the server refuses.
+ */
+function attach(code, opts = {}) {
+  code = normalizeCode(code);
+  if (!isCode(code)) return Promise.reject(new SessionError('bad_code', 'A session code is nine digits.'));
+  const tok = opts.token || token;
+  if (!tok) return Promise.reject(new SessionError('unauthorized', 'Sign in with your rep token first.'));
+  if (current && current.session.code === code && current.session.phase !== 'closed') {
+    show('session');
+    return current.session.ready;
+  }
+  leaveSession();
+  if (opts.token && opts.token !== token) {
+    token = opts.token;
+    sessionStorage.setItem(TOKEN_KEY, token);
+  }
+  sessionStorage.setItem(ATTACH_KEY, code);
+  current = openSession(code, tok);
+  show('session');
+  renderSession();
+  $('back').focus(); // never the destructive End button
+  return current.session.start();
+}
+
+function openSession(code, tok) {
+  const canvas = $('screen');
+  canvas.width = 0;
+  canvas.height = 0;
+  canvas.dataset.frames = '0';
+  delete canvas.dataset.seq;
+  notice = { text: '', until: 0 };
+  fitScreen();
+  const renderer = new ScreenRenderer({ canvas, onError: setNotice, onResize: fitScreen });
+  const session = new RepSession({
+    code,
+    token: tok,
+    url: wsURL(),
+    onChange: renderSession,
+    onScreen: (data) => renderer.push(data),
+    onPeerReset: () => renderer.reset(),
+    onNotice: setNotice,
+  });
+  session.ended.then(() => sessionStorage.removeItem(ATTACH_KEY));
+  const ticker = setInterval(renderSession, 1000);
+  return { session, renderer, ticker };
+}
+
+function leaveSession() {
+  if (!current) return;
+  const { session, renderer, ticker } = current;
+  current = null;
+  clearInterval(ticker);
+  session.close();
+  renderer.reset(); // its queued messages must not draw on the next session's canvas
+  sessionStorage.removeItem(ATTACH_KEY);
+}
+
+function back() {
+  leaveSession();
+  showDashboard();
+  $('new-session').focus();
+}
+
+async function endCurrent(reason) {
+  if (!current) return;
+  const { session } = current;
+  $('end').disabled = true;
+  try {
+    await session.end(reason);
+  } catch (err) {
+    setNotice(`Could not end the session: ${err.message}`);
+    $('end').disabled = false;
+    throw err;
+  }
+}
+
+// fitScreen sizes the canvas on the page: the whole customer screen in the
+// stage, aspect ratio kept, never larger than one CSS pixel per customer
+// pixel. The backing store stays at full resolution.
+function fitScreen() {
+  const canvas = $('screen');
+  const stage = canvas.parentElement;
+  const { width: w, height: h } = canvas;
+  const scale = w && h ? Math.min(1, stage.clientWidth / w, stage.clientHeight / h) : 0;
+  canvas.style.width = `${Math.floor(w * scale)}px`;
+  canvas.style.height = `${Math.floor(h * scale)}px`;
+}
+
+function setNotice(text) {
+  notice = { text, until: Date.now() + NOTICE_MS };
+  renderSession();
+}
+
+function renderSession() {
+  if (!current) return;
+  const { session, renderer } = current;
+  const s = session.snapshot();
+  const now = Date.now();
+  const status = $('status');
+  status.dataset.state = s.state || s.phase;
+  status.dataset.fatal = String(Boolean(s.fatal));
+  setText($('status-text'), statusText(s, now));
+  setText($('status-notice'), notice.until > now ? notice.text : '');
+  setText($('session-title'), `Session ${formatCode(s.code)}`);
+  setText($('session-agent'), customerText(s.agent));
+  setText($('rtt'), s.rtt == null ? 'RTT –' : `RTT ${Math.round(s.rtt)} ms`);
+  setText($('fps'), `${Math.round(renderer.fps())} fps`);
+  $('end').disabled = s.state === 'ended' || (s.fatal && s.phase === 'closed');
+  $('placeholder').hidden = renderer.width > 0;
+}
+
+function state() {
+  if (!current) return { phase: 'idle', state: '', signedIn: Boolean(token) };
+  const { session, renderer } = current;
+  return {
+    ...session.snapshot(),
+    signedIn: Boolean(token),
+    status: $('status').textContent,
+    notice: notice.until > Date.now() ? notice.text : '',
+    width: renderer.width,
+    height: renderer.height,
+    frames: renderer.frames,
+    seq: renderer.seq,
+    fps: renderer.fps(),
+    screenErrors: renderer.errors,
+  };
+}
+
+// --- wiring ---
+
+function attachFromUI(code) {
+  attach(code).catch((err) => {
+    // The status line shows it; leave a trace for whoever debugs.
+    console.warn('assist: attach failed', err);
+  });
+}
+
+function wire() {
+  new ResizeObserver(fitScreen).observe($('screen').parentElement);
+  $('login-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    login($('token').value);
+  });
+  $('logout').addEventListener('click', () => logout());
+  $('new-session').addEventListener('click', () => newSession().catch(() => {}));
+  $('connect-new').addEventListener('click', () => lastCreated && attachFromUI(lastCreated.code));
+  $('copy-code').addEventListener('click', async () => {
+    if (!lastCreated) return;
+    try {
+      await navigator.clipboard.writeText(lastCreated.code);
+      $('copy-code').textContent = 'Copied';
+    } catch {
+      $('copy-code').textContent = 'Copy failed: select the code instead';
+    }
+  });
+  $('join-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const code = normalizeCode($('join-code').value);
+    if (!isCode(code)) {
+      $('dashboard-error').textContent = 'A session code is nine digits, like 123 456 789.';
+      $('join-code').setAttribute('aria-invalid', 'true');
+      return;
+    }
+    $('join-code').setAttribute('aria-invalid', 'false');
+    $('join-code').value = '';
+    attachFromUI(code);
+  });
+  $('back').addEventListener('click', back);
+  $('end').addEventListener('click', () => endCurrent().catch(() => {}));
+}
+
+async function boot() {
+  wire();
+  if (!token) {
+    showLogin();
+    return;
+  }
+  const resume = sessionStorage.getItem(ATTACH_KEY);
+  if (resume && isCode(resume)) {
+    attachFromUI(resume);
+    return;
+  }
+  if (!(await login(token))) sessionStorage.removeItem(TOKEN_KEY);
+}
+
+window.assistConsole = {
+  /** Opens the session view for code (digits, spaces or dashes) and attaches; resolves with state() once attached. */
+  attach: (code, opts) => attach(code, opts).then(() => state()),
+  /** The console's current session as plain data (see README in the report). */
+  state,
+  /** Ends the current session for everyone. */
+  end: (reason) => endCurrent(reason),
+  /** Signs in with a rep token; resolves to true when the server accepts it. */
+  login,
+  /** Creates a session (as the New session button); resolves with the server's answer. */
+  newSession,
+  /** Leaves the session view without ending the session. */
+  back,
+};
+
+boot();

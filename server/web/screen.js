@@ -1,0 +1,361 @@
+// The "screen" data channel: a pure decoder for its binary messages
+// (protocol/screen.go is the contract) and a renderer that applies them to a
+// canvas strictly in order. No DOM access at import time, so node --test can
+// import this file.
+
+/** Message kinds: the first byte of every screen message. */
+export const SCREEN_INFO = 1;
+export const SCREEN_RECTS = 2;
+export const SCREEN_FRAME_END = 3;
+
+/** Rectangle encodings. */
+export const ENC_SOLID = 1;
+export const ENC_PNG = 2;
+export const ENC_RAW = 3;
+
+/** Limits, as in protocol/doc.go and protocol/screen.go. */
+export const MAX_SCREEN_MESSAGE = 64 << 10;
+export const MAX_DIMENSION = 16384;
+
+const RECT_HEADER = 2 * 4 + 1 + 4;
+
+/** A screen message that does not decode, or cannot be applied. */
+export class ScreenError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'ScreenError';
+  }
+}
+
+function fail(message) {
+  throw new ScreenError(message);
+}
+
+/**
+ * Decodes one screen message. It returns one of
+ *   {kind: SCREEN_INFO, width, height}
+ *   {kind: SCREEN_RECTS, rects: [{x, y, w, h, enc, data: Uint8Array}]}
+ *   {kind: SCREEN_FRAME_END, seq}
+ * and throws ScreenError on a malformed message, with the same checks as
+ * protocol.DecodeScreen. Rect data are views into buf (no copy).
+ */
+export function decodeScreen(buf) {
+  const bytes = toBytes(buf);
+  if (bytes.length === 0) fail('empty screen message');
+  if (bytes.length > MAX_SCREEN_MESSAGE) fail(`screen message of ${bytes.length} bytes is too large`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const kind = bytes[0];
+  switch (kind) {
+    case SCREEN_INFO:
+      return decodeInfo(view);
+    case SCREEN_FRAME_END:
+      if (bytes.length !== 5) fail(`frame end of ${bytes.length} bytes`);
+      return { kind, seq: view.getUint32(1) };
+    case SCREEN_RECTS:
+      return { kind, rects: decodeRects(bytes, view) };
+    default:
+      return fail(`unknown screen message kind ${kind}`);
+  }
+}
+
+function toBytes(buf) {
+  if (buf instanceof Uint8Array) return buf;
+  if (buf instanceof ArrayBuffer) return new Uint8Array(buf);
+  if (ArrayBuffer.isView(buf)) return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  return fail(`screen message is a ${typeof buf}, not binary`);
+}
+
+function decodeInfo(view) {
+  if (view.byteLength !== 5) fail(`screen info of ${view.byteLength} bytes`);
+  const width = view.getUint16(1);
+  const height = view.getUint16(3);
+  if (width === 0 || height === 0 || width > MAX_DIMENSION || height > MAX_DIMENSION) {
+    fail(`screen size ${width}x${height} out of range`);
+  }
+  return { kind: SCREEN_INFO, width, height };
+}
+
+function decodeRects(bytes, view) {
+  if (bytes.length < 3) fail('rects without count');
+  const n = view.getUint16(1);
+  let p = 3;
+  if (n * RECT_HEADER > bytes.length - p) fail(`${n} rects in ${bytes.length - p} bytes`);
+  const rects = [];
+  for (let i = 0; i < n; i++) {
+    if (bytes.length - p < RECT_HEADER) fail(`rect ${i} truncated`);
+    const r = {
+      x: view.getUint16(p),
+      y: view.getUint16(p + 2),
+      w: view.getUint16(p + 4),
+      h: view.getUint16(p + 6),
+      enc: bytes[p + 8],
+      data: null,
+    };
+    const size = view.getUint32(p + 9);
+    p += RECT_HEADER;
+    if (size > bytes.length - p) fail(`rect ${i} claims ${size} bytes, ${bytes.length - p} left`);
+    r.data = bytes.subarray(p, p + size);
+    p += size;
+    checkRect(r, i);
+    rects.push(r);
+  }
+  if (p !== bytes.length) fail(`${bytes.length - p} trailing bytes after rects`);
+  return rects;
+}
+
+function checkRect(r, i) {
+  if (r.w === 0 || r.h === 0) fail(`rect ${i}: empty rect`);
+  switch (r.enc) {
+    case ENC_SOLID:
+      if (r.data.length !== 3) fail(`rect ${i}: solid rect with ${r.data.length} bytes`);
+      break;
+    case ENC_RAW:
+      if (r.data.length !== r.w * r.h * 3) fail(`rect ${i}: raw ${r.w}x${r.h} rect with ${r.data.length} bytes`);
+      break;
+    case ENC_PNG:
+      if (r.data.length === 0) fail(`rect ${i}: empty png rect`);
+      break;
+    default:
+      fail(`rect ${i}: unknown encoding ${r.enc}`);
+  }
+}
+
+/** Decodes PNG bytes to an ImageBitmap holding exactly the file's pixels. */
+export function decodePNG(data) {
+  const blob = new Blob([data], { type: 'image/png' });
+  return createImageBitmap(blob, { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+}
+
+/** Counts completed frames over the last second. */
+export class FpsMeter {
+  constructor(windowMs = 1000) {
+    this.windowMs = windowMs;
+    this.times = [];
+  }
+
+  tick(now) {
+    this.times.push(now);
+    this.trim(now);
+  }
+
+  fps(now) {
+    this.trim(now);
+    return this.times.length * (1000 / this.windowMs);
+  }
+
+  trim(now) {
+    let i = 0;
+    while (i < this.times.length && now - this.times[i] >= this.windowMs) i++;
+    if (i > 0) this.times.splice(0, i);
+  }
+}
+
+/**
+ * ScreenRenderer applies screen messages to a canvas strictly in the order
+ * they arrived. A message's PNG rectangles decode in parallel (and in
+ * parallel with earlier messages), but nothing is drawn before every earlier
+ * message has been drawn. A message that does not decode, or does not fit the
+ * screen, is reported through onError and dropped whole; push never throws.
+ *
+ * Options: canvas (required), decodePNG (bytes -> Promise<ImageBitmap-like>),
+ * onError(message), onFrame({frames, seq}), onResize(width, height), now()
+ * (a millisecond clock).
+ */
+export class ScreenRenderer {
+  constructor({ canvas, decodePNG: decode = decodePNG, onError = () => {}, onFrame = () => {}, onResize = () => {}, now = () => performance.now() }) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext('2d', { alpha: false });
+    this.decode = decode;
+    this.onError = onError;
+    this.onFrame = onFrame;
+    this.onResize = onResize;
+    this.now = now;
+    this.queue = Promise.resolve();
+    this.generation = 0;
+    this.width = 0;
+    this.height = 0;
+    this.frames = 0;
+    this.seq = null;
+    this.errors = 0;
+    this.meter = new FpsMeter();
+  }
+
+  /** Queues one message (an ArrayBuffer) from the screen channel. */
+  push(buf) {
+    let msg;
+    try {
+      msg = decodeScreen(buf);
+    } catch (err) {
+      this.report(err);
+      return this.queue;
+    }
+    const generation = this.generation;
+    const ready = this.prepare(msg);
+    this.queue = this.queue
+      .then(() => ready)
+      .then((prepared) => {
+        if (generation !== this.generation) {
+          closeAll(prepared.bitmaps);
+          return;
+        }
+        this.apply(msg, prepared);
+      })
+      .catch((err) => this.report(err));
+    return this.queue;
+  }
+
+  /**
+   * Forgets the messages still queued (a new connection replaces the old
+   * one). The picture and the frame count stay.
+   */
+  reset() {
+    this.generation++;
+  }
+
+  /** The frames completed in the last second. */
+  fps() {
+    return this.meter.fps(this.now());
+  }
+
+  report(err) {
+    this.errors++;
+    const text = err instanceof ScreenError ? err.message : `${err && err.message ? err.message : err}`;
+    try {
+      this.onError(`Screen update dropped: ${text}`);
+    } catch (e) {
+      console.error('assist: screen error handler failed', e);
+    }
+  }
+
+  // prepare starts decoding the PNG rectangles of msg. Its promise never
+  // rejects: it resolves to {bitmaps} or {error}.
+  prepare(msg) {
+    if (msg.kind !== SCREEN_RECTS || !msg.rects.some((r) => r.enc === ENC_PNG)) {
+      return Promise.resolve({ bitmaps: [] });
+    }
+    const jobs = msg.rects.map((r, i) =>
+      r.enc === ENC_PNG
+        ? Promise.resolve()
+            .then(() => this.decode(r.data))
+            .then(
+              (bitmap) => ({ bitmap }),
+              (err) => ({ error: `rect ${i}: png does not decode (${err && err.message ? err.message : err})` }),
+            )
+        : Promise.resolve({}),
+    );
+    return Promise.all(jobs).then((results) => {
+      const bitmaps = results.map((r) => r.bitmap || null);
+      const failed = results.find((r) => r.error);
+      if (failed) {
+        closeAll(bitmaps);
+        return { bitmaps: [], error: failed.error };
+      }
+      return { bitmaps };
+    });
+  }
+
+  apply(msg, prepared) {
+    switch (msg.kind) {
+      case SCREEN_INFO:
+        this.resize(msg.width, msg.height);
+        break;
+      case SCREEN_RECTS:
+        this.drawRects(msg.rects, prepared);
+        break;
+      case SCREEN_FRAME_END:
+        this.frameEnd(msg.seq);
+        break;
+      default:
+    }
+  }
+
+  resize(width, height) {
+    this.width = width;
+    this.height = height;
+    this.canvas.width = width; // resets the context's state too
+    this.canvas.height = height;
+    this.ctx.imageSmoothingEnabled = false;
+    this.ctx.fillStyle = '#000';
+    this.ctx.fillRect(0, 0, width, height);
+    try {
+      this.onResize(width, height);
+    } catch (e) {
+      console.error('assist: resize handler failed', e);
+    }
+  }
+
+  drawRects(rects, { bitmaps, error }) {
+    try {
+      if (error) throw new ScreenError(error);
+      if (this.width === 0) throw new ScreenError('rectangles before the screen size');
+      rects.forEach((r, i) => this.checkFits(r, i, bitmaps[i]));
+      this.ctx.imageSmoothingEnabled = false;
+      rects.forEach((r, i) => this.drawRect(r, bitmaps[i]));
+    } finally {
+      closeAll(bitmaps);
+    }
+  }
+
+  checkFits(r, i, bitmap) {
+    if (r.x + r.w > this.width || r.y + r.h > this.height) {
+      throw new ScreenError(`rect ${i} (${r.w}x${r.h} at ${r.x},${r.y}) outside the ${this.width}x${this.height} screen`);
+    }
+    if (bitmap && (bitmap.width !== r.w || bitmap.height !== r.h)) {
+      throw new ScreenError(`rect ${i}: png of ${bitmap.width}x${bitmap.height} in a ${r.w}x${r.h} rect`);
+    }
+  }
+
+  drawRect(r, bitmap) {
+    const ctx = this.ctx;
+    switch (r.enc) {
+      case ENC_SOLID:
+        ctx.fillStyle = `rgb(${r.data[0]},${r.data[1]},${r.data[2]})`;
+        ctx.fillRect(r.x, r.y, r.w, r.h);
+        break;
+      case ENC_PNG:
+        ctx.drawImage(bitmap, r.x, r.y);
+        break;
+      case ENC_RAW:
+        ctx.putImageData(rgbToImageData(r.data, r.w, r.h), r.x, r.y);
+        break;
+      default:
+    }
+  }
+
+  frameEnd(seq) {
+    this.frames++;
+    this.seq = seq;
+    this.meter.tick(this.now());
+    this.canvas.dataset.frames = String(this.frames);
+    this.canvas.dataset.seq = String(seq);
+    try {
+      this.onFrame({ frames: this.frames, seq });
+    } catch (e) {
+      console.error('assist: frame handler failed', e);
+    }
+  }
+}
+
+/** Expands packed RGB to an opaque ImageData of w x h. */
+export function rgbToImageData(rgb, w, h) {
+  const img = typeof ImageData === 'function' ? new ImageData(w, h) : { width: w, height: h, data: new Uint8ClampedArray(w * h * 4) };
+  rgbToRGBA(rgb, img.data);
+  return img;
+}
+
+/** Copies packed RGB into RGBA with alpha 255. */
+export function rgbToRGBA(rgb, out) {
+  for (let s = 0, d = 0; s < rgb.length; s += 3, d += 4) {
+    out[d] = rgb[s];
+    out[d + 1] = rgb[s + 1];
+    out[d + 2] = rgb[s + 2];
+    out[d + 3] = 255;
+  }
+  return out;
+}
+
+function closeAll(bitmaps) {
+  for (const b of bitmaps || []) {
+    if (b && typeof b.close === 'function') b.close();
+  }
+}

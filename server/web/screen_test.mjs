@@ -1,0 +1,250 @@
+// Unit tests for screen.js (the screen channel decoder and renderer).
+// Run: node --test server/web/
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  decodeScreen, ScreenRenderer, ScreenError, FpsMeter, rgbToRGBA,
+  SCREEN_INFO, SCREEN_RECTS, SCREEN_FRAME_END, ENC_SOLID, ENC_PNG, ENC_RAW, MAX_SCREEN_MESSAGE,
+} from './screen.js';
+
+// Encoders mirroring protocol.AppendScreenInfo / AppendRects / AppendFrameEnd.
+function info(w, h) {
+  const b = new DataView(new ArrayBuffer(5));
+  b.setUint8(0, SCREEN_INFO);
+  b.setUint16(1, w);
+  b.setUint16(3, h);
+  return b.buffer;
+}
+
+function frameEnd(seq) {
+  const b = new DataView(new ArrayBuffer(5));
+  b.setUint8(0, SCREEN_FRAME_END);
+  b.setUint32(1, seq);
+  return b.buffer;
+}
+
+function rects(list) {
+  const size = 3 + list.reduce((n, r) => n + 13 + r.data.length, 0);
+  const buf = new ArrayBuffer(size);
+  const v = new DataView(buf);
+  const u = new Uint8Array(buf);
+  v.setUint8(0, SCREEN_RECTS);
+  v.setUint16(1, list.length);
+  let p = 3;
+  for (const r of list) {
+    v.setUint16(p, r.x);
+    v.setUint16(p + 2, r.y);
+    v.setUint16(p + 4, r.w);
+    v.setUint16(p + 6, r.h);
+    v.setUint8(p + 8, r.enc);
+    v.setUint32(p + 9, r.data.length);
+    u.set(r.data, p + 13);
+    p += 13 + r.data.length;
+  }
+  return buf;
+}
+
+const solid = (x, y, w, h, rgb) => ({ x, y, w, h, enc: ENC_SOLID, data: Uint8Array.from(rgb) });
+const png = (x, y, w, h, tag) => ({ x, y, w, h, enc: ENC_PNG, data: Uint8Array.from([0x89, tag]) });
+const raw = (x, y, w, h, fill = 7) => ({ x, y, w, h, enc: ENC_RAW, data: new Uint8Array(w * h * 3).fill(fill) });
+
+test('decodeScreen decodes each kind', () => {
+  assert.deepEqual(decodeScreen(info(1920, 1080)), { kind: SCREEN_INFO, width: 1920, height: 1080 });
+  assert.deepEqual(decodeScreen(frameEnd(0xfffffffe)), { kind: SCREEN_FRAME_END, seq: 0xfffffffe });
+  const m = decodeScreen(rects([solid(1, 2, 3, 4, [10, 20, 30]), raw(0, 0, 2, 1), png(5, 6, 7, 8, 9)]));
+  assert.equal(m.kind, SCREEN_RECTS);
+  assert.equal(m.rects.length, 3);
+  assert.deepEqual({ ...m.rects[0], data: [...m.rects[0].data] }, { x: 1, y: 2, w: 3, h: 4, enc: ENC_SOLID, data: [10, 20, 30] });
+  assert.deepEqual([...m.rects[1].data], [7, 7, 7, 7, 7, 7]);
+  assert.deepEqual({ ...m.rects[2], data: [...m.rects[2].data] }, { x: 5, y: 6, w: 7, h: 8, enc: ENC_PNG, data: [0x89, 9] });
+  assert.deepEqual(decodeScreen(rects([])), { kind: SCREEN_RECTS, rects: [] });
+});
+
+test('decodeScreen accepts typed-array views at an offset', () => {
+  const whole = new Uint8Array(8);
+  whole.set(new Uint8Array(info(3, 4)), 3);
+  assert.deepEqual(decodeScreen(whole.subarray(3)), { kind: SCREEN_INFO, width: 3, height: 4 });
+});
+
+test('decodeScreen rejects malformed messages with ScreenError', () => {
+  const trailing = new Uint8Array(rects([solid(0, 0, 1, 1, [1, 2, 3])]).byteLength + 1);
+  trailing.set(new Uint8Array(rects([solid(0, 0, 1, 1, [1, 2, 3])])));
+  const claims = new Uint8Array(rects([solid(0, 0, 1, 1, [1, 2, 3])]));
+  claims[3 + 12] = 200; // length claims 200 bytes
+  const cases = {
+    empty: new ArrayBuffer(0),
+    'too large': new ArrayBuffer(MAX_SCREEN_MESSAGE + 1),
+    'unknown kind': Uint8Array.from([9, 0, 0, 0, 0]).buffer,
+    'short info': Uint8Array.from([SCREEN_INFO, 0, 1, 0]).buffer,
+    'long info': Uint8Array.from([SCREEN_INFO, 0, 1, 0, 1, 0]).buffer,
+    'zero width': info(0, 10),
+    'too wide': info(16385, 10),
+    'short frame end': Uint8Array.from([SCREEN_FRAME_END, 0, 0, 1]).buffer,
+    'rects without count': Uint8Array.from([SCREEN_RECTS, 0]).buffer,
+    'count beyond data': Uint8Array.from([SCREEN_RECTS, 0, 2, ...new Array(13).fill(0)]).buffer,
+    'rect claims too much': claims.buffer,
+    'trailing bytes': trailing.buffer,
+    'empty rect': rects([solid(0, 0, 0, 1, [1, 2, 3])]),
+    'solid of 4 bytes': rects([{ ...solid(0, 0, 1, 1, [1, 2, 3, 4]) }]),
+    'raw of wrong size': rects([{ ...raw(0, 0, 2, 2), data: new Uint8Array(11) }]),
+    'empty png': rects([{ x: 0, y: 0, w: 1, h: 1, enc: ENC_PNG, data: new Uint8Array(0) }]),
+    'unknown encoding': rects([{ x: 0, y: 0, w: 1, h: 1, enc: 9, data: new Uint8Array(1) }]),
+    'not binary': 'hello',
+  };
+  for (const [name, buf] of Object.entries(cases)) {
+    assert.throws(() => decodeScreen(buf), ScreenError, name);
+  }
+});
+
+test('decodeScreen never throws anything but ScreenError on random input', () => {
+  let seed = 1;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed >>> 16;
+  };
+  for (let i = 0; i < 5000; i++) {
+    const n = rand() % 64;
+    const b = new Uint8Array(n);
+    for (let j = 0; j < n; j++) b[j] = rand() & 0xff;
+    if (n > 0) b[0] = 1 + (b[0] % 3);
+    try {
+      decodeScreen(b.buffer);
+    } catch (err) {
+      assert.ok(err instanceof ScreenError, `${err}`);
+    }
+  }
+});
+
+// A canvas double that records what is drawn.
+function fakeCanvas() {
+  const ops = [];
+  const ctx = {
+    fillStyle: '',
+    imageSmoothingEnabled: true,
+    fillRect: (x, y, w, h) => ops.push(['fill', ctx.fillStyle, x, y, w, h]),
+    drawImage: (img, x, y) => {
+      assert.equal(ctx.imageSmoothingEnabled, false);
+      ops.push(['image', img.tag, x, y]);
+    },
+    putImageData: (img, x, y) => ops.push(['put', img.width, img.height, x, y, [...img.data.slice(0, 4)]]),
+  };
+  const canvas = {
+    width: 0,
+    height: 0,
+    dataset: {},
+    getContext: (kind, opts) => {
+      assert.equal(kind, '2d');
+      assert.deepEqual(opts, { alpha: false });
+      return ctx;
+    },
+  };
+  return { canvas, ctx, ops };
+}
+
+// A PNG decoder double: bytes [0x89, tag] decode to a w x h bitmap named tag
+// after a delay chosen per tag, so later messages can finish decoding first.
+function fakeDecoder(sizes, delays = {}) {
+  const closed = [];
+  const decode = (data) => new Promise((resolve, reject) => {
+    const tag = data[1];
+    setTimeout(() => {
+      if (!sizes[tag]) reject(new Error('bad png'));
+      else resolve({ tag, width: sizes[tag][0], height: sizes[tag][1], close: () => closed.push(tag) });
+    }, delays[tag] || 0);
+  });
+  return { decode, closed };
+}
+
+test('ScreenRenderer draws in arrival order although PNGs decode out of order', async () => {
+  const { canvas, ops } = fakeCanvas();
+  const { decode, closed } = fakeDecoder({ 1: [4, 4], 2: [2, 2], 3: [1, 1] }, { 1: 30, 2: 10, 3: 0 });
+  const errors = [];
+  const frames = [];
+  const r = new ScreenRenderer({ canvas, decodePNG: decode, onError: (e) => errors.push(e), onFrame: (f) => frames.push(f), now: () => 0 });
+  r.push(info(10, 8));
+  r.push(rects([png(0, 0, 4, 4, 1), solid(4, 0, 2, 2, [1, 2, 3]), png(6, 0, 2, 2, 2)]));
+  r.push(rects([png(9, 7, 1, 1, 3)]));
+  r.push(rects([raw(0, 4, 2, 2, 5)]));
+  await r.push(frameEnd(42));
+  assert.deepEqual(errors, []);
+  assert.equal(canvas.width, 10);
+  assert.equal(canvas.height, 8);
+  assert.deepEqual(ops, [
+    ['fill', '#000', 0, 0, 10, 8],
+    ['image', 1, 0, 0],
+    ['fill', 'rgb(1,2,3)', 4, 0, 2, 2],
+    ['image', 2, 6, 0],
+    ['image', 3, 9, 7],
+    ['put', 2, 2, 0, 4, [5, 5, 5, 255]],
+  ]);
+  assert.deepEqual(frames, [{ frames: 1, seq: 42 }]);
+  assert.equal(canvas.dataset.frames, '1');
+  assert.equal(canvas.dataset.seq, '42');
+  assert.deepEqual(closed.sort(), [1, 2, 3]);
+});
+
+test('ScreenRenderer drops a bad message whole, reports it, and goes on', async () => {
+  const { canvas, ops } = fakeCanvas();
+  const { decode, closed } = fakeDecoder({ 1: [4, 4], 2: [3, 3] });
+  const errors = [];
+  const r = new ScreenRenderer({ canvas, decodePNG: decode, onError: (e) => errors.push(e), now: () => 0 });
+  r.push(rects([solid(0, 0, 1, 1, [1, 1, 1])])); // before any screen size
+  r.push(info(8, 8));
+  r.push(Uint8Array.from([SCREEN_RECTS, 0]).buffer); // malformed
+  r.push(rects([solid(0, 0, 1, 1, [9, 9, 9]), solid(7, 7, 2, 1, [1, 1, 1])])); // second rect outside
+  r.push(rects([solid(0, 0, 1, 1, [9, 9, 9]), png(0, 0, 4, 4, 2)])); // png of the wrong size
+  r.push(rects([solid(0, 0, 1, 1, [9, 9, 9]), png(0, 0, 4, 4, 7)])); // png that does not decode
+  r.push(rects([png(0, 0, 4, 4, 1)]));
+  await r.push(frameEnd(1));
+  assert.equal(errors.length, 5, errors.join('\n'));
+  assert.match(errors.join('\n'), /before the screen size/);
+  assert.match(errors.join('\n'), /rects without count/);
+  assert.match(errors.join('\n'), /outside the 8x8 screen/);
+  assert.match(errors.join('\n'), /png of 3x3 in a 4x4 rect/);
+  assert.match(errors.join('\n'), /does not decode/);
+  assert.deepEqual(ops, [['fill', '#000', 0, 0, 8, 8], ['image', 1, 0, 0]]);
+  assert.equal(canvas.dataset.frames, '1');
+  assert.deepEqual(closed.sort(), [1, 2]);
+  assert.equal(r.errors, 5);
+});
+
+test('ScreenRenderer.reset forgets queued messages but keeps the count', async () => {
+  const { canvas, ops } = fakeCanvas();
+  const { decode, closed } = fakeDecoder({ 1: [1, 1] }, { 1: 20 });
+  const r = new ScreenRenderer({ canvas, decodePNG: decode, now: () => 0 });
+  await r.push(info(2, 2));
+  await r.push(frameEnd(1));
+  const stale = r.push(rects([png(0, 0, 1, 1, 1)]));
+  r.reset();
+  await stale;
+  await r.push(frameEnd(2));
+  assert.deepEqual(ops, [['fill', '#000', 0, 0, 2, 2]]);
+  assert.deepEqual(closed, [1]);
+  assert.equal(canvas.dataset.frames, '2');
+});
+
+test('ScreenRenderer survives a throwing error handler', async () => {
+  const { canvas } = fakeCanvas();
+  const r = new ScreenRenderer({ canvas, onError: () => { throw new Error('boom'); }, now: () => 0 });
+  const orig = console.error;
+  console.error = () => {};
+  try {
+    await r.push(new ArrayBuffer(0));
+    await r.push(rects([solid(0, 0, 1, 1, [1, 2, 3])]));
+  } finally {
+    console.error = orig;
+  }
+  assert.equal(r.errors, 2);
+});
+
+test('FpsMeter counts the frames of the last second', () => {
+  const m = new FpsMeter();
+  for (let t = 0; t < 1000; t += 100) m.tick(t);
+  assert.equal(m.fps(999), 10);
+  assert.equal(m.fps(1450), 5);
+  assert.equal(m.fps(5000), 0);
+});
+
+test('rgbToRGBA makes opaque pixels', () => {
+  assert.deepEqual([...rgbToRGBA(Uint8Array.from([1, 2, 3, 4, 5, 6]), new Uint8Array(8))], [1, 2, 3, 255, 4, 5, 6, 255]);
+});
