@@ -144,6 +144,7 @@ type Client struct {
 	fb       *image.RGBA
 	frames   int64 // completed frames since the picture was last reset
 	frameCh  chan struct{}
+	stateCh  chan struct{} // closed and replaced at every state change
 	endedCh  chan struct{}
 	screenOK bool // a ScreenInfo was received
 	errs     []string
@@ -176,7 +177,7 @@ func Attach(ctx context.Context, cfg Config, code string) (*Client, error) {
 	}
 	c := &Client{
 		cfg: cfg, log: cfg.Logger.With("component", "rep"), api: api, conn: conn,
-		frameCh: make(chan struct{}), endedCh: make(chan struct{}),
+		frameCh: make(chan struct{}), endedCh: make(chan struct{}), stateCh: make(chan struct{}),
 		stats: Stats{Bytes: map[string]int64{}}, start: time.Now(),
 	}
 	if err := conn.Send(ctx, protocol.Signal{Type: protocol.SigAttach, Version: protocol.Version, Token: cfg.Token, Code: code}); err != nil {
@@ -239,6 +240,8 @@ func (c *Client) readLoop() {
 			if s.Agent != nil {
 				c.agent = *s.Agent
 			}
+			close(c.stateCh)
+			c.stateCh = make(chan struct{})
 			c.mu.Unlock()
 			if s.State == protocol.StateEnded {
 				c.markEnded(s.Reason)
@@ -490,6 +493,27 @@ func (c *Client) State() (string, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.state, c.reason
+}
+
+// WaitState waits until the session is in state want.
+func (c *Client) WaitState(ctx context.Context, want string) error {
+	for {
+		c.mu.Lock()
+		st, reason, ch := c.state, c.reason, c.stateCh
+		c.mu.Unlock()
+		if st == want {
+			return nil
+		}
+		if st == protocol.StateEnded {
+			return fmt.Errorf("rep: %w: %s", ErrEnded, reason)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("rep: waiting for state %s (now %s): %w", want, st, ctx.Err())
+		case <-ch:
+		case <-c.endedCh:
+		}
+	}
 }
 
 // Reason returns why the session is in its state.

@@ -1,0 +1,208 @@
+package agent
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/webrtc/v4"
+
+	"assist/capture"
+	"assist/internal/peerconn"
+	"assist/protocol"
+)
+
+// Screen channel pacing: a frame is captured for a peer only while less
+// than lowWater bytes wait in its screen channel, so at most about one
+// frame is ever queued and the newest pixels win.
+const lowWater = 64 << 10
+
+// peer is the PeerConnection to one rep connection.
+type peer struct {
+	a   *agent
+	rep string
+	pc  *webrtc.PeerConnection
+
+	control, screen, input *webrtc.DataChannel
+	screenOpen             atomic.Bool
+	failed                 atomic.Bool
+
+	mu            sync.Mutex
+	remoteSet     bool
+	pending       []webrtc.ICECandidateInit
+	closed        bool
+	tracker       *capture.Tracker // what this rep's picture holds; used by the streamer only
+	width, height int              // the size last announced; streamer only
+	seq           uint32           // streamer only
+}
+
+func (a *agent) newPeer(rep string) (*peer, error) {
+	pc, err := a.api.NewPeerConnection(peerconn.Configuration(a.ice))
+	if err != nil {
+		return nil, fmt.Errorf("agent: new peer connection: %w", err)
+	}
+	p := &peer{a: a, rep: rep, pc: pc, tracker: capture.NewTracker()}
+	ordered := true
+	mk := func(label string) (*webrtc.DataChannel, error) {
+		dc, err := pc.CreateDataChannel(label, &webrtc.DataChannelInit{Ordered: &ordered})
+		if err != nil {
+			return nil, fmt.Errorf("agent: data channel %s: %w", label, err)
+		}
+		return dc, nil
+	}
+	if p.control, err = mk(protocol.ChannelControl); err == nil {
+		if p.screen, err = mk(protocol.ChannelScreen); err == nil {
+			p.input, err = mk(protocol.ChannelInput)
+		}
+	}
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	p.wire()
+	offer, err := pc.CreateOffer(nil)
+	if err == nil {
+		err = pc.SetLocalDescription(offer)
+	}
+	if err != nil {
+		pc.Close()
+		return nil, fmt.Errorf("agent: offer: %w", err)
+	}
+	a.sendSignal(protocol.Signal{Type: protocol.SigOffer, Rep: rep, SDP: offer.SDP})
+	return p, nil
+}
+
+// wire installs the pion callbacks.
+func (p *peer) wire() {
+	a := p.a
+	p.pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil {
+			return
+		}
+		a.sendSignal(protocol.Signal{Type: protocol.SigCandidate, Rep: p.rep, Candidate: peerconn.CandidateToWire(c.ToJSON())})
+	})
+	p.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		a.log.Info("peer connection", "rep", p.rep, "state", s.String())
+		switch s {
+		case webrtc.PeerConnectionStateConnected:
+			a.cfg.OnState("The support technician is viewing your screen.")
+		case webrtc.PeerConnectionStateFailed:
+			p.failed.Store(true)
+			select {
+			case a.events <- event{rep: p.rep, failed: true}:
+			default:
+			}
+		}
+	})
+	p.screen.OnOpen(func() {
+		p.screen.SetBufferedAmountLowThreshold(lowWater)
+		p.screenOpen.Store(true)
+		a.wake()
+	})
+	p.screen.OnClose(func() { p.screenOpen.Store(false) })
+	p.screen.OnBufferedAmountLow(a.wake)
+	p.control.OnOpen(func() {
+		p.sendControl(protocol.Control{
+			Type: protocol.CtlHello, Version: protocol.Version, Agent: &a.cfg.Info,
+		})
+	})
+	p.control.OnMessage(func(m webrtc.DataChannelMessage) { p.onControl(m) })
+	p.input.OnMessage(func(m webrtc.DataChannelMessage) {
+		p.sendControl(protocol.Control{Type: protocol.CtlError, Error: "not_granted",
+			Message: "remote control has not been granted by the customer"})
+	})
+}
+
+func (p *peer) onControl(m webrtc.DataChannelMessage) {
+	if !m.IsString {
+		p.sendControl(protocol.Control{Type: protocol.CtlError, Error: protocol.CodeMalformed, Message: "control messages are JSON text"})
+		return
+	}
+	c, err := protocol.DecodeControl(m.Data)
+	if err != nil {
+		p.sendControl(protocol.Control{Type: protocol.CtlError, Error: protocol.CodeMalformed, Message: err.Error()})
+		return
+	}
+	switch c.Type {
+	case protocol.CtlPing:
+		p.sendControl(protocol.Control{Type: protocol.CtlPong, T: c.T})
+	case protocol.CtlHello:
+		if c.Version != protocol.Version {
+			p.sendControl(protocol.Control{Type: protocol.CtlError, Error: protocol.CodeVersion,
+				Message: fmt.Sprintf("the agent speaks protocol %d, the rep %d", protocol.Version, c.Version)})
+		}
+	case protocol.CtlBye:
+		p.a.log.Info("rep said bye", "rep", p.rep, "reason", c.Reason)
+	}
+}
+
+func (p *peer) sendControl(c protocol.Control) {
+	b, err := protocol.EncodeControl(c)
+	if err != nil {
+		p.a.log.Error("encode control", "err", err)
+		return
+	}
+	if err := p.control.SendText(string(b)); err != nil {
+		p.a.log.Debug("control send failed", "rep", p.rep, "err", err)
+	}
+}
+
+func (p *peer) setAnswer(sdp string) error {
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		return fmt.Errorf("agent: answer: %w", err)
+	}
+	p.mu.Lock()
+	p.remoteSet = true
+	pending := p.pending
+	p.pending = nil
+	p.mu.Unlock()
+	for _, c := range pending {
+		if err := p.pc.AddICECandidate(c); err != nil {
+			p.a.log.Debug("remote candidate", "err", err)
+		}
+	}
+	return nil
+}
+
+func (p *peer) addCandidate(c *protocol.ICECandidate) {
+	init := peerconn.CandidateFromWire(c)
+	p.mu.Lock()
+	if !p.remoteSet {
+		if len(p.pending) < 64 {
+			p.pending = append(p.pending, init)
+		}
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	if err := p.pc.AddICECandidate(init); err != nil {
+		p.a.log.Debug("remote candidate", "err", err)
+	}
+}
+
+// ready reports whether the screen channel is open and has room.
+func (p *peer) ready() bool {
+	return p.screenOpen.Load() && !p.failed.Load() && p.screen.BufferedAmount() < lowWater
+}
+
+func (p *peer) dead() bool {
+	s := p.pc.ConnectionState()
+	return p.failed.Load() || s == webrtc.PeerConnectionStateClosed || s == webrtc.PeerConnectionStateFailed
+}
+
+// close says bye and closes the PeerConnection.
+func (p *peer) close(reason string) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	p.mu.Unlock()
+	if p.control.ReadyState() == webrtc.DataChannelStateOpen {
+		p.sendControl(protocol.Control{Type: protocol.CtlBye, Reason: reason})
+	}
+	if err := p.pc.Close(); err != nil {
+		p.a.log.Debug("close peer", "rep", p.rep, "err", err)
+	}
+}
