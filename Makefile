@@ -60,6 +60,7 @@ vet: ## gofmt (must list nothing) and go vet
 
 .PHONY: test
 test: deps vet build ## deps, vet, build, then every test in a loopback-only network namespace
+	node --test server/web/
 	$(TEST_ENV) scripts/netns.sh $(GO) test -p 2 -count=1 -timeout 14m ./...
 
 .PHONY: bench

@@ -24,7 +24,9 @@ import (
 	"assist/protocol"
 )
 
-//go:embed web
+// The pages and their modules; the node tests beside them (*_test.mjs) stay out.
+//
+//go:embed web/*.html web/*.js web/*.css
 var webFS embed.FS
 
 // Config configures a Server.
