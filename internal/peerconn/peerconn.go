@@ -109,8 +109,9 @@ func CandidateFromWire(c *protocol.ICECandidate) webrtc.ICECandidateInit {
 	}
 }
 
-// loggerFactory bridges pion's leveled loggers into slog. pion's Info is
-// chatty, so it becomes Debug; its Debug and Trace go below Debug.
+// loggerFactory bridges pion's leveled loggers into slog. pion is chatty:
+// its Warn (mostly about connections closing) becomes Info, its Info
+// becomes Debug, and its Debug and Trace go below Debug.
 type loggerFactory struct{ log *slog.Logger }
 
 func (f loggerFactory) NewLogger(scope string) logging.LeveledLogger {
@@ -134,7 +135,7 @@ func (l pionLogger) Debug(msg string)                  { l.logf(levelTrace, "%s"
 func (l pionLogger) Debugf(format string, args ...any) { l.logf(levelTrace, format, args...) }
 func (l pionLogger) Info(msg string)                   { l.logf(slog.LevelDebug, "%s", msg) }
 func (l pionLogger) Infof(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
-func (l pionLogger) Warn(msg string)                   { l.logf(slog.LevelWarn, "%s", msg) }
-func (l pionLogger) Warnf(format string, args ...any)  { l.logf(slog.LevelWarn, format, args...) }
+func (l pionLogger) Warn(msg string)                   { l.logf(slog.LevelInfo, "%s", msg) }
+func (l pionLogger) Warnf(format string, args ...any)  { l.logf(slog.LevelInfo, format, args...) }
 func (l pionLogger) Error(msg string)                  { l.logf(slog.LevelError, "%s", msg) }
 func (l pionLogger) Errorf(format string, args ...any) { l.logf(slog.LevelError, format, args...) }
