@@ -1,5 +1,17 @@
 // Package capture grabs the customer's screen, cuts it into tiles, finds the
 // tiles that changed since the last frame a peer received, and encodes them
-// as protocol rectangles. The X11 capturer keeps one connection and a shared
-// memory image; kbinani/screenshot is the portable fallback.
+// as protocol rectangles.
+//
+// The pipeline is Source.Capture (one frame into a reused buffer), HashTiles
+// (one 64-bit hash per TileSize x TileSize tile), Tracker.Diff (the tiles a
+// receiver does not have yet) and Encoder.Encode (one protocol.Rect per
+// changed rectangle: solid fill, PNG or raw, always lossless).
+//
+// On Linux the Source keeps one X11 connection and a MIT-SHM segment and reads
+// the root window into it (falling back to plain GetImage when shared memory
+// is unavailable). Other systems use kbinani/screenshot. Wayland sessions
+// without an X server are not supported.
+//
+// Only the agent imports this package; it imports nothing of ours but
+// protocol.
 package capture

@@ -74,8 +74,9 @@ type Server struct {
 	cmd    *exec.Cmd
 	stderr *syncBuffer
 
-	mu   sync.Mutex
-	conn *xgb.Conn
+	mu      sync.Mutex
+	conn    *xgb.Conn
+	drained chan struct{} // closed when conn's event loop ends
 }
 
 // Start starts a private Xvfb and stops it when tb's test ends. It skips the
@@ -190,7 +191,10 @@ func (s *Server) Env() []string {
 
 // Conn returns the server's shared helper connection, opened on first use
 // and closed when the server stops. Tests may use it for requests of their
-// own (RandR, xtest) but must not close it.
+// own (RandR, XTEST) but must not close it. Events sent to it are discarded
+// (xgb stops reading replies once 5000 unread events pile up, and every
+// client gets a MappingNotify per keyboard mapping change): a test that
+// reads events opens its own connection, and drains it.
 func (s *Server) Conn(tb testing.TB) *xgb.Conn {
 	tb.Helper()
 	s.mu.Lock()
@@ -201,6 +205,16 @@ func (s *Server) Conn(tb testing.TB) *xgb.Conn {
 			tb.Fatalf("xtest: connect to %s: %v", s.Display, err)
 		}
 		s.conn = c
+		s.drained = make(chan struct{})
+		go func() {
+			defer close(s.drained)
+			for {
+				// WaitForEvent returns nil, nil once the connection is closed.
+				if ev, err := c.WaitForEvent(); ev == nil && err == nil {
+					return
+				}
+			}
+		}()
 	}
 	return s.conn
 }
@@ -209,20 +223,11 @@ func (s *Server) closeConn() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conn != nil {
-		closeConn(s.conn)
+		// Wait until xgb is done with the connection, so that stopping the
+		// server afterwards makes xgb log no read errors.
+		s.conn.Close()
+		<-s.drained
 		s.conn = nil
-	}
-}
-
-// closeConn closes c and waits until xgb's goroutines are done with it, so
-// that stopping the server afterwards makes xgb log no read errors.
-func closeConn(c *xgb.Conn) {
-	c.Close()
-	for {
-		// WaitForEvent returns nil, nil once the connection is closed.
-		if ev, err := c.WaitForEvent(); ev == nil && err == nil {
-			return
-		}
 	}
 }
 

@@ -1,0 +1,59 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"image"
+	"log/slog"
+)
+
+// TileSize is the side of the square tiles the agent hashes and sends.
+const TileSize = 64
+
+// ErrClosed is returned by Capture after Close.
+var ErrClosed = errors.New("capture: source closed")
+
+// Source captures one screen.
+type Source interface {
+	// Capture grabs the screen now. The image is owned by the Source and
+	// valid until the next Capture or Close. Its bounds start at (0, 0),
+	// every pixel is opaque, and its size follows the screen's.
+	Capture(ctx context.Context) (*image.RGBA, error)
+	Close() error
+}
+
+// Options configures Open.
+type Options struct {
+	Display string       // X display; "" means $DISPLAY (ignored off Linux)
+	Logger  *slog.Logger // nil means slog.Default()
+}
+
+// Open connects to the screen. On Linux it keeps one X11 connection to the
+// display and, when the X server shares memory with this process, one
+// MIT-SHM segment (else it reads pixels with plain GetImage requests). It
+// captures the whole root window: all monitors of the X screen. On other
+// systems it captures the primary display with kbinani/screenshot.
+//
+// A Source is not safe for concurrent Capture calls. Close may be called
+// from another goroutine: it waits for a Capture in progress. A Capture
+// blocked on the display (an X server grabbed by another client) returns
+// when its context is done.
+func Open(opts Options) (Source, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return open(opts.Display, log.With("component", "capture"))
+}
+
+// normalize makes img start at (0, 0) and be opaque, in place.
+func normalize(img *image.RGBA) *image.RGBA {
+	img.Rect = image.Rect(0, 0, img.Rect.Dx(), img.Rect.Dy())
+	for y := 0; y < img.Rect.Dy(); y++ {
+		row := img.Pix[y*img.Stride : y*img.Stride+4*img.Rect.Dx()]
+		for i := 3; i < len(row); i += 4 {
+			row[i] = 0xff
+		}
+	}
+	return img
+}

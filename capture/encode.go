@@ -1,0 +1,198 @@
+package capture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+
+	"assist/protocol"
+)
+
+const (
+	// rectHeaderSize is what protocol.RectSize adds to a rectangle's data.
+	rectHeaderSize = 2*4 + 1 + 4
+	// maxRectSize bounds protocol.RectSize of an encoded rectangle, leaving
+	// room for a ScreenRects message's own header.
+	maxRectSize = protocol.MaxScreenMessage - 16
+	// maxPalette is the most colours a rectangle may have to be sent as a
+	// paletted PNG.
+	maxPalette = 256
+)
+
+// Encoder encodes rectangles losslessly; not safe for concurrent use; reuses
+// its scratch buffers.
+type Encoder struct {
+	png  png.Encoder
+	pool onePool
+	out  bytes.Buffer
+
+	rgba    image.RGBA     // scratch copy of the rectangle, opaque
+	pal     image.Paletted // scratch paletted copy
+	colours [maxPalette]color.RGBA
+	table   colourTable
+}
+
+// NewEncoder returns an Encoder.
+func NewEncoder() *Encoder {
+	e := &Encoder{}
+	e.png.CompressionLevel = png.BestSpeed
+	e.png.BufferPool = &e.pool
+	e.pal.Palette = make(color.Palette, 0, maxPalette)
+	return e
+}
+
+// Encode encodes the pixels of img inside r as one rectangle: EncSolid when
+// they are all one colour; otherwise a PNG (paletted when there are at most
+// 256 colours) or EncRaw, whichever is smaller. Colours are taken as opaque
+// (alpha is ignored). The rectangle's X and Y are r's, relative to img's
+// top-left corner. The returned Data is freshly allocated. An empty r, one
+// not inside img, or one whose encoding would not fit in a screen message
+// (protocol.RectSize over protocol.MaxScreenMessage-16) is an error.
+func (e *Encoder) Encode(img *image.RGBA, r image.Rectangle) (protocol.Rect, error) {
+	b := img.Bounds()
+	if r.Empty() || !r.In(b) {
+		return protocol.Rect{}, fmt.Errorf("capture: encode %v of an image of %v", r, b)
+	}
+	w, h := r.Dx(), r.Dy()
+	if w > protocol.MaxDimension || h > protocol.MaxDimension {
+		return protocol.Rect{}, fmt.Errorf("capture: encode a %dx%d rect: larger than %d", w, h, protocol.MaxDimension)
+	}
+	out := protocol.Rect{X: r.Min.X - b.Min.X, Y: r.Min.Y - b.Min.Y, W: w, H: h}
+
+	// One pass: copy opaque, test for one colour, build a palette.
+	e.rgba.Rect = image.Rect(0, 0, w, h)
+	e.rgba.Stride = 4 * w
+	e.rgba.Pix = grow(e.rgba.Pix, 4*w*h)
+	e.pal.Rect, e.pal.Stride = e.rgba.Rect, w
+	e.pal.Pix = grow(e.pal.Pix, w*h)
+	e.table.reset()
+	e.pal.Palette = e.pal.Palette[:0]
+	first := binary.LittleEndian.Uint32(img.Pix[img.PixOffset(r.Min.X, r.Min.Y):]) | 0xff000000
+	solid, paletted := true, true
+	last, lastIdx := first, e.index(first)
+	for y := 0; y < h; y++ {
+		src := img.Pix[img.PixOffset(r.Min.X, r.Min.Y+y):][:4*w]
+		dst := e.rgba.Pix[y*4*w:][:4*w]
+		idx := e.pal.Pix[y*w:][:w]
+		for x := 0; x < w; x++ {
+			v := binary.LittleEndian.Uint32(src[4*x:]) | 0xff000000
+			binary.LittleEndian.PutUint32(dst[4*x:], v)
+			if v != last {
+				solid = solid && v == first
+				if paletted {
+					if i := e.index(v); i >= 0 {
+						lastIdx = i
+					} else {
+						paletted = false
+					}
+				}
+				last = v
+			}
+			idx[x] = uint8(lastIdx)
+		}
+	}
+	solid = solid && last == first
+	if solid {
+		out.Enc = protocol.EncSolid
+		out.Data = []byte{byte(first), byte(first >> 8), byte(first >> 16)}
+		return out, nil
+	}
+
+	e.out.Reset()
+	var err error
+	if paletted {
+		err = e.png.Encode(&e.out, &e.pal)
+	} else {
+		err = e.png.Encode(&e.out, &e.rgba)
+	}
+	if err != nil {
+		return protocol.Rect{}, fmt.Errorf("capture: png of a %dx%d rect: %w", w, h, err)
+	}
+	if raw := 3 * w * h; raw <= e.out.Len() {
+		out.Enc = protocol.EncRaw
+		out.Data = make([]byte, 0, raw)
+		for i := 0; i < len(e.rgba.Pix); i += 4 {
+			out.Data = append(out.Data, e.rgba.Pix[i:i+3]...)
+		}
+	} else {
+		out.Enc = protocol.EncPNG
+		out.Data = bytes.Clone(e.out.Bytes())
+	}
+	if n := protocol.RectSize(out); n > maxRectSize {
+		return protocol.Rect{}, fmt.Errorf("capture: a %dx%d rect encodes to %d bytes, over the %d a screen message allows: split it",
+			w, h, n, maxRectSize)
+	}
+	return out, nil
+}
+
+// index returns v's palette index, adding it to the palette, or -1 when the
+// palette is full.
+func (e *Encoder) index(v uint32) int {
+	i, ok := e.table.lookup(v)
+	if ok {
+		return i
+	}
+	n := len(e.pal.Palette)
+	if n == maxPalette {
+		return -1
+	}
+	e.colours[n] = color.RGBA{byte(v), byte(v >> 8), byte(v >> 16), 0xff}
+	// A pointer, so that storing it in the interface does not allocate.
+	e.pal.Palette = append(e.pal.Palette, &e.colours[n])
+	e.table.insert(v, n)
+	return n
+}
+
+// colourTable maps colours to palette indexes: open addressing over twice
+// maxPalette slots, cleared in O(1) by bumping a generation counter.
+type colourTable struct {
+	gen  uint32
+	keys [2 * maxPalette]uint32
+	gens [2 * maxPalette]uint32
+	vals [2 * maxPalette]uint16
+}
+
+func (t *colourTable) reset() {
+	t.gen++
+	if t.gen == 0 { // wrapped: stale entries could look current
+		t.gens = [2 * maxPalette]uint32{}
+		t.gen = 1
+	}
+}
+
+func slot(v uint32) int { return int(v * 0x9e3779b1 >> 23) } // 9 bits
+
+func (t *colourTable) lookup(v uint32) (int, bool) {
+	for i := slot(v); ; i = (i + 1) % len(t.keys) {
+		if t.gens[i] != t.gen {
+			return 0, false
+		}
+		if t.keys[i] == v {
+			return int(t.vals[i]), true
+		}
+	}
+}
+
+func (t *colourTable) insert(v uint32, n int) {
+	i := slot(v)
+	for t.gens[i] == t.gen {
+		i = (i + 1) % len(t.keys)
+	}
+	t.keys[i], t.gens[i], t.vals[i] = v, t.gen, uint16(n)
+}
+
+// onePool is a png.EncoderBufferPool holding one buffer: an Encoder is used
+// by one goroutine at a time, and reusing the buffer reuses the zlib writer,
+// by far the largest allocation of png.Encode.
+type onePool struct{ b *png.EncoderBuffer }
+
+func (p *onePool) Get() *png.EncoderBuffer {
+	b := p.b
+	p.b = nil
+	return b
+}
+
+func (p *onePool) Put(b *png.EncoderBuffer) { p.b = b }

@@ -1,0 +1,138 @@
+package capture
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"image"
+)
+
+// seed keys every hash of this process. Hashes are compared only within one
+// process, never sent or stored.
+var seed = maphash.MakeSeed()
+
+// Tiles holds per-tile hashes of one frame, row-major, tiles of Size x Size
+// pixels (edge tiles smaller).
+type Tiles struct {
+	W, H, Size, Cols, Rows int
+	Hash                   []uint64
+
+	origin image.Point // the frame's Bounds().Min
+	rows   []byte      // scratch: per column, the hashes of its rows in one band of tiles
+}
+
+// HashTiles hashes img in tiles of size x size pixels (TileSize when size <=
+// 0), reusing reuse's memory when it is not nil. Each row of a tile is hashed
+// once, in one call, and the tile's hash is the hash of its row hashes: a
+// frame is read exactly once. All four bytes of every pixel count.
+func HashTiles(img *image.RGBA, size int, reuse *Tiles) *Tiles {
+	if size <= 0 {
+		size = TileSize
+	}
+	t := reuse
+	if t == nil {
+		t = new(Tiles)
+	}
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	t.W, t.H, t.Size, t.origin = w, h, size, b.Min
+	t.Cols, t.Rows = (w+size-1)/size, (h+size-1)/size
+	t.Hash = grow(t.Hash, t.Cols*t.Rows)
+	band := size * 8 // bytes of row hashes per column
+	t.rows = grow(t.rows, t.Cols*band)
+	for row := 0; row < t.Rows; row++ {
+		y0 := b.Min.Y + row*size
+		y1 := min(y0+size, b.Max.Y)
+		for y := y0; y < y1; y++ {
+			line := img.Pix[img.PixOffset(b.Min.X, y):][:4*w]
+			k := (y - y0) * 8
+			for c := 0; c < t.Cols; c++ {
+				x0 := c * size * 4
+				seg := line[x0:min(x0+size*4, len(line))]
+				binary.LittleEndian.PutUint64(t.rows[c*band+k:], maphash.Bytes(seed, seg))
+			}
+		}
+		n := (y1 - y0) * 8
+		hashes := t.Hash[row*t.Cols : (row+1)*t.Cols]
+		for c := range hashes {
+			hashes[c] = maphash.Bytes(seed, t.rows[c*band:c*band+n])
+		}
+	}
+	return t
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// Tracker remembers what one receiver already has.
+type Tracker struct {
+	valid      bool
+	w, h, size int
+	origin     image.Point
+	hash       []uint64
+}
+
+// NewTracker returns a Tracker for a receiver that has nothing yet.
+func NewTracker() *Tracker { return &Tracker{} }
+
+// maxRun is how many changed tiles of one row Diff merges into one
+// rectangle: as many as still encode raw (the worst case, w*h*3 bytes) inside
+// one screen message. 5 for 64-pixel tiles; 1 (no merging) for tiles too
+// large for that.
+func maxRun(size int) int {
+	return max(1, (maxRectSize-rectHeaderSize)/(3*size*size))
+}
+
+// Diff returns the rectangles of the tiles that differ from what the
+// tracker last recorded (all of them the first time, after Reset, or after a
+// change of size), in frame coordinates, top to bottom and left to right,
+// and records cur as what the receiver has. Changed tiles next to each other
+// in a row come as one rectangle, at most maxRun tiles wide, so that every
+// rectangle still fits one screen message whatever its content. The slice
+// is the caller's. cur must come from HashTiles.
+func (t *Tracker) Diff(cur *Tiles) []image.Rectangle {
+	if cur.Size <= 0 || len(cur.Hash) != cur.Cols*cur.Rows {
+		t.Reset() // not from HashTiles: nothing sensible to compare or record
+		return nil
+	}
+	all := !t.valid || t.w != cur.W || t.h != cur.H || t.size != cur.Size || t.origin != cur.origin
+	var out []image.Rectangle
+	run := maxRun(cur.Size)
+	emit := func(row, c0, c1 int) { // tiles c0 .. c1-1 of row
+		r := image.Rect(c0*cur.Size, row*cur.Size, min(c1*cur.Size, cur.W), min((row+1)*cur.Size, cur.H))
+		out = append(out, r.Add(cur.origin))
+	}
+	for row := 0; row < cur.Rows; row++ {
+		start := -1
+		for c := 0; c < cur.Cols; c++ {
+			i := row*cur.Cols + c
+			if all || t.hash[i] != cur.Hash[i] {
+				if start < 0 {
+					start = c
+				}
+				if c+1-start == run {
+					emit(row, start, c+1)
+					start = -1
+				}
+				continue
+			}
+			if start >= 0 {
+				emit(row, start, c)
+				start = -1
+			}
+		}
+		if start >= 0 {
+			emit(row, start, cur.Cols)
+		}
+	}
+	t.valid = true
+	t.w, t.h, t.size, t.origin = cur.W, cur.H, cur.Size, cur.origin
+	t.hash = append(t.hash[:0], cur.Hash...)
+	return out
+}
+
+// Reset forgets what the receiver has: the next Diff reports every tile.
+func (t *Tracker) Reset() { t.valid = false }

@@ -1,0 +1,297 @@
+package capture
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/xproto"
+
+	"assist/internal/xtest"
+)
+
+// openX opens a Source on s, closed when the test ends. shm false forces
+// the plain GetImage path.
+func openX(t testing.TB, s *xtest.Server, shm bool) *x11Source {
+	t.Helper()
+	src, err := Open(Options{Display: s.Display, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	if err != nil {
+		t.Fatalf("Open(%s): %v", s.Display, err)
+	}
+	t.Cleanup(func() {
+		if err := src.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	x := src.(*x11Source)
+	if x.seg == nil {
+		t.Fatal("MIT-SHM is not in use on a local Xvfb")
+	}
+	if !shm {
+		x.seg.free(x.conn)
+		x.seg = nil
+	}
+	return x
+}
+
+// testWriter sends log lines to t.Log.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func capture(t testing.TB, src Source) *image.RGBA {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	img, err := src.Capture(ctx)
+	if err != nil {
+		t.Fatalf("Capture: %v", err)
+	}
+	return img
+}
+
+func samePixels(t testing.TB, what string, got, want *image.RGBA) {
+	t.Helper()
+	if got.Bounds() != want.Bounds() {
+		t.Fatalf("%s: image of %v, want %v", what, got.Bounds(), want.Bounds())
+	}
+	if bytes.Equal(got.Pix, want.Pix) {
+		return
+	}
+	for y := 0; y < want.Rect.Dy(); y++ {
+		for x := 0; x < want.Rect.Dx(); x++ {
+			g, w := got.Pix[got.PixOffset(x, y):][:4], want.Pix[want.PixOffset(x, y):][:4]
+			if !bytes.Equal(g, w) {
+				t.Fatalf("%s: pixel (%d,%d) is %v, want %v", what, x, y, g, w)
+			}
+		}
+	}
+}
+
+var paths = []struct {
+	name string
+	shm  bool
+}{{"shm", true}, {"plain GetImage", false}}
+
+func TestCaptureEqualsServerImage(t *testing.T) {
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			s := xtest.Start(t)
+			src := openX(t, s, p.shm)
+			pattern := xtest.Pattern(s.Width, s.Height)
+			s.Show(t, pattern)
+			img := capture(t, src)
+			samePixels(t, "capture vs server", img, s.Screenshot(t))
+			samePixels(t, "capture vs pattern", img, pattern)
+		})
+	}
+}
+
+func TestCaptureSeesUpdatesAsTiles(t *testing.T) {
+	tests := []struct {
+		name   string
+		region image.Rectangle
+		want   []image.Rectangle
+	}{
+		{"inside one tile", image.Rect(70, 70, 80, 75), []image.Rectangle{image.Rect(64, 64, 128, 128)}},
+		{"across a vertical edge", image.Rect(120, 10, 140, 20), []image.Rectangle{image.Rect(64, 0, 192, 64)}},
+		{"across four tiles", image.Rect(1000, 1000, 1030, 1030), []image.Rectangle{
+			image.Rect(960, 960, 1088, 1024), image.Rect(960, 1024, 1088, 1080)}},
+		{"one pixel at the bottom-right corner", image.Rect(1919, 1079, 1920, 1080), []image.Rectangle{
+			image.Rect(1856, 1024, 1920, 1080)}},
+		{"a wide strip", image.Rect(0, 300, 1920, 301), []image.Rectangle{
+			image.Rect(0, 256, 320, 320), image.Rect(320, 256, 640, 320), image.Rect(640, 256, 960, 320),
+			image.Rect(960, 256, 1280, 320), image.Rect(1280, 256, 1600, 320), image.Rect(1600, 256, 1920, 320)}},
+	}
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			s := xtest.Start(t)
+			src := openX(t, s, p.shm)
+			pattern := xtest.Pattern(s.Width, s.Height)
+			win := s.Show(t, pattern)
+			tr := NewTracker()
+			var tiles *Tiles
+			tiles = HashTiles(capture(t, src), TileSize, tiles)
+			tr.Diff(tiles)
+			other := clone(pattern) // different pixels everywhere
+			for i := range other.Pix {
+				if i%4 != 3 {
+					other.Pix[i] = ^other.Pix[i]
+				}
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					win.Update(t, tt.region, other)
+					img := capture(t, src)
+					samePixels(t, "capture vs server", img, s.Screenshot(t))
+					tiles = HashTiles(img, TileSize, tiles)
+					if got := tr.Diff(tiles); !slices.Equal(got, tt.want) {
+						t.Errorf("after updating %v, Diff reports %v, want %v", tt.region, got, tt.want)
+					}
+					if got := tr.Diff(HashTiles(capture(t, src), TileSize, tiles)); len(got) != 0 {
+						t.Errorf("an unchanged screen reports %v", got)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestCaptureFollowsScreenSize(t *testing.T) {
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			s := xtest.Start(t, xtest.Size(800, 600))
+			// Start smaller than the server's maximum, so that growing later
+			// needs a larger shared memory segment.
+			s.Resize(t, 320, 240)
+			src := openX(t, s, p.shm)
+			for _, sz := range []image.Point{{320, 240}, {200, 100}, {800, 600}, {799, 333}} {
+				s.Resize(t, sz.X, sz.Y)
+				pattern := xtest.Pattern(sz.X, sz.Y)
+				s.Show(t, pattern)
+				img := capture(t, src)
+				samePixels(t, "capture vs pattern", img, pattern)
+				if (src.seg != nil) != p.shm {
+					t.Errorf("shared memory in use: %v, want %v", src.seg != nil, p.shm)
+				}
+			}
+		})
+	}
+}
+
+func TestCaptureBothMonitors(t *testing.T) {
+	s := xtest.Start(t, xtest.Size(640, 400), xtest.SecondMonitor(320, 200))
+	src := openX(t, s, true)
+	pattern := xtest.Pattern(960, 400)
+	s.Show(t, pattern)
+	samePixels(t, "capture vs pattern", capture(t, src), pattern)
+}
+
+func TestCaptureContext(t *testing.T) {
+	s := xtest.Start(t, xtest.Size(320, 200))
+	src := openX(t, s, true)
+	pattern := xtest.Pattern(320, 200)
+	s.Show(t, pattern)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := src.Capture(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Capture with a cancelled context: %v", err)
+	}
+
+	// Another client grabs the server: Capture cannot finish, but returns
+	// when its context ends, and works again once the grab is over.
+	grabber, err := xgb.NewConnDisplay(s.Display)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer grabber.Close()
+	if err := xproto.GrabServerChecked(grabber).Check(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := src.Capture(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Capture of a grabbed server: %v, want the context's deadline", err)
+	}
+	if err := xproto.UngrabServerChecked(grabber).Check(); err != nil {
+		t.Fatal(err)
+	}
+	samePixels(t, "capture after the grab", capture(t, src), pattern)
+}
+
+// TestCaptureSurvivesEventFlood makes the server send this client more
+// unrequested events (MappingNotify, as typing unmapped characters does)
+// than xgb buffers.
+func TestCaptureSurvivesEventFlood(t *testing.T) {
+	s := xtest.Start(t, xtest.Size(320, 200))
+	src := openX(t, s, true)
+	pattern := xtest.Pattern(320, 200)
+	s.Show(t, pattern)
+	c := s.Conn(t)
+	const key = 200
+	km, err := xproto.GetKeyboardMapping(c, key, 1).Reply()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 6000 {
+		xproto.ChangeKeyboardMapping(c, 1, key, km.KeysymsPerKeycode, km.Keysyms)
+	}
+	xproto.GetInputFocus(c).Reply() // the server has sent them all
+	samePixels(t, "capture after the flood", capture(t, src), pattern)
+}
+
+func TestCaptureAfterClose(t *testing.T) {
+	s := xtest.Start(t, xtest.Size(320, 200))
+	src, err := Open(Options{Display: s.Display})
+	if err != nil {
+		t.Fatal(err)
+	}
+	capture(t, src)
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := src.Capture(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Capture after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestCaptureWhenServerDies(t *testing.T) {
+	var src Source
+	t.Run("server", func(t *testing.T) {
+		s := xtest.Start(t, xtest.Size(320, 200))
+		var err error
+		if src, err = Open(Options{Display: s.Display}); err != nil {
+			t.Fatal(err)
+		}
+		capture(t, src)
+	}) // the server stops here
+	defer src.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := src.Capture(ctx); err == nil || errors.Is(err, context.DeadlineExceeded) ||
+		!strings.HasPrefix(err.Error(), "capture: ") {
+		t.Errorf("Capture after the X server stopped: %v, want a capture error", err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	t.Run("no such display", func(t *testing.T) {
+		_, err := Open(Options{Display: ":4242"})
+		if err == nil || !strings.Contains(err.Error(), `capture: open display ":4242"`) {
+			t.Errorf("Open(:4242): %v", err)
+		}
+	})
+	t.Run("no DISPLAY", func(t *testing.T) {
+		t.Setenv("DISPLAY", "")
+		_, err := Open(Options{})
+		if err == nil || !strings.Contains(err.Error(), "DISPLAY") {
+			t.Errorf("Open without DISPLAY: %v", err)
+		}
+	})
+	t.Run("from DISPLAY", func(t *testing.T) {
+		s := xtest.Start(t, xtest.Size(320, 200))
+		t.Setenv("DISPLAY", s.Display)
+		src, err := Open(Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		if img := capture(t, src); img.Bounds() != image.Rect(0, 0, 320, 200) {
+			t.Errorf("captured %v", img.Bounds())
+		}
+	})
+}
