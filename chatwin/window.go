@@ -101,7 +101,7 @@ type Window struct {
 	srv     *http.Server
 	actions chan Action
 	root    fs.FS
-	done    chan struct{} // closed by Close
+	done    chan struct{}  // closed by Close
 	wg      sync.WaitGroup // the HTTP server
 	pages   sync.WaitGroup // page WebSocket handlers (hijacked: Shutdown does not wait for them)
 

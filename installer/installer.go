@@ -38,7 +38,7 @@ type Config struct {
 	Env map[string]string
 	// Kind forces KindSystem, KindUser or KindAutostart; empty chooses:
 	// system when root, else user with systemd, else autostart.
-	Kind string
+	Kind   string
 	Logger *slog.Logger
 }
 
