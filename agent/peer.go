@@ -26,6 +26,8 @@ type peer struct {
 	control, screen, input *webrtc.DataChannel
 	screenOpen             atomic.Bool
 	failed                 atomic.Bool
+	connected              atomic.Bool // the PeerConnection is connected
+	controlling            atomic.Bool // the rep holds remote control (the input work sets it)
 
 	mu            sync.Mutex
 	remoteSet     bool
@@ -85,9 +87,13 @@ func (p *peer) wire() {
 		a.log.Info("peer connection", "rep", p.rep, "state", s.String())
 		switch s {
 		case webrtc.PeerConnectionStateConnected:
+			p.connected.Store(true)
 			a.cfg.OnState("The support technician is viewing your screen.")
+			a.publish()
 		case webrtc.PeerConnectionStateFailed:
+			p.connected.Store(false)
 			p.failed.Store(true)
+			a.publish()
 			select {
 			case a.events <- event{rep: p.rep, failed: true}:
 			default:
@@ -105,6 +111,7 @@ func (p *peer) wire() {
 		p.sendControl(protocol.Control{
 			Type: protocol.CtlHello, Version: protocol.Version, Agent: &a.cfg.Info,
 		})
+		a.greet(p)
 	})
 	p.control.OnMessage(func(m webrtc.DataChannelMessage) { p.onControl(m) })
 	p.input.OnMessage(func(m webrtc.DataChannelMessage) {
@@ -133,6 +140,8 @@ func (p *peer) onControl(m webrtc.DataChannelMessage) {
 		}
 	case protocol.CtlBye:
 		p.a.log.Info("rep said bye", "rep", p.rep, "reason", c.Reason)
+	default:
+		p.a.onLifecycleControl(p, c)
 	}
 }
 

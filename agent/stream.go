@@ -28,6 +28,9 @@ func (a *agent) stream(ctx context.Context) {
 		case <-tick.C:
 		case <-a.wakeCh:
 		}
+		if a.isPaused() {
+			continue // the customer paused sharing: nothing is captured
+		}
 		ready := a.readyPeers()
 		if len(ready) == 0 {
 			continue

@@ -153,6 +153,7 @@ type Client struct {
 	rtts     []float64
 	agent    protocol.AgentInfo
 	ice      []protocol.ICEServer
+	lc       lifecycle // chat, pause, reboot (lifecycle.go)
 }
 
 // Attach connects to the session of code as a rep and starts receiving.
@@ -242,6 +243,7 @@ func (c *Client) readLoop() {
 			}
 			close(c.stateCh)
 			c.stateCh = make(chan struct{})
+			c.lcChangedLocked()
 			c.mu.Unlock()
 			if s.State == protocol.StateEnded {
 				c.markEnded(s.Reason)
@@ -356,6 +358,7 @@ func (c *Client) onChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
 		dc.OnOpen(func() {
 			c.mu.Lock()
 			c.control = dc
+			c.lcChangedLocked()
 			c.mu.Unlock()
 			b, _ := protocol.EncodeControl(protocol.Control{Type: protocol.CtlHello, Version: protocol.Version})
 			dc.SendText(string(b))
@@ -379,6 +382,8 @@ func (c *Client) onControl(b []byte) {
 		}
 	case protocol.CtlError:
 		c.addErr(m.Message)
+	default:
+		c.onLifecycle(m)
 	}
 }
 

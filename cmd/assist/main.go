@@ -2,7 +2,8 @@
 // code the support technician gave, asks the customer's consent, and shares
 // the screen with the technician over WebRTC.
 //
-//	assist join CODE [--server URL] [--yes]
+//	assist join CODE [--server URL] [--yes] [--no-browser]
+//	assist resume
 //	assist version
 package main
 
@@ -20,7 +21,6 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
-	"time"
 
 	"assist/agent"
 	"assist/capture"
@@ -44,23 +44,35 @@ func main() {
 			os.Exit(3)
 		case errors.Is(err, agent.ErrDeclined):
 			os.Exit(4)
+		case errors.As(err, new(*nothingToResume)):
+			os.Exit(5)
 		}
 		os.Exit(1)
 	}
 }
 
-const usageText = `usage: assist join CODE [--server URL] [--yes]
+const usageText = `usage: assist join CODE [--server URL] [--yes] [--no-browser]
+       assist resume
        assist version
 
-join flags:
+join: joins the support session of the nine-digit CODE. A chat window opens
+in your browser: it shows who is connected, the chat, every question asked of
+you, Pause sharing and End session. Closing it ends the session.
+resume: picks up the session after a crash or a restart (the service that a
+reboot installs runs it); it finds the session by itself.
+
+flags:
   --server URL   the support server (default %s; env ASSIST_SERVER)
-  --yes          answer yes to the consent question without asking
+  --yes          answer yes to every consent question without asking
                  (for scripts and tests: it shares the screen without a prompt)
+  --no-browser   do not open the chat window; print its address instead (and
+                 ask on the terminal too, when there is one)
   --fps N        highest frame rate (default 20)
   --log-level L  debug, info, warn or error (default warn)
 
-Exit status: 0 when the session ended normally, 3 when the server refused the
-code, 4 when the customer declined, 1 on any other error.
+Exit status: 0 when the session ended normally (or the computer restarts to
+resume it), 3 when the server refused the code, 4 when the customer declined,
+5 when resume found no session to pick up, 1 on any other error.
 `
 
 func usage() { fmt.Fprintf(os.Stderr, usageText, defaultServer) }
@@ -73,6 +85,8 @@ func run(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "join":
 		return join(ctx, args[1:])
+	case "resume":
+		return resume(ctx, args[1:])
 	case "version", "--version":
 		fmt.Println(version)
 		return nil
@@ -88,21 +102,10 @@ func run(ctx context.Context, args []string) error {
 func join(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("join", flag.ContinueOnError)
 	fs.Usage = usage
-	server := fs.String("server", envOr("ASSIST_SERVER", defaultServer), "")
-	yes := fs.Bool("yes", false, "")
-	fps := fs.Int("fps", 20, "")
-	level := fs.String("log-level", "warn", "")
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+	f := addSessionFlags(fs)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) != 1 {
 		usage()
@@ -112,35 +115,24 @@ func join(ctx context.Context, args []string) error {
 	if !protocol.IsCode(code) {
 		return fmt.Errorf("%q is not a session code: the code has nine digits", pos[0])
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+	log, err := f.logger()
+	if err != nil {
+		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	store, err := f.store()
+	if err != nil {
+		log.Warn("no resume ticket: a crash or restart will end the session", "err", err)
+		store = nil
+	}
+	return runSession(ctx, f, log, store, agent.Config{Server: *f.server, Code: code})
+}
 
+func openScreen(log *slog.Logger) (capture.Source, error) {
 	screen, err := capture.Open(capture.Options{Logger: log})
 	if err != nil {
-		return fmt.Errorf("cannot capture the screen: %w", err)
+		return nil, fmt.Errorf("cannot capture the screen: %w", err)
 	}
-	defer screen.Close()
-
-	ask := func(ctx context.Context, q string) (bool, error) {
-		if *yes {
-			fmt.Printf("%s yes (--yes)\n", q)
-			return true, nil
-		}
-		return askTerminal(ctx, os.Stdin, q)
-	}
-	err = agent.Run(ctx, agent.Config{
-		Server: *server, Code: code, Screen: screen, Ask: ask, Info: machineInfo(),
-		MaxFPS: *fps, Logger: log,
-		OnState: func(s string) { fmt.Printf("%s  %s\n", time.Now().Format("15:04:05"), s) },
-	})
-	var ended *agent.EndedError
-	if errors.As(err, &ended) {
-		return nil // the state line already said why
-	}
-	return err
+	return screen, nil
 }
 
 // askTerminal asks a yes/no question on the terminal.
