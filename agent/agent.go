@@ -505,7 +505,12 @@ func (a *agent) loop(ctx context.Context, l *link) error {
 				if ctx.Err() != nil {
 					continue
 				}
-				a.cfg.OnState("Session ended: " + rerr.Error())
+				var ended *EndedError
+				if errors.As(rerr, &ended) {
+					a.cfg.OnState("Session ended: " + ended.Reason)
+				} else {
+					a.cfg.OnState("Session ended: " + rerr.Error())
+				}
 				return rerr
 			}
 			a.publish()

@@ -92,8 +92,8 @@ func (a *agent) consent(ctx context.Context, kind, question string) (bool, error
 
 // --- chat ---
 
-// addChat stamps a line, keeps it, shows it in the window, sends it to
-// every rep and keeps the ticket current.
+// addChat stamps a line, keeps it, writes the ticket, then shows it in the
+// window and sends it to every rep.
 func (a *agent) addChat(from, text string) (protocol.ChatLine, error) {
 	l := protocol.ChatLine{From: from, Text: text}
 	if err := l.Validate(); err != nil {
@@ -109,13 +109,14 @@ func (a *agent) addChat(from, text string) (protocol.ChatLine, error) {
 	}
 	peers := a.peerList()
 	a.mu.Unlock()
+	// Written ahead: once anyone sees the line, a crash cannot lose it.
+	a.saveTicket()
 	if a.cfg.Window != nil {
 		a.cfg.Window.AddChat(l)
 	}
 	for _, p := range peers {
 		p.sendControl(protocol.Control{Type: protocol.CtlChat, Chat: &l})
 	}
-	a.saveTicket()
 	return l, nil
 }
 

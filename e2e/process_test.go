@@ -158,12 +158,15 @@ type stack struct {
 
 var servingRe = regexp.MustCompile(`msg=serving addr=(\S+)`)
 
-func startStack(t *testing.T, ctx context.Context, x *xtest.Server) *stack {
+// startStack starts assist-server (with extra flags, if any) on the
+// private X server's environment.
+func startStack(t *testing.T, ctx context.Context, x *xtest.Server, extra ...string) *stack {
 	t.Helper()
 	bin := binaries(t)
 	env := append(x.Env(), "ASSIST_ICE_LOOPBACK=1")
 	s := &stack{bin: bin, token: "e2e-token", env: env}
-	s.server = startProc(t, env, filepath.Join(bin, "assist-server"), "serve", "--listen", "127.0.0.1:0", "--rep-token", s.token)
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--rep-token", s.token}, extra...)
+	s.server = startProc(t, env, filepath.Join(bin, "assist-server"), args...)
 	m, err := s.server.waitLine(ctx, servingRe)
 	if err != nil {
 		t.Fatal(err)
