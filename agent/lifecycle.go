@@ -222,7 +222,7 @@ func (a *agent) publish() {
 		if len(a.peers) > 1 {
 			name += " " + strconv.Itoa(n)
 		}
-		st.Reps = append(st.Reps, chatwin.Rep{ID: p.rep, Name: name,
+		st.Reps = append(st.Reps, chatwin.Rep{ID: p.rep, Name: name, Connected: p.connected.Load(),
 			Viewing: p.connected.Load() && !a.lc.paused, Controlling: p.controlling.Load()})
 	}
 	a.mu.Unlock()

@@ -68,6 +68,7 @@ type Action struct {
 type Rep struct {
 	ID          string `json:"id"`
 	Name        string `json:"name"`
+	Connected   bool   `json:"connected"` // the connection to them is up
 	Viewing     bool   `json:"viewing"`
 	Controlling bool   `json:"controlling"`
 }

@@ -188,8 +188,9 @@ function render() {
       const li = document.createElement('li');
       li.textContent = r.name || 'Support technician';
       const tag = document.createElement('span');
-      tag.className = `tag ${r.controlling ? 'controlling' : r.viewing ? 'viewing' : ''}`;
-      tag.textContent = r.controlling ? 'controlling' : r.viewing ? 'viewing' : 'connecting';
+      const what = r.controlling ? 'controlling' : r.viewing ? 'viewing' : r.connected && state.paused ? 'sharing paused' : 'connecting';
+      tag.className = `tag ${what.replace(' ', '-')}`;
+      tag.textContent = what;
       li.append(tag);
       reps.append(li);
     }

@@ -157,10 +157,6 @@ func (c *customer) consent(f *sessionFlags) func(ctx context.Context, p chatwin.
 	}
 }
 
-func isTerminal() bool {
-	fi, err := os.Stdin.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
 
 // restarter is agent.Restarter on the installer package.
 type restarter struct {

@@ -137,7 +137,7 @@ func openScreen(log *slog.Logger) (capture.Source, error) {
 
 // askTerminal asks a yes/no question on the terminal.
 func askTerminal(ctx context.Context, in io.Reader, q string) (bool, error) {
-	if fi, err := os.Stdin.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+	if !isTerminal() {
 		return false, errors.New("no terminal to ask for consent: run assist in a terminal, or pass --yes")
 	}
 	fmt.Printf("%s [y/N] ", q)

@@ -5,6 +5,7 @@
 import { formatCode, isCode, normalizeCode, osName, statusText } from './format.js';
 import { RepSession, SessionError } from './session.js';
 import { ScreenRenderer } from './screen.js';
+import { ChatPanel } from './chat.js';
 
 const TOKEN_KEY = 'assist.token';
 const ATTACH_KEY = 'assist.attach';
@@ -25,6 +26,7 @@ let polling = false;
 let current = null; // {session: RepSession, renderer: ScreenRenderer}
 let notice = { text: '', until: 0 };
 let lastCreated = null;
+let chat = null; // ChatPanel, created in wire()
 
 // --- the server's HTTP API ---
 
@@ -303,7 +305,9 @@ function openSession(code, tok) {
     onScreen: (data) => renderer.push(data),
     onPeerReset: () => renderer.reset(),
     onNotice: setNotice,
+    onControl: (msg) => chat.handle(msg),
   });
+  chat.reset();
   session.ended.then(() => sessionStorage.removeItem(ATTACH_KEY));
   const ticker = setInterval(renderSession, 1000);
   return { session, renderer, ticker };
@@ -363,7 +367,7 @@ function renderSession() {
   const status = $('status');
   status.dataset.state = s.state || s.phase;
   status.dataset.fatal = String(Boolean(s.fatal));
-  setText($('status-text'), statusText(s, now));
+  setText($('status-text'), statusText(s, now) + (chat.state.paused && s.state === 'active' ? ' · sharing paused by the customer' : ''));
   setText($('status-notice'), notice.until > now ? notice.text : '');
   setText($('session-title'), `Session ${formatCode(s.code)}`);
   setText($('session-agent'), customerText(s.agent));
@@ -371,6 +375,7 @@ function renderSession() {
   setText($('fps'), `${Math.round(renderer.fps())} fps`);
   $('end').disabled = s.state === 'ended' || (s.fatal && s.phase === 'closed');
   $('placeholder').hidden = renderer.width > 0;
+  chat.setLive(s.state === 'active' && s.channels.control === 'open');
 }
 
 function state() {
@@ -387,6 +392,7 @@ function state() {
     seq: renderer.seq,
     fps: renderer.fps(),
     screenErrors: renderer.errors,
+    chat: chat.snapshot(),
   };
 }
 
@@ -400,6 +406,11 @@ function attachFromUI(code) {
 }
 
 function wire() {
+  chat = new ChatPanel({
+    log: $('chat-log'), form: $('chat-form'), input: $('chat-text'), send: $('chat-send'),
+    reboot: $('reboot'), rebootStatus: $('reboot-status'), paused: $('chat-paused'),
+    sendControl: (msg) => Boolean(current && current.session.sendControl(msg)),
+  });
   new ResizeObserver(fitScreen).observe($('screen').parentElement);
   $('login-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -460,6 +471,10 @@ window.assistConsole = {
   newSession,
   /** Leaves the session view without ending the session. */
   back,
+  /** Sends a chat line to the customer; true when it left. */
+  chat: (text) => chat.sendText(text),
+  /** Asks the customer to restart and reconnect (as the button). */
+  reboot: () => chat.requestReboot(),
 };
 
 boot();

@@ -33,7 +33,9 @@ export class RepSession {
   /**
    * opts: code, token, url (the /ws/rep WebSocket URL), onChange(),
    * onScreen(ArrayBuffer), onPeerReset() (a new PeerConnection replaced the
-   * old one), onNotice(text) (a non-fatal problem to show), and for tests
+   * old one), onNotice(text) (a non-fatal problem to show), onControl(msg)
+   * (a control message session.js does not handle; returns true when
+   * handled), and for tests
    * WebSocket, RTCPeerConnection, fetch, now.
    */
   constructor(opts) {
@@ -44,6 +46,7 @@ export class RepSession {
     this.onScreen = opts.onScreen || (() => {});
     this.onPeerReset = opts.onPeerReset || (() => {});
     this.onNotice = opts.onNotice || (() => {});
+    this.onControl = opts.onControl || (() => false); // other control messages (chat.js); true when handled
     this.WebSocket = opts.WebSocket || globalThis.WebSocket;
     this.RTCPeerConnection = opts.RTCPeerConnection || globalThis.RTCPeerConnection;
     this.fetch = opts.fetch || ((...a) => globalThis.fetch(...a));
@@ -420,8 +423,10 @@ export class RepSession {
         clearInterval(this.pingTimer);
         break;
       default:
-        console.debug('assist: ignoring control message', msg.type);
-        return;
+        if (!this.onControl(msg)) {
+          console.debug('assist: ignoring control message', msg.type);
+          return;
+        }
     }
     this.changed();
   }
