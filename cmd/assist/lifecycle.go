@@ -157,7 +157,6 @@ func (c *customer) consent(f *sessionFlags) func(ctx context.Context, p chatwin.
 	}
 }
 
-
 // restarter is agent.Restarter on the installer package.
 type restarter struct {
 	f   *sessionFlags
