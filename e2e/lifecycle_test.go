@@ -209,14 +209,8 @@ func TestKillAndResume(t *testing.T) {
 	x.Show(t, solid(640, 480, color.RGBA{20, 120, 200, 255})) // something new to see
 	started := time.Now()
 	again := s.resumeAgent(t, state, "--no-browser", "--yes")
-	for {
-		got, err := c.WaitFrame(ctx, true)
-		if err != nil {
-			t.Fatalf("no frame after assist resume: %v\n%s", err, again.output())
-		}
-		if got.RGBAAt(10, 10) == (color.RGBA{20, 120, 200, 255}) {
-			break
-		}
+	if _, err := c.WaitPicture(ctx, func(img *image.RGBA) bool { return img.RGBAAt(10, 10) == (color.RGBA{20, 120, 200, 255}) }); err != nil {
+		t.Fatalf("no frame after assist resume: %v\n%s", err, again.output())
 	}
 	t.Logf("agent restart to first frame at the rep: %v (BenchmarkAgentRestartToFirstFrame measures it)", time.Since(started))
 	if st, _ := c.State(); st != protocol.StateActive || c.Session != session {
@@ -379,14 +373,8 @@ func TestLinkCutShorterThanWindow(t *testing.T) {
 		t.Fatal("a new session after the reconnect")
 	}
 	x.Show(t, solid(320, 240, color.RGBA{200, 10, 10, 255}))
-	for {
-		img, err := c.WaitFrame(ctx, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if img.RGBAAt(5, 5) == (color.RGBA{200, 10, 10, 255}) {
-			break
-		}
+	if _, err := c.WaitPicture(ctx, func(img *image.RGBA) bool { return img.RGBAAt(5, 5) == (color.RGBA{200, 10, 10, 255}) }); err != nil {
+		t.Fatal(err)
 	}
 	if err := c.End(ctx, "done"); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"image"
 	"image/color"
 	"os"
 	"os/exec"
@@ -102,15 +103,9 @@ func TestRebootAsServiceSysV(t *testing.T) {
 	if b, err := boot.CombinedOutput(); err != nil {
 		t.Fatalf("init start: %v\n%s", err, b)
 	}
-	for {
-		img, err := c.WaitFrame(ctx, true)
-		if err != nil {
-			log, _ := os.ReadFile("/var/log/" + service + ".log")
-			t.Fatalf("no screen after the boot: %v\nservice output:\n%s", err, log)
-		}
-		if img.RGBAAt(3, 3) == (color.RGBA{0, 160, 60, 255}) {
-			break
-		}
+	if _, err := c.WaitPicture(ctx, func(img *image.RGBA) bool { return img.RGBAAt(3, 3) == (color.RGBA{0, 160, 60, 255}) }); err != nil {
+		log, _ := os.ReadFile("/var/log/" + service + ".log")
+		t.Fatalf("no screen after the boot: %v\nservice output:\n%s", err, log)
 	}
 	if err := c.WaitGreeted(ctx); err != nil {
 		t.Fatal(err)
