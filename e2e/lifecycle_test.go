@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -133,19 +134,19 @@ func chatTexts(lines []protocol.ChatLine) []string {
 
 // lifecycleAgent starts `assist join` with a state directory of its own and
 // the chat window's address printed (--no-browser).
-func (s *stack) lifecycleAgent(t *testing.T, code, stateDir string, extra ...string) *proc {
+func (s *stack) lifecycleAgent(t testing.TB, code, stateDir string, extra ...string) *proc {
 	env := append(append([]string(nil), s.env...), "ASSIST_STATE_DIR="+stateDir)
 	args := append([]string{"join", code, "--server", s.url, "--yes", "--no-browser"}, extra...)
 	return startProc(t, env, filepath.Join(s.bin, "assist"), args...)
 }
 
-func (s *stack) resumeAgent(t *testing.T, stateDir string, extra ...string) *proc {
+func (s *stack) resumeAgent(t testing.TB, stateDir string, extra ...string) *proc {
 	env := append(append([]string(nil), s.env...), "ASSIST_STATE_DIR="+stateDir)
 	return startProc(t, env, filepath.Join(s.bin, "assist"), append([]string{"resume"}, extra...)...)
 }
 
 // entries lists what is left in dir (nothing when it does not exist).
-func entries(t *testing.T, dir string) []string {
+func entries(t testing.TB, dir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -431,4 +432,51 @@ func TestLinkCutLongerThanWindow(t *testing.T) {
 	if f := installer.Files(installer.Config{Name: service}); len(f) != 0 {
 		t.Fatalf("service files left: %v", f)
 	}
+}
+
+// BenchmarkAgentRestartToFirstFrame measures what a customer's crash costs
+// the rep: from starting `assist resume` after a kill -9 to the first frame
+// of the new agent's screen at the rep (real binaries, Xvfb, WebRTC on
+// loopback). Reported as ms/restart.
+func BenchmarkAgentRestartToFirstFrame(b *testing.B) {
+	x := xtest.Start(b, xtest.Size(1280, 720))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	s := startStack(b, ctx, x)
+	code := s.newCode(b, ctx)
+	state := filepath.Join(b.TempDir(), "state")
+	agent := s.lifecycleAgent(b, code, state)
+	c, err := rep.Attach(ctx, s.repConfig(), code)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.WaitFrame(ctx, false); err != nil {
+		b.Fatal(err)
+	}
+	var times []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		agent.cmd.Process.Kill()
+		agent.exitCode(ctx)
+		if err := c.WaitState(ctx, protocol.StateSuspended); err != nil {
+			b.Fatal(err)
+		}
+		want := color.RGBA{uint8(i * 37), uint8(255 - i*11), 128, 255}
+		x.Show(b, solid(1280, 720, want))
+		b.StartTimer()
+		start := time.Now()
+		agent = s.resumeAgent(b, state, "--no-browser", "--yes")
+		if _, err := c.WaitPicture(ctx, func(img *image.RGBA) bool { return img.RGBAAt(640, 360) == want }); err != nil {
+			b.Fatal(err)
+		}
+		times = append(times, time.Since(start))
+	}
+	// The median: the server's rate limit on joins and resumes from one
+	// address (10 at once, then one per 6 s) delays the occasional
+	// iteration of a long run, which the mean would smear over all.
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "ms-median/restart")
+	b.ReportMetric(float64(times[len(times)-1].Microseconds())/1000, "ms-max/restart")
 }
