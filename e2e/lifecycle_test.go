@@ -480,3 +480,66 @@ func BenchmarkAgentRestartToFirstFrame(b *testing.B) {
 	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "ms-median/restart")
 	b.ReportMetric(float64(times[len(times)-1].Microseconds())/1000, "ms-max/restart")
 }
+
+// TestServerRestartKeepsSession: the support server is killed with -9 and
+// started again on the same address and state file: the agent reconnects
+// to the same session, and a rep attaching again gets the screen and the
+// chat so far.
+func TestServerRestartKeepsSession(t *testing.T) {
+	x := xtest.Start(t, xtest.Size(320, 240))
+	ctx := deadline(t, 90*time.Second)
+	file := filepath.Join(t.TempDir(), "server", "sessions.json")
+	s := startStack(t, ctx, x, "--state", file)
+	code := s.newCode(t, ctx)
+	agent := s.lifecycleAgent(t, code, filepath.Join(t.TempDir(), "state"))
+	c, err := rep.Attach(ctx, s.repConfig(), code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.WaitFrame(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SendChat(ctx, "before the restart"); err != nil {
+		t.Fatal(err)
+	}
+	session := c.Session
+
+	s.server.cmd.Process.Kill()
+	s.server.exitCode(ctx)
+	<-c.Ended() // the rep's signalling went with the server
+	s.server = startProc(t, s.env, filepath.Join(s.bin, "assist-server"), "serve",
+		"--listen", strings.TrimPrefix(s.url, "http://"), "--rep-token", s.token, "--state", file)
+	if _, err := s.server.waitLine(ctx, servingRe); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := agent.waitLine(ctx, regexp.MustCompile(`Reconnected to the support server`)); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := rep.Attach(ctx, s.repConfig(), code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if c2.Session != session {
+		t.Fatalf("session %s after the restart, want %s", c2.Session, session)
+	}
+	if err := c2.WaitState(ctx, protocol.StateActive); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.WaitFrame(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.WaitGreeted(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := chatTexts(c2.Chat()); len(got) != 1 || got[0] != "rep: before the restart" {
+		t.Fatalf("chat after the server restart: %q", got)
+	}
+	if err := c2.End(ctx, "done"); err != nil {
+		t.Fatal(err)
+	}
+	if rc, _ := agent.exitCode(ctx); rc != 0 {
+		t.Fatalf("agent exit %d\n%s", rc, agent.output())
+	}
+}

@@ -64,6 +64,7 @@ type session struct {
 	deadline time.Time // when a suspended session ends
 	reps     map[string]peer
 	timer    clock.Timer // expiry of a waiting code or of a suspension
+	endedAt  time.Time
 }
 
 // SessionInfo is what the rep API shows of a session.
@@ -92,6 +93,7 @@ type Registry struct {
 	byID     map[string]*session
 	maxLive  int
 	liveSess int
+	persist  *persister // nil: sessions live in memory only (persist.go)
 }
 
 // NewRegistry returns an empty registry.
@@ -146,6 +148,7 @@ func (r *Registry) Create() (SessionInfo, error) {
 	r.byID[s.id] = s
 	r.liveSess++
 	s.timer = r.clock.AfterFunc(r.codeTTL, func() { r.expire(s) })
+	r.persistLocked()
 	return r.infoLocked(s), nil
 }
 
@@ -284,6 +287,7 @@ func (r *Registry) activateLocked(s *session, a peer) {
 	for _, p := range s.reps {
 		p.send(st)
 	}
+	r.persistLocked()
 }
 
 // AgentGone records that agent a disconnected. The session is suspended for
@@ -301,6 +305,13 @@ func (r *Registry) AgentGone(id string, a peer) {
 	}
 	s.state = protocol.StateSuspended
 	s.reason = "the customer's connection dropped; waiting for it to reconnect"
+	r.suspendLocked(s)
+	r.broadcastStateLocked(s)
+	r.persistLocked()
+}
+
+// suspendLocked starts the reconnect window of a suspended session.
+func (r *Registry) suspendLocked(s *session) {
 	s.deadline = r.clock.Now().Add(r.window)
 	if s.timer != nil {
 		s.timer.Stop()
@@ -312,7 +323,6 @@ func (r *Registry) AgentGone(id string, a peer) {
 			r.endLocked(s, fmt.Sprintf("the customer did not reconnect within %s", r.window))
 		}
 	})
-	r.broadcastStateLocked(s)
 }
 
 // Attach adds rep connection p to the session of code (or id) and sends p
@@ -435,12 +445,9 @@ func (r *Registry) endLocked(s *session, reason string) {
 		p.close(reason)
 		delete(s.reps, id)
 	}
-	s.timer = r.clock.AfterFunc(r.keepEnded, func() {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		delete(r.byCode, s.code)
-		delete(r.byID, s.id)
-	})
+	s.endedAt = r.clock.Now()
+	s.timer = r.clock.AfterFunc(r.keepEnded, func() { r.forget(s) })
+	r.persistLocked()
 }
 
 func (r *Registry) broadcastStateLocked(s *session) {

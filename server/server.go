@@ -46,6 +46,9 @@ type Config struct {
 	// ReconnectWindow is how long a dropped agent may take to come back
 	// (default 10 minutes).
 	ReconnectWindow time.Duration
+	// StateFile, when set, keeps the sessions across a restart of the
+	// server (persist.go); empty keeps them in memory only.
+	StateFile string
 	// Version is shown by /api/info.
 	Version string
 	Clock   clock.Clock
@@ -99,6 +102,12 @@ func New(cfg Config) (*Server, error) {
 		cancel:  cancel,
 		webRoot: root,
 	}
+	if cfg.StateFile != "" {
+		if err := s.reg.UseStateFile(cfg.StateFile, cfg.Logger); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
 	s.routes()
 	return s, nil
 }
@@ -113,6 +122,7 @@ func (s *Server) Handler() http.Handler { return s.mux }
 func (s *Server) Close() error {
 	s.cancel()
 	s.wg.Wait()
+	s.reg.closePersist()
 	return nil
 }
 

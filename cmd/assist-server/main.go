@@ -51,6 +51,8 @@ serve flags:
   --downloads DIR      directory of agent binaries (assist-<os>-<arch>[.exe]) offered on the support page
   --ice-server URL     a STUN/TURN URL handed to both peers (repeatable; user:pass@ for TURN credentials)
   --reconnect-window D how long a dropped agent may take to come back (default 10m)
+  --state FILE         keep the sessions in FILE, so that a restarted server resumes them
+                       (default: in memory only; env ASSIST_SERVER_STATE)
   --log-level L        debug, info, warn or error (default info)
 `)
 }
@@ -83,6 +85,7 @@ func serve(args []string) error {
 	public := fs.String("public-url", "", "")
 	downloads := fs.String("downloads", "", "")
 	window := fs.Duration("reconnect-window", 10*time.Minute, "")
+	stateFile := fs.String("state", os.Getenv("ASSIST_SERVER_STATE"), "")
 	level := fs.String("log-level", "info", "")
 	var ice stringList
 	fs.Var(&ice, "ice-server", "")
@@ -106,7 +109,7 @@ func serve(args []string) error {
 	}
 	srv, err := server.New(server.Config{
 		RepToken: *token, PublicURL: *public, Downloads: *downloads, ICEServers: servers,
-		ReconnectWindow: *window, Version: version, Logger: log,
+		ReconnectWindow: *window, StateFile: *stateFile, Version: version, Logger: log,
 	})
 	if err != nil {
 		return err
