@@ -162,6 +162,21 @@ func entries(t testing.TB, dir string) []string {
 	return out
 }
 
+// watch attaches a rep connection to code and waits for the first complete
+// frame; the connection is closed when the test ends.
+func (s *stack) watch(t testing.TB, ctx context.Context, code string) *rep.Client {
+	t.Helper()
+	c, err := rep.Attach(ctx, s.repConfig(), code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.WaitFrame(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestKillAndResume: the agent is killed with -9 mid-session; `assist
 // resume`, which finds the ticket by itself, picks up the same session: the
 // rep gets the screen again, and the chat history is intact on both sides.
@@ -176,14 +191,7 @@ func TestKillAndResume(t *testing.T) {
 	page := openCustomerPage(t, ctx, agent)
 	page.wait(ctx, "hello", func(m map[string]any) bool { return m["type"] == "hello" })
 
-	c, err := rep.Attach(ctx, s.repConfig(), code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.WaitFrame(ctx, false); err != nil {
-		t.Fatal(err)
-	}
+	c := s.watch(t, ctx, code)
 	if _, err := c.SendChat(ctx, "Hola, soy de soporte 👋"); err != nil {
 		t.Fatal(err)
 	}
@@ -341,14 +349,7 @@ func TestLinkCutShorterThanWindow(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	env := append(append([]string(nil), s.env...), "ASSIST_STATE_DIR="+state)
 	agent := startProc(t, env, filepath.Join(s.bin, "assist"), "join", code, "--server", link.url(), "--yes", "--no-browser")
-	c, err := rep.Attach(ctx, s.repConfig(), code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.WaitFrame(ctx, false); err != nil {
-		t.Fatal(err)
-	}
+	c := s.watch(t, ctx, code)
 	session := c.Session
 
 	link.setCut(true)
@@ -400,14 +401,7 @@ func TestLinkCutLongerThanWindow(t *testing.T) {
 	service := "assist-e2e-window-" + code[:6]
 	agent := startProc(t, env, filepath.Join(s.bin, "assist"), "join", code, "--server", link.url(), "--yes",
 		"--no-browser", "--reconnect-window", "3s", "--service", service)
-	c, err := rep.Attach(ctx, s.repConfig(), code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.WaitFrame(ctx, false); err != nil {
-		t.Fatal(err)
-	}
+	c := s.watch(t, ctx, code)
 	link.setCut(true)
 	select {
 	case <-c.Ended():
@@ -446,14 +440,7 @@ func BenchmarkAgentRestartToFirstFrame(b *testing.B) {
 	code := s.newCode(b, ctx)
 	state := filepath.Join(b.TempDir(), "state")
 	agent := s.lifecycleAgent(b, code, state)
-	c, err := rep.Attach(ctx, s.repConfig(), code)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.WaitFrame(ctx, false); err != nil {
-		b.Fatal(err)
-	}
+	c := s.watch(b, ctx, code)
 	var times []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -492,14 +479,7 @@ func TestServerRestartKeepsSession(t *testing.T) {
 	s := startStack(t, ctx, x, "--state", file)
 	code := s.newCode(t, ctx)
 	agent := s.lifecycleAgent(t, code, filepath.Join(t.TempDir(), "state"))
-	c, err := rep.Attach(ctx, s.repConfig(), code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.WaitFrame(ctx, false); err != nil {
-		t.Fatal(err)
-	}
+	c := s.watch(t, ctx, code)
 	if _, err := c.SendChat(ctx, "before the restart"); err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"assist/installer"
 	"assist/internal/xtest"
 	"assist/protocol"
-	"assist/rep"
 )
 
 // waitFor polls cond (a state outside this process: files, another
@@ -64,14 +63,7 @@ func TestRebootAsServiceSysV(t *testing.T) {
 		installer.Uninstall(context.Background(), svc)
 	})
 	agent := s.lifecycleAgent(t, code, state, "--reboot-command", "exit", "--service", service)
-	c, err := rep.Attach(ctx, s.repConfig(), code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.WaitFrame(ctx, false); err != nil {
-		t.Fatal(err)
-	}
+	c := s.watch(t, ctx, code)
 	if _, err := c.SendChat(ctx, "I will restart your computer now."); err != nil {
 		t.Fatal(err)
 	}
