@@ -241,6 +241,11 @@ func TestKillAndResume(t *testing.T) {
 		return (m["type"] == "hello" || m["type"] == "history") &&
 			strings.Join(historyTexts(m), "|") == "Hola, soy de soporte 👋|My printer is broken"
 	})
+	// A second resume while this one runs stops at once and harms nothing.
+	busy := s.resumeAgent(t, state, "--no-browser")
+	if rc, _ := busy.exitCode(ctx); rc != 1 || !strings.Contains(busy.output(), "another assist program") {
+		t.Fatalf("a second resume: exit %d\n%s", rc, busy.output())
+	}
 	if _, err := c.SendChat(ctx, "Still here?"); err != nil {
 		t.Fatal(err)
 	}

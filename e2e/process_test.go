@@ -163,7 +163,8 @@ var servingRe = regexp.MustCompile(`msg=serving addr=(\S+)`)
 func startStack(t testing.TB, ctx context.Context, x *xtest.Server, extra ...string) *stack {
 	t.Helper()
 	bin := binaries(t)
-	env := append(x.Env(), "ASSIST_ICE_LOOPBACK=1")
+	// Agents keep their resume tickets in the test's own directory.
+	env := append(x.Env(), "ASSIST_ICE_LOOPBACK=1", "ASSIST_STATE_DIR="+filepath.Join(t.TempDir(), "agent-state"))
 	s := &stack{bin: bin, token: "e2e-token", env: env}
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--rep-token", s.token}, extra...)
 	s.server = startProc(t, env, filepath.Join(bin, "assist-server"), args...)

@@ -273,3 +273,20 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestLockIsExclusive(t *testing.T) {
+	s, _ := newStore(t)
+	unlock, err := s.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&Store{Dir: s.Dir}).Lock(); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second Lock = %v, want ErrBusy", err)
+	}
+	unlock()
+	unlock2, err := s.Lock()
+	if err != nil {
+		t.Fatalf("Lock after unlock: %v", err)
+	}
+	unlock2()
+}

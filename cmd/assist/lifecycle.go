@@ -272,6 +272,15 @@ func resume(ctx context.Context, args []string) error {
 		return err
 	}
 	asService := flagSet(fs, "service")
+	unlock, err := store.Lock()
+	if err != nil {
+		if asService && errors.Is(err, reconnect.ErrBusy) {
+			say("Another assist program is running this session; nothing to do.")
+			return nil
+		}
+		return err
+	}
+	defer unlock()
 	t, err := store.Load()
 	if err != nil {
 		store.Clear()

@@ -120,6 +120,12 @@ func join(ctx context.Context, args []string) error {
 		return err
 	}
 	store, err := f.store()
+	if err == nil {
+		var unlock func()
+		if unlock, err = store.Lock(); err == nil {
+			defer unlock()
+		}
+	}
 	if err != nil {
 		log.Warn("no resume ticket: a crash or restart will end the session", "err", err)
 		store = nil
