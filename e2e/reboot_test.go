@@ -16,6 +16,7 @@ import (
 	"assist/installer"
 	"assist/internal/xtest"
 	"assist/protocol"
+	"assist/reconnect"
 )
 
 // waitFor polls cond (a state outside this process: files, another
@@ -116,4 +117,34 @@ func TestRebootAsServiceSysV(t *testing.T) {
 	}
 	waitFor(t, ctx, "the service to remove itself", func() bool { return len(installer.Files(svc)) == 0 })
 	waitFor(t, ctx, "the ticket to go", func() bool { return len(entries(t, state)) == 0 })
+}
+
+// TestServiceWithExpiredTicketRemovesItself: a machine that comes back
+// after the window (off for longer than ten minutes) finds the ticket past
+// its deadline: the service deletes it, removes itself and exits cleanly,
+// so that the service manager does not start it again.
+func TestServiceWithExpiredTicketRemovesItself(t *testing.T) {
+	if !strings.Contains(installer.Platform(), "systemv") || os.Geteuid() != 0 {
+		t.Skipf("needs root and SysV init (platform %s)", installer.Platform())
+	}
+	ctx := deadline(t, 60*time.Second)
+	state := filepath.Join(t.TempDir(), "state")
+	store := &reconnect.Store{Dir: state}
+	if _, err := store.Save(reconnect.Ticket{Session: "s", Secret: "x", Server: "http://127.0.0.1:9",
+		Deadline: time.Now().Add(-time.Minute), Service: "assist-e2e-expired"}); err != nil {
+		t.Fatal(err)
+	}
+	svc := installer.Config{Name: "assist-e2e-expired", Exec: filepath.Join(binaries(t), "assist"),
+		Args: []string{"resume", "--service", "assist-e2e-expired", "--state-dir", state, "--no-browser"}}
+	t.Cleanup(func() { installer.Uninstall(context.Background(), svc) })
+	if _, err := installer.Install(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	boot := exec.CommandContext(ctx, "/etc/init.d/assist-e2e-expired", "start")
+	boot.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	if b, err := boot.CombinedOutput(); err != nil {
+		t.Fatalf("init start: %v\n%s", err, b)
+	}
+	waitFor(t, ctx, "the service to remove itself", func() bool { return len(installer.Files(svc)) == 0 })
+	waitFor(t, ctx, "the expired ticket to go", func() bool { return len(entries(t, state)) == 0 })
 }
