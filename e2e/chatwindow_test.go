@@ -48,7 +48,7 @@ func TestChatWindowInBrowser(t *testing.T) {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
-	step(console, "sign in", chromedp.Navigate(s.url+"/console"),
+	step(console, "sign in", chromedp.EmulateViewport(1280, 760), chromedp.Navigate(s.url+"/console"),
 		chromedp.Poll[chromedp.Void](`typeof window.assistConsole === 'object'`),
 		chromedp.Evaluate[chromedp.Void](`window.assistConsole.login(`+jsString(s.token)+`)`),
 		chromedp.WaitVisible(chromedp.ID("new-session")),
