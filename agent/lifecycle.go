@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/webrtc/v4"
+
 	"assist/chatwin"
 	"assist/internal/clock"
 	"assist/protocol"
@@ -372,6 +374,8 @@ func (a *agent) reboot(ctx context.Context) error {
 		p.sendControl(protocol.Control{Type: protocol.CtlReboot, State: protocol.RebootRestarting,
 			Message: "the customer's computer is restarting; the session resumes after it"})
 	}
+	// The reps must hear it before the machine (and this process) goes.
+	flushControl(ctx, peers, 3*time.Second)
 	a.cfg.OnState("Restarting your computer. The session resumes after the restart.")
 	if err := a.cfg.Restarter.Reboot(ctx); err != nil {
 		a.log.Error("restart failed", "err", err)
@@ -425,4 +429,29 @@ func describeWindow(d time.Duration) string {
 		return fmt.Sprintf("%d minutes", d/time.Minute)
 	}
 	return d.String()
+}
+
+// flushControl waits, at most d, until every peer acknowledged what was
+// sent on its control channel (SCTP releases the buffered amount on
+// acknowledgement).
+func flushControl(ctx context.Context, peers []*peer, d time.Duration) {
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pending := false
+		for _, p := range peers {
+			if p.control.ReadyState() == webrtc.DataChannelStateOpen && p.control.BufferedAmount() > 0 {
+				pending = true
+			}
+		}
+		if !pending || time.Now().After(deadline) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

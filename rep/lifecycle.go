@@ -186,19 +186,25 @@ func (c *Client) WaitPaused(ctx context.Context, paused bool) error {
 func (c *Client) Reboot(ctx context.Context) (protocol.Control, error) {
 	c.mu.Lock()
 	c.lc.reboot = protocol.Control{}
+	wasSuspended := c.state == protocol.StateSuspended
 	c.mu.Unlock()
 	if err := c.sendControl(ctx, protocol.Control{Type: protocol.CtlReboot}); err != nil {
 		return protocol.Control{}, err
 	}
 	var got protocol.Control
+	gone := false
 	err := c.waitLC(ctx, "the customer's answer to the restart", func() bool {
 		switch c.lc.reboot.State {
 		case protocol.RebootRestarting, protocol.RebootDeclined, protocol.RebootFailed:
 			got = c.lc.reboot
 			return true
 		}
-		return false
+		gone = !wasSuspended && c.state == protocol.StateSuspended
+		return gone
 	})
+	if err == nil && gone {
+		return got, errors.New("rep: the customer's agent went away without answering the restart request")
+	}
 	return got, err
 }
 
