@@ -295,3 +295,20 @@ func TestOpenErrors(t *testing.T) {
 		}
 	})
 }
+
+func BenchmarkCapture1080p(b *testing.B) {
+	s := xtest.Start(b)
+	s.Show(b, xtest.Pattern(s.Width, s.Height))
+	for _, p := range paths {
+		b.Run(p.name, func(b *testing.B) {
+			src := openX(b, s, p.shm)
+			ctx := context.Background()
+			b.SetBytes(int64(s.Width * s.Height * 4))
+			for b.Loop() {
+				if _, err := src.Capture(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
