@@ -23,10 +23,11 @@ import (
 
 // Config says where the server is and how to authenticate.
 type Config struct {
-	Server   string // base URL, http://host:8200
-	Token    string // the rep token
-	Loopback bool   // restrict WebRTC to 127.0.0.1
-	Logger   *slog.Logger
+	Server    string // base URL, http://host:8200
+	Token     string // the rep token
+	Loopback  bool   // restrict WebRTC to 127.0.0.1
+	RelayOnly bool   // use the server's TURN relay only
+	Logger    *slog.Logger
 }
 
 // APIError is an error answer of the server's REST API or signalling.
@@ -166,7 +167,7 @@ func Attach(ctx context.Context, cfg Config, code string) (*Client, error) {
 	if !protocol.IsCode(code) {
 		return nil, fmt.Errorf("rep: %q is not a session code: it has nine digits", code)
 	}
-	api, err := peerconn.NewAPI(peerconn.Options{Loopback: cfg.Loopback, Logger: cfg.Logger})
+	api, err := peerconn.NewAPI(peerconn.Options{Loopback: cfg.Loopback, RelayOnly: cfg.RelayOnly, Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("rep: %w", err)
 	}
@@ -276,7 +277,7 @@ func (c *Client) markEnded(reason string) {
 
 // answer replaces any PeerConnection with one for the agent's new offer.
 func (c *Client) answer(s protocol.Signal) error {
-	pc, err := c.api.NewPeerConnection(peerconn.Configuration(c.ice))
+	pc, err := c.api.NewPeerConnection(c.api.Configuration(c.ice))
 	if err != nil {
 		return fmt.Errorf("rep: new peer connection: %w", err)
 	}

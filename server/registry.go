@@ -82,10 +82,10 @@ type SessionInfo struct {
 // Registry holds the sessions in memory.
 type Registry struct {
 	clock     clock.Clock
-	codeTTL   time.Duration // a code's life before an agent joins
-	window    time.Duration // how long a suspended session waits for its agent
-	keepEnded time.Duration // how long an ended session is remembered (for clear errors)
-	ice       []protocol.ICEServer
+	codeTTL   time.Duration                             // a code's life before an agent joins
+	window    time.Duration                             // how long a suspended session waits for its agent
+	keepEnded time.Duration                             // how long an ended session is remembered (for clear errors)
+	ice       func(session string) []protocol.ICEServer // STUN/TURN for a session's peers
 
 	mu       sync.Mutex
 	byCode   map[string]*session
@@ -95,7 +95,10 @@ type Registry struct {
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry(c clock.Clock, codeTTL, window time.Duration, ice []protocol.ICEServer) *Registry {
+func NewRegistry(c clock.Clock, codeTTL, window time.Duration, ice func(session string) []protocol.ICEServer) *Registry {
+	if ice == nil {
+		ice = func(string) []protocol.ICEServer { return nil }
+	}
 	return &Registry{
 		clock: c, codeTTL: codeTTL, window: window, keepEnded: time.Hour, ice: ice,
 		byCode: map[string]*session{}, byID: map[string]*session{}, maxLive: 10000,
@@ -270,7 +273,7 @@ func (r *Registry) activateLocked(s *session, a peer) {
 	s.deadline = time.Time{}
 	a.send(protocol.Signal{
 		Type: protocol.SigJoined, Session: s.id, Secret: s.secret, Version: protocol.Version,
-		Deadline: int64(r.window / time.Second), ICEServers: r.ice,
+		Deadline: int64(r.window / time.Second), ICEServers: r.ice(s.id),
 	})
 	reps := make([]string, 0, len(s.reps))
 	for rep := range s.reps {
@@ -315,6 +318,15 @@ func (r *Registry) AgentGone(id string, a peer) {
 	r.broadcastStateLocked(s)
 }
 
+// live reports whether session id exists and has not ended (TURN
+// credentials work only for live sessions).
+func (r *Registry) live(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.byID[id]
+	return s != nil && s.state != protocol.StateEnded
+}
+
 // Attach adds rep connection p to the session of code (or id) and sends p
 // the attached message, which it also returns.
 func (r *Registry) Attach(code, id string, p peer) (protocol.Signal, error) {
@@ -343,7 +355,7 @@ func (r *Registry) Attach(code, id string, p peer) (protocol.Signal, error) {
 	if s.state == protocol.StateSuspended {
 		att.Deadline = s.deadline.UnixMilli()
 	}
-	att.ICEServers = r.ice
+	att.ICEServers = r.ice(s.id)
 	p.send(att) // before the agent can answer rep_attached with an offer
 	if s.agent != nil {
 		s.agent.send(protocol.Signal{Type: protocol.SigRepAttached, Rep: rep})
