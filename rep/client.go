@@ -45,15 +45,7 @@ func (e *APIError) Error() string {
 }
 
 // SessionInfo is a session as the server's API describes it.
-type SessionInfo struct {
-	Code    string              `json:"code"`
-	Session string              `json:"session"`
-	State   string              `json:"state"`
-	Reason  string              `json:"reason,omitempty"`
-	Created time.Time           `json:"created"`
-	Expires time.Time           `json:"expires"`
-	Agent   *protocol.AgentInfo `json:"agent,omitempty"`
-}
+type SessionInfo = protocol.SessionInfo
 
 func (cfg Config) api(ctx context.Context, method, path string, out any) error {
 	base := strings.TrimRight(cfg.Server, "/")

@@ -66,19 +66,6 @@ type session struct {
 	timer    clock.Timer // expiry of a waiting code or of a suspension
 }
 
-// SessionInfo is what the rep API shows of a session.
-type SessionInfo struct {
-	Code     string              `json:"code"`
-	Session  string              `json:"session"`
-	State    string              `json:"state"`
-	Reason   string              `json:"reason,omitempty"`
-	Created  time.Time           `json:"created"`
-	Expires  time.Time           `json:"expires"`
-	Deadline *time.Time          `json:"deadline,omitempty"`
-	Agent    *protocol.AgentInfo `json:"agent,omitempty"`
-	Reps     int                 `json:"reps"`
-}
-
 // Registry holds the sessions in memory.
 type Registry struct {
 	clock     clock.Clock
@@ -123,17 +110,17 @@ func randomCode() (string, error) {
 }
 
 // Create makes a new waiting session with a fresh code.
-func (r *Registry) Create() (SessionInfo, error) {
+func (r *Registry) Create() (protocol.SessionInfo, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.liveSess >= r.maxLive {
-		return SessionInfo{}, errTooManyCodes
+		return protocol.SessionInfo{}, errTooManyCodes
 	}
 	var code string
 	for {
 		c, err := randomCode()
 		if err != nil {
-			return SessionInfo{}, err
+			return protocol.SessionInfo{}, err
 		}
 		if _, taken := r.byCode[c]; !taken {
 			code = c
@@ -161,10 +148,10 @@ func (r *Registry) expire(s *session) {
 }
 
 // List returns every session not yet forgotten, newest first.
-func (r *Registry) List() []SessionInfo {
+func (r *Registry) List() []protocol.SessionInfo {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]SessionInfo, 0, len(r.byID))
+	out := make([]protocol.SessionInfo, 0, len(r.byID))
 	for _, s := range r.byID {
 		out = append(out, r.infoLocked(s))
 	}
@@ -172,8 +159,8 @@ func (r *Registry) List() []SessionInfo {
 	return out
 }
 
-func (r *Registry) infoLocked(s *session) SessionInfo {
-	in := SessionInfo{
+func (r *Registry) infoLocked(s *session) protocol.SessionInfo {
+	in := protocol.SessionInfo{
 		Code: s.code, Session: s.id, State: s.state, Reason: s.reason,
 		Created: s.created, Expires: s.expires, Reps: len(s.reps),
 	}
