@@ -60,6 +60,8 @@ type Config struct {
 	Info protocol.AgentInfo
 	// Loopback restricts WebRTC to 127.0.0.1 (tests and the local demo).
 	Loopback bool
+	// RelayOnly makes WebRTC use the server's TURN relay only.
+	RelayOnly bool
 	// MaxFPS caps the frame rate (default 20).
 	MaxFPS int
 	// OnState receives a human-readable line whenever the session state
@@ -209,7 +211,7 @@ func Run(ctx context.Context, cfg Config) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a.ctx = ctx
-	api, err := peerconn.NewAPI(peerconn.Options{Loopback: cfg.Loopback, Logger: cfg.Logger})
+	api, err := peerconn.NewAPI(peerconn.Options{Loopback: cfg.Loopback, RelayOnly: cfg.RelayOnly, Logger: cfg.Logger})
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}

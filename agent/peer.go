@@ -39,7 +39,7 @@ type peer struct {
 }
 
 func (a *agent) newPeer(rep string) (*peer, error) {
-	pc, err := a.api.NewPeerConnection(peerconn.Configuration(a.ice))
+	pc, err := a.api.NewPeerConnection(a.api.Configuration(a.ice))
 	if err != nil {
 		return nil, fmt.Errorf("agent: new peer connection: %w", err)
 	}

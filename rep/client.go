@@ -23,10 +23,11 @@ import (
 
 // Config says where the server is and how to authenticate.
 type Config struct {
-	Server   string // base URL, http://host:8200
-	Token    string // the rep token
-	Loopback bool   // restrict WebRTC to 127.0.0.1
-	Logger   *slog.Logger
+	Server    string // base URL, http://host:8200
+	Token     string // the rep token
+	Loopback  bool   // restrict WebRTC to 127.0.0.1
+	RelayOnly bool   // use the server's TURN relay only
+	Logger    *slog.Logger
 }
 
 // APIError is an error answer of the server's REST API or signalling.
@@ -44,15 +45,7 @@ func (e *APIError) Error() string {
 }
 
 // SessionInfo is a session as the server's API describes it.
-type SessionInfo struct {
-	Code    string              `json:"code"`
-	Session string              `json:"session"`
-	State   string              `json:"state"`
-	Reason  string              `json:"reason,omitempty"`
-	Created time.Time           `json:"created"`
-	Expires time.Time           `json:"expires"`
-	Agent   *protocol.AgentInfo `json:"agent,omitempty"`
-}
+type SessionInfo = protocol.SessionInfo
 
 func (cfg Config) api(ctx context.Context, method, path string, out any) error {
 	base := strings.TrimRight(cfg.Server, "/")
@@ -167,7 +160,7 @@ func Attach(ctx context.Context, cfg Config, code string) (*Client, error) {
 	if !protocol.IsCode(code) {
 		return nil, fmt.Errorf("rep: %q is not a session code: it has nine digits", code)
 	}
-	api, err := peerconn.NewAPI(peerconn.Options{Loopback: cfg.Loopback, Logger: cfg.Logger})
+	api, err := peerconn.NewAPI(peerconn.Options{Loopback: cfg.Loopback, RelayOnly: cfg.RelayOnly, Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("rep: %w", err)
 	}
@@ -278,7 +271,7 @@ func (c *Client) markEnded(reason string) {
 
 // answer replaces any PeerConnection with one for the agent's new offer.
 func (c *Client) answer(s protocol.Signal) error {
-	pc, err := c.api.NewPeerConnection(peerconn.Configuration(c.ice))
+	pc, err := c.api.NewPeerConnection(c.api.Configuration(c.ice))
 	if err != nil {
 		return fmt.Errorf("rep: new peer connection: %w", err)
 	}

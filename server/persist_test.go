@@ -48,7 +48,7 @@ func TestStateFileSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r2.closePersist()
-	byCode := map[string]SessionInfo{}
+	byCode := map[string]protocol.SessionInfo{}
 	for _, in := range r2.List() {
 		byCode[in.Code] = in
 	}

@@ -67,26 +67,13 @@ type session struct {
 	endedAt  time.Time
 }
 
-// SessionInfo is what the rep API shows of a session.
-type SessionInfo struct {
-	Code     string              `json:"code"`
-	Session  string              `json:"session"`
-	State    string              `json:"state"`
-	Reason   string              `json:"reason,omitempty"`
-	Created  time.Time           `json:"created"`
-	Expires  time.Time           `json:"expires"`
-	Deadline *time.Time          `json:"deadline,omitempty"`
-	Agent    *protocol.AgentInfo `json:"agent,omitempty"`
-	Reps     int                 `json:"reps"`
-}
-
 // Registry holds the sessions in memory.
 type Registry struct {
 	clock     clock.Clock
-	codeTTL   time.Duration // a code's life before an agent joins
-	window    time.Duration // how long a suspended session waits for its agent
-	keepEnded time.Duration // how long an ended session is remembered (for clear errors)
-	ice       []protocol.ICEServer
+	codeTTL   time.Duration                             // a code's life before an agent joins
+	window    time.Duration                             // how long a suspended session waits for its agent
+	keepEnded time.Duration                             // how long an ended session is remembered (for clear errors)
+	ice       func(session string) []protocol.ICEServer // STUN/TURN for a session's peers
 
 	mu       sync.Mutex
 	byCode   map[string]*session
@@ -97,7 +84,10 @@ type Registry struct {
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry(c clock.Clock, codeTTL, window time.Duration, ice []protocol.ICEServer) *Registry {
+func NewRegistry(c clock.Clock, codeTTL, window time.Duration, ice func(session string) []protocol.ICEServer) *Registry {
+	if ice == nil {
+		ice = func(string) []protocol.ICEServer { return nil }
+	}
 	return &Registry{
 		clock: c, codeTTL: codeTTL, window: window, keepEnded: time.Hour, ice: ice,
 		byCode: map[string]*session{}, byID: map[string]*session{}, maxLive: 10000,
@@ -122,17 +112,17 @@ func randomCode() (string, error) {
 }
 
 // Create makes a new waiting session with a fresh code.
-func (r *Registry) Create() (SessionInfo, error) {
+func (r *Registry) Create() (protocol.SessionInfo, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.liveSess >= r.maxLive {
-		return SessionInfo{}, errTooManyCodes
+		return protocol.SessionInfo{}, errTooManyCodes
 	}
 	var code string
 	for {
 		c, err := randomCode()
 		if err != nil {
-			return SessionInfo{}, err
+			return protocol.SessionInfo{}, err
 		}
 		if _, taken := r.byCode[c]; !taken {
 			code = c
@@ -161,10 +151,10 @@ func (r *Registry) expire(s *session) {
 }
 
 // List returns every session not yet forgotten, newest first.
-func (r *Registry) List() []SessionInfo {
+func (r *Registry) List() []protocol.SessionInfo {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]SessionInfo, 0, len(r.byID))
+	out := make([]protocol.SessionInfo, 0, len(r.byID))
 	for _, s := range r.byID {
 		out = append(out, r.infoLocked(s))
 	}
@@ -172,8 +162,8 @@ func (r *Registry) List() []SessionInfo {
 	return out
 }
 
-func (r *Registry) infoLocked(s *session) SessionInfo {
-	in := SessionInfo{
+func (r *Registry) infoLocked(s *session) protocol.SessionInfo {
+	in := protocol.SessionInfo{
 		Code: s.code, Session: s.id, State: s.state, Reason: s.reason,
 		Created: s.created, Expires: s.expires, Reps: len(s.reps),
 	}
@@ -273,7 +263,7 @@ func (r *Registry) activateLocked(s *session, a peer) {
 	s.deadline = time.Time{}
 	a.send(protocol.Signal{
 		Type: protocol.SigJoined, Session: s.id, Secret: s.secret, Version: protocol.Version,
-		Deadline: int64(r.window / time.Second), ICEServers: r.ice,
+		Deadline: int64(r.window / time.Second), ICEServers: r.ice(s.id),
 	})
 	reps := make([]string, 0, len(s.reps))
 	for rep := range s.reps {
@@ -325,6 +315,15 @@ func (r *Registry) suspendLocked(s *session) {
 	})
 }
 
+// live reports whether session id exists and has not ended (TURN
+// credentials work only for live sessions).
+func (r *Registry) live(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.byID[id]
+	return s != nil && s.state != protocol.StateEnded
+}
+
 // Attach adds rep connection p to the session of code (or id) and sends p
 // the attached message, which it also returns.
 func (r *Registry) Attach(code, id string, p peer) (protocol.Signal, error) {
@@ -353,7 +352,7 @@ func (r *Registry) Attach(code, id string, p peer) (protocol.Signal, error) {
 	if s.state == protocol.StateSuspended {
 		att.Deadline = s.deadline.UnixMilli()
 	}
-	att.ICEServers = r.ice
+	att.ICEServers = r.ice(s.id)
 	p.send(att) // before the agent can answer rep_attached with an offer
 	if s.agent != nil {
 		s.agent.send(protocol.Signal{Type: protocol.SigRepAttached, Rep: rep})
