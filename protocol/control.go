@@ -32,6 +32,14 @@ type Control struct {
 	Error   string     `json:"error,omitempty"`
 	Message string     `json:"message,omitempty"`
 	Reason  string     `json:"reason,omitempty"`
+	// File transfer fields (the file_* types, see transfer.go).
+	ID     string `json:"id,omitempty"`
+	Name   string `json:"name,omitempty"`
+	Path   string `json:"path,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+	Offset int64  `json:"offset,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	Resume bool   `json:"resume,omitempty"`
 }
 
 // EncodeControl marshals c after validating it.
@@ -87,6 +95,8 @@ func (c Control) Validate() error {
 		}
 	case "":
 		return bad("type is required")
+	case CtlFileOffer, CtlFileAccept, CtlFileRefuse, CtlFileProgress, CtlFileDone, CtlFileCancel, CtlFileError, CtlFilePull:
+		return c.validateFile()
 	default:
 		return fmt.Errorf("%w: %q", ErrUnknownType, c.Type)
 	}
