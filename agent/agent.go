@@ -43,6 +43,21 @@ type Config struct {
 	// changes (joined, rep connected, reconnecting, ended...).
 	OnState func(string)
 	Logger  *slog.Logger
+
+	// Downloads is where files from the rep are saved (default: the
+	// Downloads folder, transfer.DownloadsDir).
+	Downloads string
+	// TransferJournal keeps unfinished transfers for a restarted agent
+	// (default transfer.StateDir(); "-" keeps none).
+	TransferJournal string
+	// Files, when set, is bound to the running session: the customer's
+	// side offers files and watches transfers through it.
+	Files *Files
+	// Resume, when set, continues that session instead of joining Code.
+	Resume *Resume
+	// TicketPath, when set, keeps the resume ticket there while the
+	// session runs (reconnect.Ticket), for `assist resume`.
+	TicketPath string
 }
 
 // RefusedError is the server's refusal of a join or resume.
@@ -78,6 +93,8 @@ type agent struct {
 
 	wakeCh chan struct{}
 	events chan event
+
+	files files // file transfers (transfer.go)
 }
 
 // link is one signalling connection and its reader goroutine.
@@ -138,7 +155,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Screen == nil || cfg.Ask == nil {
 		return errors.New("agent: Screen and Ask are required")
 	}
-	if !protocol.IsCode(cfg.Code) {
+	if cfg.Resume == nil && !protocol.IsCode(cfg.Code) {
 		return fmt.Errorf("agent: %q is not a session code: it has nine digits", cfg.Code)
 	}
 	if cfg.MaxFPS <= 0 {
@@ -171,9 +188,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("agent: %w", err)
 	}
 	l := startLink(conn, a.log)
-	joined, err := a.handshake(ctx, l, protocol.Signal{
-		Type: protocol.SigJoin, Version: protocol.Version, Code: cfg.Code, Agent: &cfg.Info,
-	})
+	first := protocol.Signal{Type: protocol.SigJoin, Version: protocol.Version, Code: cfg.Code, Agent: &cfg.Info}
+	if cfg.Resume != nil {
+		first = protocol.Signal{Type: protocol.SigResume, Version: protocol.Version, Session: cfg.Resume.Session, Secret: cfg.Resume.Secret}
+	}
+	joined, err := a.handshake(ctx, l, first)
 	if err != nil {
 		l.close()
 		return err
@@ -181,6 +200,9 @@ func Run(ctx context.Context, cfg Config) error {
 	a.setLink(l, joined)
 	a.ice = joined.ICEServers
 	defer a.dropLink()
+	defer a.removeTicket()
+	a.startFiles(joined.Session)
+	defer a.stopFiles()
 
 	a.cfg.OnState("Joined the session. Asking for your consent...")
 	ok, err := cfg.Ask(ctx, "A support technician wants to see your screen. Allow?")
@@ -254,6 +276,7 @@ func (a *agent) setLink(l *link, joined protocol.Signal) {
 	if a.window <= 0 {
 		a.window = 10 * time.Minute
 	}
+	a.saveTicketLocked()
 }
 
 // dropLink closes the current signalling connection, if any.
@@ -367,6 +390,7 @@ func (a *agent) handle(ctx context.Context, s protocol.Signal) error {
 		// A duplicate after resume carries a fresh secret.
 		a.mu.Lock()
 		a.secret = s.Secret
+		a.saveTicketLocked()
 		a.mu.Unlock()
 	}
 	return nil

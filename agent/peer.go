@@ -100,12 +100,17 @@ func (p *peer) wire() {
 		a.wake()
 	})
 	p.screen.OnClose(func() { p.screenOpen.Store(false) })
-	p.screen.OnBufferedAmountLow(a.wake)
+	p.screen.OnBufferedAmountLow(func() {
+		a.wake()
+		a.wakeFiles()
+	})
 	p.control.OnOpen(func() {
 		p.sendControl(protocol.Control{
 			Type: protocol.CtlHello, Version: protocol.Version, Agent: &a.cfg.Info,
 		})
+		a.attachFiles(p)
 	})
+	p.pc.OnDataChannel(p.onDataChannel)
 	p.control.OnMessage(func(m webrtc.DataChannelMessage) { p.onControl(m) })
 	p.input.OnMessage(func(m webrtc.DataChannelMessage) {
 		p.sendControl(protocol.Control{Type: protocol.CtlError, Error: "not_granted",
@@ -133,6 +138,8 @@ func (p *peer) onControl(m webrtc.DataChannelMessage) {
 		}
 	case protocol.CtlBye:
 		p.a.log.Info("rep said bye", "rep", p.rep, "reason", c.Reason)
+	default:
+		p.a.fileControl(p, c)
 	}
 }
 
@@ -199,6 +206,7 @@ func (p *peer) close(reason string) {
 	}
 	p.closed = true
 	p.mu.Unlock()
+	p.a.detachFiles(p)
 	if p.control.ReadyState() == webrtc.DataChannelStateOpen {
 		p.sendControl(protocol.Control{Type: protocol.CtlBye, Reason: reason})
 	}

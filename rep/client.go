@@ -19,6 +19,7 @@ import (
 	"assist/internal/peerconn"
 	"assist/internal/sigclient"
 	"assist/protocol"
+	"assist/transfer"
 )
 
 // Config says where the server is and how to authenticate.
@@ -153,6 +154,10 @@ type Client struct {
 	rtts     []float64
 	agent    protocol.AgentInfo
 	ice      []protocol.ICEServer
+
+	files *transfer.Manager // file transfers (transfer.go)
+	link  *fileLink
+	hello chan struct{}     // closed when the agent's control channel is open
 }
 
 // Attach connects to the session of code as a rep and starts receiving.
@@ -204,6 +209,7 @@ func Attach(ctx context.Context, cfg Config, code string) (*Client, error) {
 		}
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.startFiles()
 	c.wg.Add(2)
 	go func() {
 		defer c.wg.Done()
@@ -299,6 +305,7 @@ func (c *Client) answer(s protocol.Signal) error {
 		pc.Close()
 		return fmt.Errorf("rep: answer: %w", err)
 	}
+	c.detachFiles()
 	c.mu.Lock()
 	old := c.pc
 	c.pc = pc
@@ -333,6 +340,9 @@ func (c *Client) addCandidate(cand webrtc.ICECandidateInit) {
 }
 
 func (c *Client) onChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
+	if c.onFileChannel(pc, dc) {
+		return
+	}
 	label := dc.Label()
 	dc.OnMessage(func(m webrtc.DataChannelMessage) {
 		c.mu.Lock()
@@ -349,9 +359,10 @@ func (c *Client) onChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
 				c.addErr(err.Error())
 			}
 		case protocol.ChannelControl:
-			c.onControl(m.Data)
+			c.onControl(pc, dc, m.Data)
 		}
 	})
+
 	if label == protocol.ChannelControl {
 		dc.OnOpen(func() {
 			c.mu.Lock()
@@ -359,11 +370,12 @@ func (c *Client) onChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
 			c.mu.Unlock()
 			b, _ := protocol.EncodeControl(protocol.Control{Type: protocol.CtlHello, Version: protocol.Version})
 			dc.SendText(string(b))
+			c.attachFiles(pc, dc)
 		})
 	}
 }
 
-func (c *Client) onControl(b []byte) {
+func (c *Client) onControl(pc *webrtc.PeerConnection, dc *webrtc.DataChannel, b []byte) {
 	m, err := protocol.DecodeControl(b)
 	if err != nil {
 		c.addErr(err.Error())
@@ -379,6 +391,8 @@ func (c *Client) onControl(b []byte) {
 		}
 	case protocol.CtlError:
 		c.addErr(m.Message)
+	default:
+		c.fileControl(pc, dc, m)
 	}
 }
 
@@ -591,6 +605,7 @@ func (c *Client) Close() error {
 	c.conn.Close()
 	c.cancel()
 	c.wg.Wait()
+	c.files.Close()
 	c.closeTransport()
 	return nil
 }

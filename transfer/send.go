@@ -261,6 +261,9 @@ func (s *sender) stream(l Link, ch Channel, off int64) error {
 			}
 			x.mu.Lock()
 			x.st.SHA256 = want
+			if c.Name != "" {
+				x.st.Name = c.Name // as the receiver saved it
+			}
 			x.mu.Unlock()
 			x.progress(x.size)
 			return true, nil

@@ -180,8 +180,16 @@ func NewManager(cfg Config) *Manager {
 
 // Attach makes l the working link to peer (a PeerConnection's control
 // channel opened): transfers waiting for that peer carry on.
+//
+// Attaching the link that is already attached does nothing, so the wiring
+// may call Attach whenever it sees the link work (its first message may
+// arrive before the channel's open callback ran).
 func (m *Manager) Attach(peer string, l Link) {
 	m.mu.Lock()
+	if cur, ok := m.links[peer]; ok && cur == l {
+		m.mu.Unlock()
+		return
+	}
 	m.links[peer] = l
 	xs := m.peerXfers(peer)
 	m.mu.Unlock()

@@ -6,6 +6,8 @@
 //	assist-rep stats CODE [--for 5s]
 //	assist-rep list
 //	assist-rep end CODE
+//	assist-rep push CODE LOCAL [NAME]
+//	assist-rep pull CODE REMOTE_PATH LOCAL
 //
 // The server and token come from --server/--token or ASSIST_SERVER /
 // ASSIST_REP_TOKEN. Exit status 0 on success; otherwise 1 with a one-line
@@ -24,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -50,6 +53,12 @@ commands:
                                        save the customer's current screen as PNG
   stats CODE [--for 5s]                watch the session and print one JSON object of measurements
   end CODE                             end the session for everyone
+  push CODE LOCAL [NAME] [--timeout 15s]
+                                       send a file to the customer (they are asked); prints
+                                       "sent NAME: N bytes (..), sha256 HEX, RATE/s"
+  pull CODE REMOTE_PATH LOCAL [--timeout 15s]
+                                       fetch a file from the customer (they are asked) into the
+                                       folder or new file LOCAL; prints "saved PATH: N bytes (..), sha256 HEX, RATE/s"
 
 --server and --token default to $ASSIST_SERVER and $ASSIST_REP_TOKEN.
 Set ASSIST_ICE_LOOPBACK=1 to keep WebRTC on 127.0.0.1 (tests, one-machine demos).
@@ -147,6 +156,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		return stats(ctx, cfg, rest[0], *watch, stdout)
+	case "push":
+		if len(rest) != 2 && len(rest) != 3 {
+			return errors.New("usage: assist-rep push CODE LOCAL [NAME]")
+		}
+		return push(ctx, cfg, rest[0], rest[1], strings.Join(rest[2:], ""), *timeout, stdout)
+	case "pull":
+		if err := need(3, "pull CODE REMOTE_PATH LOCAL"); err != nil {
+			return err
+		}
+		return pull(ctx, cfg, rest[0], rest[1], rest[2], *timeout, stdout)
 	default:
 		fmt.Fprint(os.Stderr, usageText)
 		return fmt.Errorf("unknown command %q", cmd)

@@ -3,6 +3,7 @@
 // the screen with the technician over WebRTC.
 //
 //	assist join CODE [--server URL] [--yes]
+//	assist resume [--ticket FILE] [--yes]
 //	assist version
 package main
 
@@ -50,6 +51,7 @@ func main() {
 }
 
 const usageText = `usage: assist join CODE [--server URL] [--yes]
+       assist resume [--ticket FILE] [--yes]
        assist version
 
 join flags:
@@ -58,6 +60,13 @@ join flags:
                  (for scripts and tests: it shares the screen without a prompt)
   --fps N        highest frame rate (default 20)
   --log-level L  debug, info, warn or error (default warn)
+  --downloads D  where files from the support technician are saved
+                 (default: your Downloads folder)
+  --ticket FILE  the resume ticket (default $XDG_STATE_HOME/assist/ticket.json)
+
+resume continues the session of the resume ticket after the agent stopped
+(a crash, a reboot) within the session's reconnect window; unfinished file
+transfers continue from their last verified block.
 
 Exit status: 0 when the session ended normally, 3 when the server refused the
 code, 4 when the customer declined, 1 on any other error.
@@ -72,7 +81,9 @@ func run(ctx context.Context, args []string) error {
 	}
 	switch args[0] {
 	case "join":
-		return join(ctx, args[1:])
+		return join(ctx, args[1:], false)
+	case "resume":
+		return join(ctx, args[1:], true)
 	case "version", "--version":
 		fmt.Println(version)
 		return nil
@@ -85,13 +96,15 @@ func run(ctx context.Context, args []string) error {
 	}
 }
 
-func join(ctx context.Context, args []string) error {
+func join(ctx context.Context, args []string, resume bool) error {
 	fs := flag.NewFlagSet("join", flag.ContinueOnError)
 	fs.Usage = usage
 	server := fs.String("server", envOr("ASSIST_SERVER", defaultServer), "")
 	yes := fs.Bool("yes", false, "")
 	fps := fs.Int("fps", 20, "")
 	level := fs.String("log-level", "warn", "")
+	downloads := fs.String("downloads", "", "")
+	ticket := fs.String("ticket", "", "")
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -104,13 +117,10 @@ func join(ctx context.Context, args []string) error {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
-	if len(pos) != 1 {
+	files, err := sessionFiles(resume, pos, *ticket, *server)
+	if err != nil {
 		usage()
-		return errors.New("join takes exactly one session code")
-	}
-	code := protocol.NormalizeCode(pos[0])
-	if !protocol.IsCode(code) {
-		return fmt.Errorf("%q is not a session code: the code has nine digits", pos[0])
+		return err
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
@@ -132,8 +142,8 @@ func join(ctx context.Context, args []string) error {
 		return askTerminal(ctx, os.Stdin, q)
 	}
 	err = agent.Run(ctx, agent.Config{
-		Server: *server, Code: code, Screen: screen, Ask: ask, Info: machineInfo(),
-		MaxFPS: *fps, Logger: log,
+		Server: files.server, Code: files.code, Resume: files.resume, TicketPath: files.ticket,
+		Screen: screen, Ask: ask, Info: machineInfo(), MaxFPS: *fps, Logger: log, Downloads: *downloads,
 		OnState: func(s string) { fmt.Printf("%s  %s\n", time.Now().Format("15:04:05"), s) },
 	})
 	var ended *agent.EndedError
