@@ -157,7 +157,7 @@ type Client struct {
 
 	files *transfer.Manager // file transfers (transfer.go)
 	link  *fileLink
-	hello chan struct{}     // closed when the agent's control channel is open
+	hello chan struct{} // closed when the agent's control channel is open
 }
 
 // Attach connects to the session of code as a rep and starts receiving.
