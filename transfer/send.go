@@ -87,6 +87,10 @@ func (x *xfer) sendLoop() error {
 		if errors.Is(err, errLinkLost) {
 			continue
 		}
+		var de *doneEarly
+		if errors.As(err, &de) {
+			return s.confirm(de.c)
+		}
 		if err != nil {
 			return err
 		}
@@ -154,10 +158,38 @@ func (x *xfer) waitAccept(l Link) (int64, error) {
 					return e.c.Offset, nil
 				case protocol.CtlFileRefuse, protocol.CtlFileError:
 					return 0, remoteErr(e.c)
+				case protocol.CtlFileDone:
+					return 0, &doneEarly{e.c}
 				}
 			}
 		}
 	}
+}
+
+// doneEarly: the receiver already has the whole file (our link dropped
+// just before its file_done reached us).
+type doneEarly struct{ c protocol.Control }
+
+func (d *doneEarly) Error() string { return "transfer: the receiver already has the file" }
+
+// confirm checks a file_done that answered a repeated offer.
+func (s *sender) confirm(c protocol.Control) error {
+	if err := s.seek(s.x.size); err != nil {
+		return err
+	}
+	want := hex.EncodeToString(s.whole.Sum(nil))
+	if c.SHA256 != want {
+		return fmt.Errorf("%w: the receiver has SHA-256 %s, the file has %s", ErrCorrupt, c.SHA256, want)
+	}
+	x := s.x
+	x.mu.Lock()
+	x.st.SHA256 = want
+	if c.Name != "" {
+		x.st.Name = c.Name
+	}
+	x.mu.Unlock()
+	x.progress(x.size)
+	return nil
 }
 
 // seek moves the read position to off (a block boundary), rewinding or

@@ -254,6 +254,16 @@ func (m *Manager) HandleControl(peer string, c protocol.Control) {
 	}
 	m.mu.Unlock()
 	switch {
+	case x != nil && c.Type == protocol.CtlFileOffer && x.finished():
+		// The sender lost our answer (its link dropped at the end): repeat it.
+		st := x.status()
+		if l := m.link(peer); l != nil {
+			if st.State == StateDone {
+				l.SendControl(protocol.Control{Type: protocol.CtlFileDone, ID: x.id, Size: st.Size, SHA256: st.SHA256, Name: st.Name})
+			} else {
+				l.SendControl(protocol.Control{Type: protocol.CtlFileError, ID: x.id, Error: protocol.FileIO, Message: trimMsg(st.Err)})
+			}
+		}
 	case x != nil:
 		if c.Type == protocol.CtlFileCancel {
 			x.stop(fmt.Errorf("%w by the other side: %s", ErrCancelled, c.Reason), false)

@@ -96,6 +96,15 @@ func (x *xfer) post(e event) {
 	}
 }
 
+func (x *xfer) finished() bool {
+	select {
+	case <-x.done:
+		return true
+	default:
+		return false
+	}
+}
+
 func (x *xfer) poke() {
 	select {
 	case x.wake <- struct{}{}:
