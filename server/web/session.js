@@ -44,6 +44,12 @@ export class RepSession {
     this.onScreen = opts.onScreen || (() => {});
     this.onPeerReset = opts.onPeerReset || (() => {});
     this.onNotice = opts.onNotice || (() => {});
+    // File transfers (transfer.js): file_* control messages, file:<id>
+    // channels, and the link going up (agent's hello) or down.
+    this.onFileControl = opts.onFileControl || (() => {});
+    this.onFileChannel = opts.onFileChannel || ((ch) => ch.close());
+    this.onLinkUp = opts.onLinkUp || (() => {});
+    this.onLinkDown = opts.onLinkDown || (() => {});
     this.WebSocket = opts.WebSocket || globalThis.WebSocket;
     this.RTCPeerConnection = opts.RTCPeerConnection || globalThis.RTCPeerConnection;
     this.fetch = opts.fetch || ((...a) => globalThis.fetch(...a));
@@ -352,6 +358,7 @@ export class RepSession {
   closePeer() {
     clearInterval(this.pingTimer);
     const pc = this.pc;
+    if (pc) this.onLinkDown();
     const { control, screen, input } = this.channels;
     this.resetPeer();
     for (const ch of [control, screen, input]) {
@@ -381,6 +388,10 @@ export class RepSession {
       case 'input':
         break;
       default:
+        if (ch.label.startsWith('file:')) {
+          this.onFileChannel(ch);
+          return;
+        }
         console.debug('assist: ignoring data channel', ch.label);
         return;
     }
@@ -420,10 +431,20 @@ export class RepSession {
         clearInterval(this.pingTimer);
         break;
       default:
+        if (msg.type.startsWith('file_')) {
+          this.onFileControl(msg);
+          return;
+        }
         console.debug('assist: ignoring control message', msg.type);
         return;
     }
     this.changed();
+  }
+
+  /** Opens a reliable, ordered data channel to the agent (a file to send). */
+  openChannel(label) {
+    if (!this.pc) throw new Error('not connected to the customer');
+    return this.pc.createDataChannel(label, { ordered: true });
   }
 
   handleHello(msg) {
@@ -440,6 +461,7 @@ export class RepSession {
     this.ping();
     clearInterval(this.pingTimer);
     this.pingTimer = setInterval(() => this.ping(), PING_INTERVAL_MS);
+    this.onLinkUp();
   }
 
   ping() {
