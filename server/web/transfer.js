@@ -581,6 +581,8 @@ export class Transfers {
   // --- control messages ---
 
   handleControl(msg) {
+    // The Go side leaves zero numbers out (omitempty).
+    msg = { ...msg, offset: msg.offset ?? 0, size: msg.size ?? 0 };
     const x = this.items.get(msg.id);
     switch (msg.type) {
       case 'file_offer':

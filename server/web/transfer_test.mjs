@@ -96,7 +96,7 @@ function link(opts = {}) {
   const mk = (name, other) => new Transfers({
     sendControl: (m) => {
       if (!up) return false;
-      const copy = JSON.parse(JSON.stringify(m));
+      const copy = JSON.parse(JSON.stringify(m, (k, v) => (v === 0 || v === false || v === '' ? undefined : v))); // as Go's omitempty
       setImmediate(() => up && other().handleControl(copy));
       return true;
     },
