@@ -26,6 +26,7 @@ type peer struct {
 	control, screen, input *webrtc.DataChannel
 	screenOpen             atomic.Bool
 	failed                 atomic.Bool
+	screenSeen             atomic.Int64 // unix ns the screen channel last held data (transfer.go)
 
 	mu            sync.Mutex
 	remoteSet     bool

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -229,6 +230,28 @@ func (l fileLink) OpenChannel(ctx context.Context, label string) (transfer.Chann
 // Room: file chunks wait while the screen channel holds a frame.
 func (l fileLink) Room() bool {
 	return l.p.screen.BufferedAmount() < lowWater
+}
+
+// idleHighWater is how much a file channel may hold while the screen has
+// sent nothing for screenQuiet: a larger queue keeps the link busy (the
+// first frame after the pause waits behind it once, a few milliseconds).
+const (
+	idleHighWater = 1 << 20
+	screenQuiet   = 300 * time.Millisecond
+)
+
+// HighWater: the transfer's default (small) while the screen moves,
+// idleHighWater while it is still.
+func (l fileLink) HighWater() uint64 {
+	now := time.Now().UnixNano()
+	if l.p.screen.BufferedAmount() > 0 {
+		l.p.screenSeen.Store(now)
+		return 0
+	}
+	if time.Duration(now-l.p.screenSeen.Load()) < screenQuiet {
+		return 0
+	}
+	return idleHighWater
 }
 
 func (a *agent) attachFiles(p *peer) {

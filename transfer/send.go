@@ -227,6 +227,7 @@ func (s *sender) stream(l Link, ch Channel, off int64) error {
 	hw := x.m.cfg.HighWater
 	ch.SetBufferedAmountLowThreshold(hw / 2)
 	ch.OnBufferedAmountLow(x.poke)
+	hwl, dynamic := l.(HighWaterLink)
 	if err := s.seek(off); err != nil {
 		x.sendErr(err)
 		return err
@@ -338,6 +339,16 @@ func (s *sender) stream(l Link, ch Channel, off int64) error {
 				}
 			}
 			continue
+		}
+		if dynamic {
+			want := hwl.HighWater()
+			if want == 0 {
+				want = x.m.cfg.HighWater
+			}
+			if want != hw {
+				hw = want
+				ch.SetBufferedAmountLowThreshold(hw / 2)
+			}
 		}
 		if ch.BufferedAmount() >= hw || s.pos-acked >= protocol.FileWindow || !l.Room() {
 			select {

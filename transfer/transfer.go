@@ -42,6 +42,14 @@ type Link interface {
 	Room() bool
 }
 
+// HighWaterLink is a Link that also says how many bytes a file channel may
+// hold queued right now: more while the screen is idle (throughput), the
+// Manager's small default while it moves (latency). 0 means the default.
+type HighWaterLink interface {
+	Link
+	HighWater() uint64
+}
+
 // Offer describes an incoming file for the consent question.
 type Offer struct {
 	ID, Peer string
