@@ -68,6 +68,16 @@ type Config struct {
 	// changes (joined, rep connected, reconnecting, ended...).
 	OnState func(string)
 	Logger  *slog.Logger
+
+	// Downloads is where files from the rep are saved (default: the
+	// Downloads folder, transfer.DownloadsDir).
+	Downloads string
+	// TransferJournal keeps unfinished transfers for a restarted agent
+	// (default transfer.StateDir(); "-" keeps none).
+	TransferJournal string
+	// Files, when set, is bound to the running session: the customer's
+	// side offers files and watches transfers through it.
+	Files *Files
 }
 
 // RefusedError is the server's refusal of a join or resume.
@@ -109,6 +119,8 @@ type agent struct {
 
 	wakeCh chan struct{}
 	events chan event
+
+	files files // file transfers (transfer.go)
 }
 
 // link is one signalling connection and its reader goroutine.
@@ -274,6 +286,11 @@ func (a *agent) run(ctx context.Context) error {
 	a.ice = a.currentICE()
 	defer a.dropLink()
 	a.publish()
+	a.mu.Lock()
+	session := a.session
+	a.mu.Unlock()
+	a.startFiles(session)
+	defer a.stopFiles()
 
 	a.mu.Lock()
 	view := a.lc.view

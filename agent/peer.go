@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -26,8 +27,9 @@ type peer struct {
 	control, screen, input *webrtc.DataChannel
 	screenOpen             atomic.Bool
 	failed                 atomic.Bool
-	connected              atomic.Bool // the PeerConnection is connected
-	controlling            atomic.Bool // the rep holds remote control (the input work sets it)
+	connected              atomic.Bool  // the PeerConnection is connected
+	controlling            atomic.Bool  // the rep holds remote control (the input work sets it)
+	screenSeen             atomic.Int64 // unix ns the screen channel last held data (transfer.go)
 
 	mu            sync.Mutex
 	remoteSet     bool
@@ -106,13 +108,18 @@ func (p *peer) wire() {
 		a.wake()
 	})
 	p.screen.OnClose(func() { p.screenOpen.Store(false) })
-	p.screen.OnBufferedAmountLow(a.wake)
+	p.screen.OnBufferedAmountLow(func() {
+		a.wake()
+		a.wakeFiles()
+	})
 	p.control.OnOpen(func() {
 		p.sendControl(protocol.Control{
 			Type: protocol.CtlHello, Version: protocol.Version, Agent: &a.cfg.Info,
 		})
 		a.greet(p)
+		a.attachFiles(p)
 	})
+	p.pc.OnDataChannel(p.onDataChannel)
 	p.control.OnMessage(func(m webrtc.DataChannelMessage) { p.onControl(m) })
 	p.input.OnMessage(func(m webrtc.DataChannelMessage) {
 		p.sendControl(protocol.Control{Type: protocol.CtlError, Error: "not_granted",
@@ -141,7 +148,15 @@ func (p *peer) onControl(m webrtc.DataChannelMessage) {
 	case protocol.CtlBye:
 		p.a.log.Info("rep said bye", "rep", p.rep, "reason", c.Reason)
 	default:
-		p.a.onLifecycleControl(p, c)
+		if p.a.onLifecycleControl(p, c) {
+			return
+		}
+		if strings.HasPrefix(c.Type, "file_") {
+			p.a.fileControl(p, c)
+			return
+		}
+		p.sendControl(protocol.Control{Type: protocol.CtlError, Error: protocol.CodeMalformed,
+			Message: "unknown control message " + c.Type})
 	}
 }
 
@@ -208,6 +223,7 @@ func (p *peer) close(reason string) {
 	}
 	p.closed = true
 	p.mu.Unlock()
+	p.a.detachFiles(p)
 	if p.control.ReadyState() == webrtc.DataChannelStateOpen {
 		p.sendControl(protocol.Control{Type: protocol.CtlBye, Reason: reason})
 	}

@@ -36,6 +36,14 @@ type Control struct {
 	State   string     `json:"state,omitempty"`
 	Chat    *ChatLine  `json:"chat,omitempty"`
 	History []ChatLine `json:"history,omitempty"`
+	// File transfer fields (the file_* types, see transfer.go).
+	ID     string `json:"id,omitempty"`
+	Name   string `json:"name,omitempty"`
+	Path   string `json:"path,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+	Offset int64  `json:"offset,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	Resume bool   `json:"resume,omitempty"`
 }
 
 // EncodeControl marshals c after validating it.
@@ -97,6 +105,8 @@ func (c Control) Validate() error {
 		}
 	case "":
 		return bad("type is required")
+	case CtlFileOffer, CtlFileAccept, CtlFileRefuse, CtlFileProgress, CtlFileDone, CtlFileCancel, CtlFileError, CtlFilePull:
+		return c.validateFile()
 	default:
 		return fmt.Errorf("%w: %q", ErrUnknownType, c.Type)
 	}

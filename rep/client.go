@@ -19,6 +19,7 @@ import (
 	"assist/internal/peerconn"
 	"assist/internal/sigclient"
 	"assist/protocol"
+	"assist/transfer"
 )
 
 // Config says where the server is and how to authenticate.
@@ -147,6 +148,10 @@ type Client struct {
 	agent    protocol.AgentInfo
 	ice      []protocol.ICEServer
 	lc       lifecycle // chat, pause, reboot (lifecycle.go)
+
+	files *transfer.Manager // file transfers (transfer.go)
+	link  *fileLink
+	hello chan struct{} // closed when the agent's control channel is open
 }
 
 // Attach connects to the session of code as a rep and starts receiving.
@@ -198,6 +203,7 @@ func Attach(ctx context.Context, cfg Config, code string) (*Client, error) {
 		}
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.startFiles()
 	c.wg.Add(2)
 	go func() {
 		defer c.wg.Done()
@@ -294,6 +300,7 @@ func (c *Client) answer(s protocol.Signal) error {
 		pc.Close()
 		return fmt.Errorf("rep: answer: %w", err)
 	}
+	c.detachFiles()
 	c.mu.Lock()
 	old := c.pc
 	c.pc = pc
@@ -328,6 +335,9 @@ func (c *Client) addCandidate(cand webrtc.ICECandidateInit) {
 }
 
 func (c *Client) onChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
+	if c.onFileChannel(pc, dc) {
+		return
+	}
 	label := dc.Label()
 	dc.OnMessage(func(m webrtc.DataChannelMessage) {
 		c.mu.Lock()
@@ -344,9 +354,10 @@ func (c *Client) onChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
 				c.addErr(err.Error())
 			}
 		case protocol.ChannelControl:
-			c.onControl(m.Data)
+			c.onControl(pc, dc, m.Data)
 		}
 	})
+
 	if label == protocol.ChannelControl {
 		dc.OnOpen(func() {
 			c.mu.Lock()
@@ -355,11 +366,12 @@ func (c *Client) onChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
 			c.mu.Unlock()
 			b, _ := protocol.EncodeControl(protocol.Control{Type: protocol.CtlHello, Version: protocol.Version})
 			dc.SendText(string(b))
+			c.attachFiles(pc, dc)
 		})
 	}
 }
 
-func (c *Client) onControl(b []byte) {
+func (c *Client) onControl(pc *webrtc.PeerConnection, dc *webrtc.DataChannel, b []byte) {
 	m, err := protocol.DecodeControl(b)
 	if err != nil {
 		c.addErr(err.Error())
@@ -377,6 +389,7 @@ func (c *Client) onControl(b []byte) {
 		c.addErr(m.Message)
 	default:
 		c.onLifecycle(m)
+		c.fileControl(pc, dc, m)
 	}
 }
 
@@ -589,6 +602,7 @@ func (c *Client) Close() error {
 	c.conn.Close()
 	c.cancel()
 	c.wg.Wait()
+	c.files.Close()
 	c.closeTransport()
 	return nil
 }

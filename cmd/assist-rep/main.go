@@ -8,6 +8,8 @@
 //	assist-rep end CODE
 //	assist-rep chat CODE [TEXT]
 //	assist-rep reboot CODE [--timeout 5m]
+//	assist-rep push CODE LOCAL [NAME]
+//	assist-rep pull CODE REMOTE_PATH LOCAL
 //
 // The server and token come from --server/--token or ASSIST_SERVER /
 // ASSIST_REP_TOKEN. Exit status 0 on success; otherwise 1 with a one-line
@@ -26,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -56,6 +59,12 @@ commands:
                                        session's chat as JSON lines {"id","from","text","time"}
   reboot CODE [--timeout 5m]           ask the customer to restart the computer and reconnect;
                                        prints "restarting: ..." when they allow it, fails when not
+  push CODE LOCAL [NAME] [--timeout 15s]
+                                       send a file to the customer (they are asked); prints
+                                       "sent NAME: N bytes (..), sha256 HEX, RATE/s"
+  pull CODE REMOTE_PATH LOCAL [--timeout 15s]
+                                       fetch a file from the customer (they are asked) into the
+                                       folder or new file LOCAL; prints "saved PATH: N bytes (..), sha256 HEX, RATE/s"
 
 --server and --token default to $ASSIST_SERVER and $ASSIST_REP_TOKEN.
 Set ASSIST_ICE_LOOPBACK=1 to keep WebRTC on 127.0.0.1 (tests, one-machine demos).
@@ -171,6 +180,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			rebootTimeout = *timeout
 		}
 		return reboot(ctx, cfg, rest[0], rebootTimeout, stdout)
+	case "push":
+		if len(rest) != 2 && len(rest) != 3 {
+			return errors.New("usage: assist-rep push CODE LOCAL [NAME]")
+		}
+		return push(ctx, cfg, rest[0], rest[1], strings.Join(rest[2:], ""), *timeout, stdout)
+	case "pull":
+		if err := need(3, "pull CODE REMOTE_PATH LOCAL"); err != nil {
+			return err
+		}
+		return pull(ctx, cfg, rest[0], rest[1], rest[2], *timeout, stdout)
 	default:
 		fmt.Fprint(os.Stderr, usageText)
 		return fmt.Errorf("unknown command %q", cmd)

@@ -24,6 +24,7 @@ type sessionFlags struct {
 	noBrowser *bool
 	fps       *int
 	level     *string
+	downloads *string // --downloads: where files from the rep are saved
 	// Hidden, for tests and support engineers.
 	window    *time.Duration // --reconnect-window: the agent's side of the window
 	stateDir  *string        // --state-dir: where the resume ticket lives
@@ -39,6 +40,7 @@ func addSessionFlags(fs *flag.FlagSet) *sessionFlags {
 		noBrowser: fs.Bool("no-browser", false, ""),
 		fps:       fs.Int("fps", 20, ""),
 		level:     fs.String("log-level", "warn", ""),
+		downloads: fs.String("downloads", "", ""),
 		window:    fs.Duration("reconnect-window", 0, ""),
 		stateDir:  fs.String("state-dir", "", ""),
 		rebootCmd: fs.String("reboot-command", "", ""),
@@ -231,6 +233,7 @@ func runSession(ctx context.Context, f *sessionFlags, log *slog.Logger, store *r
 	}
 	cfg.Info = machineInfo()
 	cfg.MaxFPS = *f.fps
+	cfg.Downloads = *f.downloads
 	cfg.Logger = log
 	cfg.ReconnectWindow = *f.window
 	cfg.OnState = say

@@ -6,6 +6,8 @@ import { formatCode, isCode, normalizeCode, osName, statusText } from './format.
 import { RepSession, SessionError } from './session.js';
 import { ScreenRenderer } from './screen.js';
 import { ChatPanel } from './chat.js';
+import { Transfers } from './transfer.js';
+import { renderTransfers, saveDownload, wireTransfers } from './transfer_ui.js';
 
 const TOKEN_KEY = 'assist.token';
 const ATTACH_KEY = 'assist.attach';
@@ -297,7 +299,14 @@ function openSession(code, tok) {
   notice = { text: '', until: 0 };
   fitScreen();
   const renderer = new ScreenRenderer({ canvas, onError: setNotice, onResize: fitScreen });
-  const session = new RepSession({
+  let session = null;
+  const transfers = new Transfers({
+    sendControl: (m) => session.sendControl(m),
+    openChannel: (label) => session.openChannel(label),
+    onChange: () => renderTransfers($('transfers'), transfers),
+    save: saveDownload,
+  });
+  session = new RepSession({
     code,
     token: tok,
     url: wsURL(),
@@ -306,18 +315,24 @@ function openSession(code, tok) {
     onPeerReset: () => renderer.reset(),
     onNotice: setNotice,
     onControl: (msg) => chat.handle(msg),
+    onFileControl: (m) => transfers.handleControl(m),
+    onFileChannel: (ch) => transfers.adoptChannel(ch),
+    onLinkUp: () => transfers.linkUp(),
+    onLinkDown: () => transfers.linkDown(),
   });
   chat.reset();
   session.ended.then(() => sessionStorage.removeItem(ATTACH_KEY));
   const ticker = setInterval(renderSession, 1000);
-  return { session, renderer, ticker };
+  renderTransfers($('transfers'), transfers);
+  return { session, renderer, ticker, transfers };
 }
 
 function leaveSession() {
   if (!current) return;
-  const { session, renderer, ticker } = current;
+  const { session, renderer, ticker, transfers } = current;
   current = null;
   clearInterval(ticker);
+  for (const t of transfers.list()) transfers.cancel(t.id); // before the connection goes
   session.close();
   renderer.reset(); // its queued messages must not draw on the next session's canvas
   sessionStorage.removeItem(ATTACH_KEY);
@@ -374,6 +389,7 @@ function renderSession() {
   setText($('rtt'), s.rtt == null ? 'RTT –' : `RTT ${Math.round(s.rtt)} ms`);
   setText($('fps'), `${Math.round(renderer.fps())} fps`);
   $('end').disabled = s.state === 'ended' || (s.fatal && s.phase === 'closed');
+  renderTransfers($('transfers'), current.transfers);
   $('placeholder').hidden = renderer.width > 0;
   chat.setLive(s.state === 'active' && s.channels.control === 'open');
 }
@@ -393,6 +409,7 @@ function state() {
     fps: renderer.fps(),
     screenErrors: renderer.errors,
     chat: chat.snapshot(),
+    transfers: current.transfers.list(),
   };
 }
 
@@ -442,6 +459,7 @@ function wire() {
   });
   $('back').addEventListener('click', back);
   $('end').addEventListener('click', () => endCurrent().catch(() => {}));
+  wireTransfers({ stage: $('screen').parentElement, panel: $('transfers'), current: () => current && current.transfers });
 }
 
 async function boot() {
@@ -475,6 +493,14 @@ window.assistConsole = {
   chat: (text) => chat.sendText(text),
   /** Asks the customer to restart and reconnect (as the button). */
   reboot: () => chat.requestReboot(),
+  /** Sends a File (or Blob) to the customer, as a drop would; returns the transfer id. */
+  sendFile: (file, name) => current.transfers.send(file, name),
+  /** Asks the customer for the file at path; returns the transfer id. */
+  pullFile: (path) => current.transfers.pull(path),
+  /** Accepts an offered file (saved through a download link); false if there is no such offer. */
+  acceptFile: (id) => current.transfers.accept(id),
+  /** Cancels a transfer. */
+  cancelFile: (id) => current.transfers.cancel(id),
 };
 
 boot();

@@ -47,6 +47,12 @@ export class RepSession {
     this.onPeerReset = opts.onPeerReset || (() => {});
     this.onNotice = opts.onNotice || (() => {});
     this.onControl = opts.onControl || (() => false); // other control messages (chat.js); true when handled
+    // File transfers (transfer.js): file_* control messages, file:<id>
+    // channels, and the link going up (agent's hello) or down.
+    this.onFileControl = opts.onFileControl || (() => {});
+    this.onFileChannel = opts.onFileChannel || ((ch) => ch.close());
+    this.onLinkUp = opts.onLinkUp || (() => {});
+    this.onLinkDown = opts.onLinkDown || (() => {});
     this.WebSocket = opts.WebSocket || globalThis.WebSocket;
     this.RTCPeerConnection = opts.RTCPeerConnection || globalThis.RTCPeerConnection;
     this.fetch = opts.fetch || ((...a) => globalThis.fetch(...a));
@@ -355,6 +361,7 @@ export class RepSession {
   closePeer() {
     clearInterval(this.pingTimer);
     const pc = this.pc;
+    if (pc) this.onLinkDown();
     const { control, screen, input } = this.channels;
     this.resetPeer();
     for (const ch of [control, screen, input]) {
@@ -384,6 +391,10 @@ export class RepSession {
       case 'input':
         break;
       default:
+        if (ch.label.startsWith('file:')) {
+          this.onFileChannel(ch);
+          return;
+        }
         console.debug('assist: ignoring data channel', ch.label);
         return;
     }
@@ -423,12 +434,22 @@ export class RepSession {
         clearInterval(this.pingTimer);
         break;
       default:
+        if (msg.type.startsWith('file_')) {
+          this.onFileControl(msg);
+          return;
+        }
         if (!this.onControl(msg)) {
           console.debug('assist: ignoring control message', msg.type);
           return;
         }
     }
     this.changed();
+  }
+
+  /** Opens a reliable, ordered data channel to the agent (a file to send). */
+  openChannel(label) {
+    if (!this.pc) throw new Error('not connected to the customer');
+    return this.pc.createDataChannel(label, { ordered: true });
   }
 
   handleHello(msg) {
@@ -445,6 +466,7 @@ export class RepSession {
     this.ping();
     clearInterval(this.pingTimer);
     this.pingTimer = setInterval(() => this.ping(), PING_INTERVAL_MS);
+    this.onLinkUp();
   }
 
   ping() {

@@ -1,0 +1,288 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"assist/internal/peerconn"
+	"assist/protocol"
+	"assist/transfer"
+)
+
+// files is the agent's side of file transfers: one transfer.Manager per
+// session, a Link per rep connection, consent through Config.Ask.
+type files struct {
+	mu     sync.Mutex
+	m      *transfer.Manager
+	states map[string]string // transfer id -> last state announced
+	askMu  sync.Mutex        // one consent question at a time
+}
+
+// Files lets the customer's side of a running session (the chat window)
+// offer files to the support technician and watch or cancel transfers.
+// Create it with NewFiles, put it in Config.Files, and use it while Run runs.
+type Files struct {
+	mu sync.Mutex
+	a  *agent
+}
+
+// NewFiles returns an unbound Files.
+func NewFiles() *Files { return &Files{} }
+
+// ErrNotRunning is returned by Files while no session runs.
+var ErrNotRunning = errors.New("agent: no session is running")
+
+func (f *Files) agent() (*agent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.a == nil || f.a.files.manager() == nil {
+		return nil, ErrNotRunning
+	}
+	return f.a, nil
+}
+
+// Offer offers the file at path to every connected support technician and
+// returns the transfer ids. The customer chose the file: no question is asked.
+func (f *Files) Offer(path string) ([]string, error) {
+	a, err := f.agent()
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	reps := make([]string, 0, len(a.peers))
+	for rep := range a.peers {
+		reps = append(reps, rep)
+	}
+	a.mu.Unlock()
+	if len(reps) == 0 {
+		return nil, errors.New("agent: no support technician is connected")
+	}
+	var ids []string
+	for _, rep := range reps {
+		t, err := a.files.manager().Send(rep, path, "")
+		if err != nil {
+			return ids, fmt.Errorf("agent: offer %s: %w", path, err)
+		}
+		ids = append(ids, t.ID())
+	}
+	return ids, nil
+}
+
+// List returns every transfer of the session.
+func (f *Files) List() []transfer.Status {
+	a, err := f.agent()
+	if err != nil {
+		return nil
+	}
+	return a.files.manager().List()
+}
+
+// Cancel cancels transfer id; false when there is no such transfer.
+func (f *Files) Cancel(id string) bool {
+	a, err := f.agent()
+	if err != nil {
+		return false
+	}
+	t, ok := a.files.manager().Get(id)
+	if ok {
+		t.Cancel("the customer cancelled")
+	}
+	return ok
+}
+
+func (fs *files) manager() *transfer.Manager {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.m
+}
+
+// startFiles creates the session's transfer manager; unfinished transfers
+// of the same session (an agent restarted within the reconnect window)
+// come back from the journal.
+func (a *agent) startFiles(session string) {
+	dir := a.cfg.Downloads
+	if dir == "" {
+		d, err := transfer.DownloadsDir()
+		if err != nil {
+			a.log.Warn("no Downloads folder: files cannot be received", "err", err)
+		}
+		dir = d
+	}
+	journal := a.cfg.TransferJournal
+	if journal == "" {
+		if d, err := transfer.StateDir(); err == nil {
+			journal = d
+		}
+	}
+	if journal == "-" {
+		journal = ""
+	}
+	m := transfer.NewManager(transfer.Config{
+		Dir: dir, JournalDir: journal, Session: session, Logger: a.cfg.Logger,
+		AskOffer: a.askOffer, AskPull: a.askPull, OnChange: a.fileChanged,
+	})
+	a.files.mu.Lock()
+	a.files.m = m
+	a.files.states = map[string]string{}
+	a.files.mu.Unlock()
+	if a.cfg.Files != nil {
+		a.cfg.Files.mu.Lock()
+		a.cfg.Files.a = a
+		a.cfg.Files.mu.Unlock()
+	}
+}
+
+// stopFiles ends every transfer: the session is over, partial files go.
+func (a *agent) stopFiles() {
+	if a.cfg.Files != nil {
+		a.cfg.Files.mu.Lock()
+		a.cfg.Files.a = nil
+		a.cfg.Files.mu.Unlock()
+	}
+	if m := a.files.manager(); m != nil {
+		m.Close()
+	}
+}
+
+func (a *agent) ask(ctx context.Context, q string) (bool, error) {
+	a.files.askMu.Lock()
+	defer a.files.askMu.Unlock()
+	return a.cfg.Ask(ctx, q)
+}
+
+func (a *agent) askOffer(ctx context.Context, o transfer.Offer) (bool, error) {
+	return a.ask(ctx, fmt.Sprintf("The support technician wants to send you the file %q (%s). It will be saved in %s. Accept?",
+		o.Name, transfer.Size(o.Size), o.Dir))
+}
+
+func (a *agent) askPull(ctx context.Context, r transfer.PullRequest) (bool, error) {
+	return a.ask(ctx, fmt.Sprintf("The support technician asks for your file %s (%s). Send it?", r.Path, transfer.Size(r.Size)))
+}
+
+// fileChanged tells the customer about each transfer's state changes.
+func (a *agent) fileChanged(s transfer.Status) {
+	a.files.mu.Lock()
+	if a.files.states[s.ID] == s.State {
+		a.files.mu.Unlock()
+		return
+	}
+	a.files.states[s.ID] = s.State
+	a.files.mu.Unlock()
+	var line string
+	switch {
+	case s.State == transfer.StateRunning && s.Send:
+		line = fmt.Sprintf("Sending %s (%s) to the support technician...", s.Name, transfer.Size(s.Size))
+	case s.State == transfer.StateRunning:
+		line = fmt.Sprintf("Receiving %s (%s) from the support technician...", s.Name, transfer.Size(s.Size))
+	case s.State == transfer.StateWaiting:
+		line = fmt.Sprintf("The transfer of %s is paused until the connection is back.", s.Name)
+	case s.State == transfer.StateDone && s.Send:
+		line = fmt.Sprintf("Sent %s (%s, SHA-256 %s).", s.Name, transfer.Size(s.Size), s.SHA256)
+	case s.State == transfer.StateDone:
+		line = fmt.Sprintf("Saved %s (%s, SHA-256 %s).", s.Path, transfer.Size(s.Size), s.SHA256)
+	case s.State == transfer.StateCancelled:
+		line = fmt.Sprintf("The transfer of %s was cancelled.", s.Name)
+	case s.State == transfer.StateRefused && !s.Send:
+		line = fmt.Sprintf("Declined %s.", s.Name)
+	case s.State == transfer.StateFailed || s.State == transfer.StateRefused:
+		verb := "receive"
+		if s.Send {
+			verb = "send"
+		}
+		line = fmt.Sprintf("Could not %s %s: %s", verb, s.Name, s.Err)
+	default:
+		return
+	}
+	a.cfg.OnState(line)
+}
+
+func (a *agent) wakeFiles() {
+	if m := a.files.manager(); m != nil {
+		m.Wake()
+	}
+}
+
+// fileLink is a peer as the transfer manager sees it.
+type fileLink struct{ p *peer }
+
+func (l fileLink) SendControl(c protocol.Control) error {
+	b, err := protocol.EncodeControl(c)
+	if err != nil {
+		return err
+	}
+	return l.p.control.SendText(string(b))
+}
+
+func (l fileLink) OpenChannel(ctx context.Context, label string) (transfer.Channel, error) {
+	dc, err := peerconn.OpenDataChannel(ctx, l.p.pc, label)
+	if err != nil {
+		return nil, err
+	}
+	return dc, nil
+}
+
+// Room: file chunks wait while the screen channel holds a frame.
+func (l fileLink) Room() bool {
+	return l.p.screen.BufferedAmount() < lowWater
+}
+
+// idleHighWater is how much a file channel may hold while the screen has
+// sent nothing for screenQuiet: a larger queue keeps the link busy (the
+// first frame after the pause waits behind it once, a few milliseconds).
+const (
+	idleHighWater = 1 << 20
+	screenQuiet   = 300 * time.Millisecond
+)
+
+// HighWater: the transfer's default (small) while the screen moves,
+// idleHighWater while it is still.
+func (l fileLink) HighWater() uint64 {
+	now := time.Now().UnixNano()
+	if l.p.screen.BufferedAmount() > 0 {
+		l.p.screenSeen.Store(now)
+		return 0
+	}
+	if time.Duration(now-l.p.screenSeen.Load()) < screenQuiet {
+		return 0
+	}
+	return idleHighWater
+}
+
+func (a *agent) attachFiles(p *peer) {
+	if m := a.files.manager(); m != nil {
+		m.Attach(p.rep, fileLink{p})
+	}
+}
+
+func (a *agent) detachFiles(p *peer) {
+	if m := a.files.manager(); m != nil {
+		m.Detach(p.rep, fileLink{p})
+	}
+}
+
+// fileControl routes the file_* control messages; others get an error.
+func (a *agent) fileControl(p *peer, c protocol.Control) {
+	m := a.files.manager()
+	if m == nil || !strings.HasPrefix(c.Type, "file_") {
+		return
+	}
+	m.Attach(p.rep, fileLink{p}) // a message can come before the open callback ran
+	m.HandleControl(p.rep, c)
+}
+
+// onDataChannel takes the file channels a rep opens (pushing a file).
+func (p *peer) onDataChannel(dc *webrtc.DataChannel) {
+	id, ok := protocol.ParseFileChannelLabel(dc.Label())
+	m := p.a.files.manager()
+	if !ok || m == nil {
+		dc.Close()
+		return
+	}
+	m.HandleChannel(p.rep, id, peerconn.DataChannel{DataChannel: dc})
+}

@@ -1,0 +1,132 @@
+//go:build linux
+
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+
+	"assist/internal/xtest"
+)
+
+// TestConsoleTransfers drives the real console in chromium against the real
+// agent: a file dropped on the customer's screen lands verified in the
+// customer's Downloads folder, and a file the rep asks for comes back
+// through the browser's download, both with the same SHA-256.
+func TestConsoleTransfers(t *testing.T) {
+	x := xtest.Start(t, xtest.Size(640, 480))
+	x.Show(t, xtest.Pattern(640, 480))
+	ctx := deadline(t, 150*time.Second)
+	s := startStack(t, ctx, x)
+	code := s.newCode(t, ctx)
+	cust := s.customer(t, "")
+	cust.join(t, s, code)
+	if _, err := cust.waitLine(ctx, sharingRe); err != nil {
+		t.Fatal(err)
+	}
+
+	b := browser(t)
+	downloads := t.TempDir()
+	progress := chromedp.Events(b, cdpbrowser.DownloadProgress)
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(b, 60*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			st, _ := chromedp.Run(b, chromedp.Evaluate[string](`JSON.stringify(assistConsole.state().transfers)`))
+			t.Fatalf("%s: %v\nconsole transfers: %s", what, err, st)
+		}
+	}
+	step("open the session",
+		chromedp.EmulateViewport(1280, 720),
+		chromedp.Navigate(s.url+"/console"),
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+				Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads, EventsEnabled: ptr(true),
+			})
+			return err
+		}),
+		chromedp.Evaluate[chromedp.Void](`assistConsole.login(`+jsString(s.token)+`).then(() => assistConsole.attach(`+jsString(code)+`))`, chromedp.EvalAwaitPromise),
+		chromedp.Poll[chromedp.Void](`Number(document.getElementById('screen').dataset.frames || 0) >= 1 && assistConsole.state().hello`),
+	)
+
+	// Drop a 24 MiB file on the customer's screen, as a person drags one in.
+	step("drop a file on the screen",
+		chromedp.Evaluate[chromedp.Void](`(async () => {
+			const size = 24 * 1048576 + 321;
+			const bytes = new Uint8Array(size);
+			for (let o = 0; o < size; o += 65536) crypto.getRandomValues(bytes.subarray(o, Math.min(size, o + 65536)));
+			window.dropped = new File([bytes], 'dropped report.bin');
+			window.droppedSHA = [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
+			const dt = new DataTransfer();
+			dt.items.add(window.dropped);
+			const stage = document.getElementById('screen').parentElement;
+			for (const type of ['dragenter', 'dragover', 'drop']) {
+				stage.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: dt }));
+			}
+		})()`, chromedp.EvalAwaitPromise),
+		chromedp.Poll[chromedp.Void](`assistConsole.state().transfers.some((t) => t.send && t.state === 'running' && t.bytes > 0)`),
+	)
+	shot, err := chromedp.Run(b, chromedp.CaptureScreenshot())
+	if err == nil {
+		os.WriteFile(filepath.Join(os.TempDir(), "assist-console-transfer-running.png"), shot, 0o644)
+	}
+	step("the drop arrives",
+		chromedp.Poll[chromedp.Void](`assistConsole.state().transfers.some((t) => t.send && (t.state === 'done' || t.state === 'failed'))`),
+	)
+	type tstate struct {
+		Name, State, Error, SHA256 string
+		Size                       int64
+	}
+	sent, err := chromedp.Run(b, chromedp.Evaluate[tstate](`(() => { const t = assistConsole.state().transfers.find((t) => t.send); return {Name: t.name, State: t.state, Error: t.error, SHA256: t.sha256, Size: t.size}; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := chromedp.Run(b, chromedp.Evaluate[string](`window.droppedSHA`))
+	got, err := os.ReadFile(filepath.Join(cust.downloads, "dropped report.bin"))
+	if err != nil {
+		t.Fatalf("the dropped file is not in the customer's Downloads: %v (console: %+v)", err, sent)
+	}
+	if sent.State != "done" || sent.SHA256 != want || hexSHA(got) != want || int64(len(got)) != sent.Size {
+		t.Fatalf("dropped file: console %+v, browser's own SHA-256 %s, customer's copy %s", sent, want, hexSHA(got))
+	}
+
+	// Ask for a customer's file through the panel's form.
+	data := randomBytes(5<<20+99, 9)
+	src := writeFile(t, t.TempDir(), "customer notes.txt", data)
+	step("ask for a file",
+		chromedp.SendKeys(chromedp.ID("pull-path"), src+"\r"), // Enter submits the form
+		chromedp.Poll[chromedp.Void](`assistConsole.state().transfers.some((t) => !t.send && (t.state === 'done' || t.state === 'failed'))`),
+	)
+	pulled, err := chromedp.Run(b, chromedp.Evaluate[tstate](`(() => { const t = assistConsole.state().transfers.find((t) => !t.send); return {Name: t.name, State: t.state, Error: t.error, SHA256: t.sha256, Size: t.size}; })()`))
+	if err != nil || pulled.State != "done" || pulled.SHA256 != hexSHA(data) {
+		t.Fatalf("pulled: %+v %v", pulled, err)
+	}
+	for ev, err := range progress {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.State == cdpbrowser.DownloadProgressStateCompleted {
+			break
+		}
+		if ev.State == cdpbrowser.DownloadProgressStateCanceled {
+			t.Fatal("the browser cancelled the download")
+		}
+	}
+	saved, err := os.ReadFile(filepath.Join(downloads, "customer notes.txt"))
+	if err != nil || hexSHA(saved) != hexSHA(data) {
+		t.Fatalf("the browser's download: %v, sha %s", err, hexSHA(saved))
+	}
+	shot, err = chromedp.Run(b, chromedp.CaptureScreenshot())
+	if err == nil {
+		os.WriteFile(filepath.Join(os.TempDir(), "assist-console-transfers-done.png"), shot, 0o644)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
