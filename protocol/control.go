@@ -19,6 +19,12 @@ const (
 	CtlError = "error"
 	// CtlBye announces that the sender is closing the connection, with Reason.
 	CtlBye = "bye"
+	// CtlMonitors (agent to rep) lists the customer's monitors and which
+	// one is shared (Monitor: 0 all of them, n the n-th of Monitors).
+	CtlMonitors = "monitors"
+	// CtlMonitor (rep to agent) picks what to share: Monitor 0 is all the
+	// monitors, n the n-th of the agent's list.
+	CtlMonitor = "monitor"
 )
 
 // Control is one control-channel message.
@@ -32,6 +38,9 @@ type Control struct {
 	Error   string     `json:"error,omitempty"`
 	Message string     `json:"message,omitempty"`
 	Reason  string     `json:"reason,omitempty"`
+	// Monitor and Monitors: see CtlMonitor, CtlMonitors (screenctl.go).
+	Monitor  int           `json:"monitor,omitempty"`
+	Monitors []MonitorInfo `json:"monitors,omitempty"`
 }
 
 // EncodeControl marshals c after validating it.
@@ -81,6 +90,10 @@ func (c Control) Validate() error {
 			return bad("version is required")
 		}
 	case CtlPing, CtlPong, CtlBye:
+	case CtlMonitor, CtlMonitors:
+		if err := c.validateMonitors(); err != nil {
+			return bad(err.Error())
+		}
 	case CtlError:
 		if c.Error == "" && c.Message == "" {
 			return bad("error or message is required")

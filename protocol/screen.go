@@ -31,6 +31,13 @@ const (
 	EncPNG byte = 2
 	// EncRaw: w*h*3 bytes R, G, B, row by row.
 	EncRaw byte = 3
+	// EncJPEG: a baseline JPEG image exactly w x h pixels (lossy; the agent
+	// refines the area later). See screenext.go.
+	EncJPEG byte = 4
+	// EncCopy: [u16 srcX][u16 srcY]: copy the w x h pixels at (srcX, srcY)
+	// of the picture, as it is before this rectangle, to (x, y). Scrolled
+	// and moved content; the two areas may overlap.
+	EncCopy byte = 5
 )
 
 // MaxDimension bounds a screen's width or height in pixels.
@@ -51,6 +58,8 @@ type ScreenMsg struct {
 	Width, Height int    // ScreenInfo
 	Rects         []Rect // ScreenRects; Data aliases the decoded buffer
 	Seq           uint32 // ScreenFrameEnd
+	Cursor        Cursor // ScreenCursor, ScreenCursorShape
+	Quality       Quality
 }
 
 // AppendScreenInfo appends a ScreenInfo message to dst.
@@ -147,6 +156,10 @@ func DecodeScreen(b []byte) (ScreenMsg, error) {
 		if len(p) != 0 {
 			return ScreenMsg{}, fmt.Errorf("%w: %d trailing bytes after rects", ErrMalformed, len(p))
 		}
+	case ScreenCursor, ScreenCursorShape, ScreenQuality:
+		if err := m.decodeExt(p); err != nil {
+			return ScreenMsg{}, err
+		}
 	default:
 		return ScreenMsg{}, fmt.Errorf("%w: screen message kind %d", ErrUnknownType, m.Kind)
 	}
@@ -171,6 +184,8 @@ func (r Rect) check() error {
 		if len(r.Data) == 0 {
 			return fmt.Errorf("%w: empty png rect", ErrMalformed)
 		}
+	case EncJPEG, EncCopy:
+		return r.checkExt()
 	default:
 		return fmt.Errorf("%w: encoding %d", ErrUnknownType, r.Enc)
 	}
@@ -219,6 +234,10 @@ func (r Rect) Draw(dst *image.RGBA) error {
 			return fmt.Errorf("%w: png rect: %v", ErrMalformed, err)
 		}
 		drawOpaque(dst, img, r.X, r.Y)
+	case EncJPEG:
+		return r.drawJPEG(dst)
+	case EncCopy:
+		return r.drawCopy(dst)
 	}
 	return nil
 }
