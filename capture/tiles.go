@@ -73,6 +73,10 @@ type Tracker struct {
 	w, h, size int
 	origin     image.Point
 	hash       []uint64
+	// lossyAt is, per tile, when the tile last went out lossy (unix
+	// nanoseconds), or 0 when the receiver has its exact pixels. See
+	// MarkLossy and Refinable.
+	lossyAt []int64
 }
 
 // NewTracker returns a Tracker for a receiver that has nothing yet.
@@ -110,6 +114,9 @@ func (t *Tracker) Diff(cur *Tiles) []image.Rectangle {
 		for c := 0; c < cur.Cols; c++ {
 			i := row*cur.Cols + c
 			if all || t.hash[i] != cur.Hash[i] {
+				if !all {
+					t.lossyAt[i] = 0 // resent now; MarkLossy says if lossy again
+				}
 				if start < 0 {
 					start = c
 				}
@@ -131,6 +138,9 @@ func (t *Tracker) Diff(cur *Tiles) []image.Rectangle {
 	t.valid = true
 	t.w, t.h, t.size, t.origin = cur.W, cur.H, cur.Size, cur.origin
 	t.hash = append(t.hash[:0], cur.Hash...)
+	if all {
+		t.lossyAt = append(t.lossyAt[:0], make([]int64, len(cur.Hash))...)
+	}
 	return out
 }
 

@@ -31,6 +31,8 @@ type x11Source struct {
 	img     *image.RGBA
 	seg     *shmSegment     // nil: plain GetImage
 	pending chan grabResult // replies of a Capture whose context ended first
+
+	extras // damage, cursor and monitors (x11extra_linux.go)
 }
 
 // maxAttempts bounds how often one Capture re-reads a screen that changes
@@ -49,6 +51,7 @@ func open(display string, log *slog.Logger) (Source, error) {
 		return nil, fmt.Errorf("capture: open display %q: %w", display, err)
 	}
 	s := &x11Source{log: log.With("display", display), conn: conn, eventsDone: make(chan struct{})}
+	s.damageCh = make(chan struct{}, 1)
 	go s.drainEvents()
 	if err := s.init(); err != nil {
 		s.closeConn()
@@ -86,7 +89,9 @@ func (s *x11Source) init() error {
 	} else {
 		s.seg = seg
 	}
-	s.log.Info("capture: X11 source", "width", s.w, "height", s.h, "shm", s.seg != nil)
+	s.initExtras()
+	s.log.Info("capture: X11 source", "width", s.w, "height", s.h, "shm", s.seg != nil,
+		"damage", s.damageOK, "cursor", s.xfixesOK, "monitors", s.randrOK)
 	return nil
 }
 
@@ -159,6 +164,7 @@ type grabResult struct {
 // delivers the replies. The waiting goroutine touches only xgb cookies,
 // never s, so an abandoned request cannot race with Close.
 func (s *x11Source) request() chan grabResult {
+	s.rearmDamage() // damage from here on wakes the next capture
 	geoC := xproto.GetGeometry(s.conn, xproto.Drawable(s.root))
 	w, h := uint16(s.w), uint16(s.h)
 	ch := make(chan grabResult, 1)
@@ -312,6 +318,7 @@ func (s *x11Source) drainEvents() {
 		if ev == nil && err == nil {
 			return // closed
 		}
+		s.onEvent(ev)
 		if err != nil {
 			s.log.Debug("capture: X error", "err", err)
 		}
