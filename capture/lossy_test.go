@@ -139,15 +139,15 @@ func TestTrackerRefinement(t *testing.T) {
 		t.Fatal("refinement due with nothing lossy")
 	}
 	lossy := image.Rect(64, 64, 192, 128) // two tiles
-	tr.MarkLossy(lossy, t0)
-	tr.MarkLossy(image.Rect(0, 640, 64, 704), t0.Add(500*time.Millisecond))
+	tr.MarkLossy(lossy, 60, t0)
+	tr.MarkLossy(image.Rect(0, 640, 64, 704), 70, t0.Add(500*time.Millisecond))
 	if at, ok := tr.NextRefinement(time.Second); !ok || !at.Equal(t0.Add(time.Second)) {
 		t.Fatalf("next refinement %v %v", at, ok)
 	}
 	if got := tr.Refinable(t0.Add(999*time.Millisecond), time.Second); len(got) != 0 {
 		t.Fatalf("refinable too early: %v", got)
 	}
-	if got := tr.Refinable(t0.Add(time.Second), time.Second); len(got) != 1 || got[0] != lossy {
+	if got := tr.Refinable(t0.Add(time.Second), time.Second); len(got) != 1 || got[0] != (Refine{Rect: lossy, Quality: 60}) {
 		t.Fatalf("refinable %v, want %v", got, lossy)
 	}
 	if !tr.Lossy(image.Rect(0, 640, 1, 641)) || tr.Lossy(lossy) {

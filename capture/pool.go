@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,9 @@ type Job struct {
 	// Quality is the JPEG quality for photo-like content (1-100); 0 encodes
 	// losslessly whatever the content.
 	Quality int
+	// Settle: the area went out lossy at Quality and stopped changing:
+	// encode what Settle says (possibly nothing).
+	Settle bool
 }
 
 // Encoded is one encoded piece of a Job: a job too large for one message,
@@ -62,7 +66,7 @@ func (p *Pool) Encode(img *image.RGBA, jobs []Job) ([][]Encoded, error) {
 	workers := min(len(p.encs), len(jobs))
 	if area < parallelMin || workers < 2 {
 		for i, j := range jobs {
-			out[i], errs[i] = p.encs[0].encodeJob(img, j, nil)
+			out[i], errs[i] = p.encs[0].run(img, j)
 		}
 		return out, errors.Join(errs...)
 	}
@@ -76,12 +80,19 @@ func (p *Pool) Encode(img *image.RGBA, jobs []Job) ([][]Encoded, error) {
 				if i >= len(jobs) {
 					return
 				}
-				out[i], errs[i] = e.encodeJob(img, jobs[i], nil)
+				out[i], errs[i] = e.run(img, jobs[i])
 			}
 		})
 	}
 	wg.Wait()
 	return out, errors.Join(errs...)
+}
+
+func (e *Encoder) run(img *image.RGBA, j Job) ([]Encoded, error) {
+	if j.Settle {
+		return e.Settle(img, j.Rect, j.Quality)
+	}
+	return e.encodeJob(img, j, nil)
 }
 
 // encodeJob encodes one job, appending to dst: as one rectangle when it
@@ -149,4 +160,90 @@ func SplitTiles(r image.Rectangle) []image.Rectangle {
 		}
 	}
 	return out
+}
+
+// Settling lossy areas once they stop changing.
+const (
+	// SettleBytesPerPixel: a lossy area is refined to its exact pixels when
+	// that costs at most this much (text on a photo, gradients, UI with
+	// shading); photo-like areas cost far more and settle as JPEG instead.
+	SettleBytesPerPixel = 1.0
+	// SettlePSNR is the fidelity a lossy area must have to stay as it is.
+	SettlePSNR = 38.0
+	// SettleQuality is the JPEG quality an area is re-sent at when it has
+	// less fidelity than SettlePSNR and its exact pixels cost too much.
+	SettleQuality = 92
+)
+
+// Settle returns what to send for an area that went out lossy at quality q
+// and has stopped changing: its exact pixels when they are cheap enough, else
+// nothing when the JPEG the receiver has is faithful enough (re-encoding is
+// deterministic, so the agent knows what the receiver shows), else a JPEG at
+// SettleQuality.
+func (e *Encoder) Settle(img *image.RGBA, r image.Rectangle, q int) ([]Encoded, error) {
+	exact, err := e.encodeJob(img, Job{Rect: r}, nil)
+	if err != nil {
+		return nil, err
+	}
+	size := 0
+	for _, p := range exact {
+		size += len(p.Rect.Data)
+	}
+	if float64(size) <= SettleBytesPerPixel*float64(r.Dx()*r.Dy()) {
+		return exact, nil
+	}
+	if q >= SettleQuality {
+		return nil, nil
+	}
+	shown, err := e.encodeJob(img, Job{Rect: r, Quality: q}, nil)
+	if err != nil {
+		return nil, err
+	}
+	was, err := piecesPSNR(img, shown)
+	if err != nil || was >= SettlePSNR {
+		return nil, err
+	}
+	better, err := e.encodeJob(img, Job{Rect: r, Quality: SettleQuality}, nil)
+	if err != nil {
+		return nil, err
+	}
+	// Noise that 4:2:0 JPEG cannot carry gains little from more quality:
+	// not worth the bytes.
+	if now, err := piecesPSNR(img, better); err != nil || now < was+1 {
+		return nil, err
+	}
+	return better, nil
+}
+
+// piecesPSNR decodes pieces and measures them against img.
+func piecesPSNR(img *image.RGBA, pieces []Encoded) (float64, error) {
+	var se float64
+	n := 0
+	for _, p := range pieces {
+		if !p.Lossy {
+			n += 3 * p.Area.Dx() * p.Area.Dy()
+			continue
+		}
+		dec := image.NewRGBA(p.Area)
+		rect := p.Rect
+		rect.X, rect.Y = p.Area.Min.X, p.Area.Min.Y
+		if err := rect.Draw(dec); err != nil {
+			return 0, err
+		}
+		for y := p.Area.Min.Y; y < p.Area.Max.Y; y++ {
+			a := img.Pix[img.PixOffset(p.Area.Min.X, y):img.PixOffset(p.Area.Max.X, y)]
+			b := dec.Pix[dec.PixOffset(p.Area.Min.X, y):dec.PixOffset(p.Area.Max.X, y)]
+			for i := 0; i < len(a); i += 4 {
+				for c := 0; c < 3; c++ {
+					d := float64(a[i+c]) - float64(b[i+c])
+					se += d * d
+				}
+			}
+		}
+		n += 3 * p.Area.Dx() * p.Area.Dy()
+	}
+	if se == 0 {
+		return math.Inf(1), nil
+	}
+	return 10 * math.Log10(255*255*float64(n)/se), nil
 }

@@ -6,11 +6,21 @@ import (
 )
 
 // MarkLossy records that the tiles of r (in frame coordinates, as Diff
-// returned them) went out to the receiver lossy at time at. Refinable later
-// lists them once they have stayed unchanged long enough.
-func (t *Tracker) MarkLossy(r image.Rectangle, at time.Time) {
+// returned them) went out to the receiver lossy, at JPEG quality q, at time
+// at. Refinable later lists them once they have stayed unchanged long
+// enough.
+func (t *Tracker) MarkLossy(r image.Rectangle, q int, at time.Time) {
 	ns := max(at.UnixNano(), 1)
-	t.eachTile(r, func(i int, _ image.Rectangle) { t.lossyAt[i] = ns })
+	t.eachTile(r, func(i int, _ image.Rectangle) {
+		t.lossyAt[i] = ns
+		t.lossyQ[i] = uint8(min(max(q, 1), 100))
+	})
+}
+
+// Refine is a block of tiles due for refinement.
+type Refine struct {
+	Rect    image.Rectangle
+	Quality int // the lowest JPEG quality its tiles went out at
 }
 
 // Lossy reports whether any tile that r touches went out lossy and has not
@@ -25,25 +35,27 @@ func (t *Tracker) Lossy(r image.Rectangle) bool {
 // and have not changed since, as rectangles (runs of up to maxRun tiles in
 // a row, like Diff's), and forgets that they are lossy: the caller sends
 // them again, better.
-func (t *Tracker) Refinable(now time.Time, quiet time.Duration) []image.Rectangle {
+func (t *Tracker) Refinable(now time.Time, quiet time.Duration) []Refine {
 	if !t.valid {
 		return nil
 	}
 	cutoff := now.Add(-quiet).UnixNano()
-	var out []image.Rectangle
+	var out []Refine
+	q := 100
 	cols, rows := (t.w+t.size-1)/t.size, (t.h+t.size-1)/t.size
 	run := maxRun(t.size)
 	for row := 0; row < rows; row++ {
 		start := -1
 		flush := func(end int) {
 			r := image.Rect(start*t.size, row*t.size, min(end*t.size, t.w), min((row+1)*t.size, t.h))
-			out = append(out, r.Add(t.origin))
-			start = -1
+			out = append(out, Refine{Rect: r.Add(t.origin), Quality: q})
+			start, q = -1, 100
 		}
 		for c := 0; c < cols; c++ {
 			i := row*cols + c
 			if at := t.lossyAt[i]; at != 0 && at <= cutoff {
 				t.lossyAt[i] = 0
+				q = min(q, int(t.lossyQ[i]))
 				if start < 0 {
 					start = c
 				}
@@ -106,20 +118,25 @@ func (t *Tracker) ApplyCopy(post *Tiles, m Move) {
 	type upd struct {
 		i  int
 		at int64
+		q  uint8
 	}
 	var ups []upd
 	t.eachTile(m.Dst, func(i int, tile image.Rectangle) {
 		part := tile.Intersect(m.Dst)
-		at := int64(0)
-		if part != tile {
-			at = t.lossyAt[i] // its uncovered part stays as it was
+		u := upd{i: i, q: 100}
+		if part != tile && t.lossyAt[i] != 0 { // its uncovered part stays as it was
+			u.at, u.q = t.lossyAt[i], t.lossyQ[i]
 		}
-		t.eachTile(part.Add(off), func(j int, _ image.Rectangle) { at = max(at, t.lossyAt[j]) })
-		ups = append(ups, upd{i, at})
+		t.eachTile(part.Add(off), func(j int, _ image.Rectangle) {
+			if t.lossyAt[j] != 0 {
+				u.at, u.q = max(u.at, t.lossyAt[j]), min(u.q, t.lossyQ[j])
+			}
+		})
+		ups = append(ups, u)
 	})
 	for _, u := range ups { // after reading every source: they may overlap
 		t.hash[u.i] = post.Hash[u.i]
-		t.lossyAt[u.i] = u.at
+		t.lossyAt[u.i], t.lossyQ[u.i] = u.at, u.q
 	}
 }
 

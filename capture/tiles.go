@@ -77,6 +77,7 @@ type Tracker struct {
 	// nanoseconds), or 0 when the receiver has its exact pixels. See
 	// MarkLossy and Refinable.
 	lossyAt []int64
+	lossyQ  []uint8 // and at which JPEG quality
 }
 
 // NewTracker returns a Tracker for a receiver that has nothing yet.
@@ -140,9 +141,17 @@ func (t *Tracker) Diff(cur *Tiles) []image.Rectangle {
 	t.hash = append(t.hash[:0], cur.Hash...)
 	if all {
 		t.lossyAt = append(t.lossyAt[:0], make([]int64, len(cur.Hash))...)
+		t.lossyQ = append(t.lossyQ[:0], make([]uint8, len(cur.Hash))...)
 	}
 	return out
 }
 
 // Reset forgets what the receiver has: the next Diff reports every tile.
 func (t *Tracker) Reset() { t.valid = false }
+
+// Origin is the top-left corner of the frame the tiles were hashed from.
+func (t *Tiles) Origin() image.Point { return t.origin }
+
+// Valid reports whether the tracker knows what the receiver has (false at
+// first and after Reset: the next Diff reports every tile).
+func (t *Tracker) Valid() bool { return t.valid }

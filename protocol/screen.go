@@ -18,8 +18,11 @@ const (
 	// ScreenRects: [2][u16 count] then count rectangles, each
 	// [u16 x][u16 y][u16 w][u16 h][u8 encoding][u32 length][length bytes].
 	ScreenRects byte = 2
-	// ScreenFrameEnd: [3][u32 seq]. Every rectangle of frame seq has been
-	// sent: the receiver's picture now equals the captured frame.
+	// ScreenFrameEnd: [3][u32 seq] or [3][u32 seq][u8 flags]. Every
+	// rectangle of frame seq has been sent: the receiver's picture now
+	// equals the captured frame, exactly except for areas sent lossy. Flags
+	// bit 0 (FrameRefining): some of those areas will be refined once they
+	// stop changing; without it the picture is settled.
 	ScreenFrameEnd byte = 3
 )
 
@@ -58,6 +61,7 @@ type ScreenMsg struct {
 	Width, Height int    // ScreenInfo
 	Rects         []Rect // ScreenRects; Data aliases the decoded buffer
 	Seq           uint32 // ScreenFrameEnd
+	Refining      bool   // ScreenFrameEnd: FrameRefining was set
 	Cursor        Cursor // ScreenCursor, ScreenCursorShape
 	Quality       Quality
 }
@@ -116,10 +120,11 @@ func DecodeScreen(b []byte) (ScreenMsg, error) {
 			return ScreenMsg{}, fmt.Errorf("%w: screen size %dx%d", ErrMalformed, m.Width, m.Height)
 		}
 	case ScreenFrameEnd:
-		if len(p) != 4 {
+		if len(p) != 4 && (len(p) != 5 || p[4]&^FrameRefining != 0) {
 			return ScreenMsg{}, fmt.Errorf("%w: frame end of %d bytes", ErrMalformed, len(b))
 		}
 		m.Seq = binary.BigEndian.Uint32(p)
+		m.Refining = len(p) == 5 && p[4]&FrameRefining != 0
 	case ScreenRects:
 		if len(p) < 2 {
 			return ScreenMsg{}, fmt.Errorf("%w: rects without count", ErrMalformed)

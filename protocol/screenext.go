@@ -28,6 +28,19 @@ const (
 	ScreenQuality byte = 6
 )
 
+// FrameRefining is the ScreenFrameEnd flag saying that lossy areas of the
+// picture will be refined.
+const FrameRefining byte = 1
+
+// AppendFrameEndFlags appends a ScreenFrameEnd message with flags to dst.
+func AppendFrameEndFlags(dst []byte, seq uint32, refining bool) []byte {
+	dst = AppendFrameEnd(dst, seq)
+	if refining {
+		return append(dst, FrameRefining)
+	}
+	return append(dst, 0)
+}
+
 // MaxCursorSize bounds a cursor image's width and height.
 const MaxCursorSize = 256
 

@@ -126,6 +126,15 @@ func TestCursorAndQualityMessages(t *testing.T) {
 	if err != nil || !bytes.Equal(img.Pix, shape.Pix) {
 		t.Fatalf("shape image differs (%v)", err)
 	}
+	for _, refining := range []bool{false, true} {
+		m, err := DecodeScreen(AppendFrameEndFlags(nil, 9, refining))
+		if err != nil || m.Seq != 9 || m.Refining != refining {
+			t.Fatalf("frame end refining=%v: %+v %v", refining, m, err)
+		}
+	}
+	if _, err := DecodeScreen(append(AppendFrameEnd(nil, 1), 2)); err == nil {
+		t.Fatal("unknown frame end flag accepted")
+	}
 	q := Quality{Quality: 72, FPS: 15, BytesPerSec: 1 << 20, RTTms: 33}
 	m, err = DecodeScreen(AppendQuality(nil, q))
 	if err != nil || m.Quality != q {

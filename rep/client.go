@@ -154,6 +154,7 @@ type Client struct {
 	rtts     []float64
 	agent    protocol.AgentInfo
 	ice      []protocol.ICEServer
+	extra    screenExtra // cursor, quality, monitors: screen.go
 }
 
 // Attach connects to the session of code as a rep and starts receiving.
@@ -380,6 +381,8 @@ func (c *Client) onControl(b []byte) {
 		}
 	case protocol.CtlError:
 		c.addErr(m.Message)
+	case protocol.CtlPing, protocol.CtlMonitors:
+		c.onScreenControl(m)
 	}
 }
 
@@ -410,11 +413,14 @@ func (c *Client) onScreen(b []byte) error {
 			}
 		}
 		c.stats.Tiles += int64(len(m.Rects))
+	case protocol.ScreenCursor, protocol.ScreenCursorShape, protocol.ScreenQuality:
+		c.onScreenExtra(m)
 	case protocol.ScreenFrameEnd:
 		if !c.screenOK {
 			return nil
 		}
 		c.frames++
+		c.extra.refining = m.Refining
 		c.stats.Updates++
 		close(c.frameCh)
 		c.frameCh = make(chan struct{})

@@ -5,6 +5,7 @@
 import { formatCode, isCode, normalizeCode, osName, statusText } from './format.js';
 import { RepSession, SessionError } from './session.js';
 import { ScreenRenderer } from './screen.js';
+import { monitorOptions, placeCursor, qualityText, qualityTitle, saveScreenshot } from './screenui.js';
 
 const TOKEN_KEY = 'assist.token';
 const ATTACH_KEY = 'assist.attach';
@@ -294,7 +295,13 @@ function openSession(code, tok) {
   delete canvas.dataset.seq;
   notice = { text: '', until: 0 };
   fitScreen();
-  const renderer = new ScreenRenderer({ canvas, onError: setNotice, onResize: fitScreen });
+  const renderer = new ScreenRenderer({
+    canvas,
+    onError: setNotice,
+    onResize: fitScreen,
+    onCursor: () => drawCursor(),
+    onQuality: () => renderSession(),
+  });
   const session = new RepSession({
     code,
     token: tok,
@@ -313,6 +320,7 @@ function leaveSession() {
   if (!current) return;
   const { session, renderer, ticker } = current;
   current = null;
+  $('cursor').hidden = true;
   clearInterval(ticker);
   session.close();
   renderer.reset(); // its queued messages must not draw on the next session's canvas
@@ -343,11 +351,45 @@ async function endCurrent(reason) {
 // pixel. The backing store stays at full resolution.
 function fitScreen() {
   const canvas = $('screen');
-  const stage = canvas.parentElement;
+  const stage = $('screen-box').parentElement;
   const { width: w, height: h } = canvas;
   const scale = w && h ? Math.min(1, stage.clientWidth / w, stage.clientHeight / h) : 0;
   canvas.style.width = `${Math.floor(w * scale)}px`;
   canvas.style.height = `${Math.floor(h * scale)}px`;
+  drawCursor();
+}
+
+// drawCursor places the customer's pointer over the picture, at the
+// picture's scale.
+function drawCursor() {
+  const canvas = $('screen');
+  const scale = canvas.width ? parseFloat(canvas.style.width) / canvas.width : 0;
+  placeCursor($('cursor'), current && current.renderer.cursor, scale);
+}
+
+function renderMonitors(s) {
+  const select = $('monitor');
+  const list = s.monitors || [];
+  select.hidden = list.length < 2;
+  const opts = monitorOptions(list);
+  const key = JSON.stringify(opts);
+  if (select.dataset.key !== key) {
+    select.dataset.key = key;
+    select.replaceChildren(...opts.map((o) => new Option(o.label, String(o.value))));
+  }
+  if (select.value !== String(s.monitor || 0)) select.value = String(s.monitor || 0);
+}
+
+async function takeScreenshot() {
+  if (!current) return null;
+  try {
+    const saved = await saveScreenshot($('screen'), current.session.code);
+    setNotice(`Saved ${saved.name}`);
+    return saved;
+  } catch (err) {
+    setNotice(`Could not save a screenshot: ${err.message}`);
+    throw err;
+  }
 }
 
 function setNotice(text) {
@@ -369,6 +411,10 @@ function renderSession() {
   setText($('session-agent'), customerText(s.agent));
   setText($('rtt'), s.rtt == null ? 'RTT –' : `RTT ${Math.round(s.rtt)} ms`);
   setText($('fps'), `${Math.round(renderer.fps())} fps`);
+  setText($('quality'), qualityText(renderer.quality));
+  $('quality').title = qualityTitle(renderer.quality);
+  $('screenshot').disabled = !(renderer.width > 0);
+  renderMonitors(s);
   $('end').disabled = s.state === 'ended' || (s.fatal && s.phase === 'closed');
   $('placeholder').hidden = renderer.width > 0;
 }
@@ -387,6 +433,9 @@ function state() {
     seq: renderer.seq,
     fps: renderer.fps(),
     screenErrors: renderer.errors,
+    quality: renderer.quality,
+    refining: renderer.refining,
+    cursor: { visible: renderer.cursor.visible, x: renderer.cursor.x, y: renderer.cursor.y, shape: Boolean(renderer.cursor.image) },
   };
 }
 
@@ -400,7 +449,11 @@ function attachFromUI(code) {
 }
 
 function wire() {
-  new ResizeObserver(fitScreen).observe($('screen').parentElement);
+  new ResizeObserver(fitScreen).observe($('screen-box').parentElement);
+  $('screenshot').addEventListener('click', () => takeScreenshot().catch(() => {}));
+  $('monitor').addEventListener('change', (e) => {
+    if (current) current.session.selectMonitor(Number(e.target.value) || 0);
+  });
   $('login-form').addEventListener('submit', (e) => {
     e.preventDefault();
     login($('token').value);
@@ -460,6 +513,10 @@ window.assistConsole = {
   newSession,
   /** Leaves the session view without ending the session. */
   back,
+  /** Saves the picture as PNG (the Screenshot button); resolves with {name, size}. */
+  screenshot: () => takeScreenshot(),
+  /** Shares monitor n (1-based) or all (0), as the monitor picker does. */
+  selectMonitor: (n) => Boolean(current && current.session.selectMonitor(n)),
 };
 
 boot();

@@ -7,15 +7,24 @@
 export const SCREEN_INFO = 1;
 export const SCREEN_RECTS = 2;
 export const SCREEN_FRAME_END = 3;
+export const SCREEN_CURSOR = 4;
+export const SCREEN_CURSOR_SHAPE = 5;
+export const SCREEN_QUALITY = 6;
+
+/** ScreenFrameEnd flag: lossy areas will be refined. */
+export const FRAME_REFINING = 1;
 
 /** Rectangle encodings. */
 export const ENC_SOLID = 1;
 export const ENC_PNG = 2;
 export const ENC_RAW = 3;
+export const ENC_JPEG = 4;
+export const ENC_COPY = 5;
 
 /** Limits, as in protocol/doc.go and protocol/screen.go. */
 export const MAX_SCREEN_MESSAGE = 64 << 10;
 export const MAX_DIMENSION = 16384;
+export const MAX_CURSOR_SIZE = 256;
 
 const RECT_HEADER = 2 * 4 + 1 + 4;
 
@@ -35,8 +44,11 @@ function fail(message) {
  * Decodes one screen message. It returns one of
  *   {kind: SCREEN_INFO, width, height}
  *   {kind: SCREEN_RECTS, rects: [{x, y, w, h, enc, data: Uint8Array}]}
- *   {kind: SCREEN_FRAME_END, seq}
- * and throws ScreenError on a malformed message, with the same checks as
+ *   {kind: SCREEN_FRAME_END, seq, refining}
+ *   {kind: SCREEN_CURSOR, visible, x, y}
+ *   {kind: SCREEN_CURSOR_SHAPE, hotX, hotY, png: Uint8Array}
+ *   {kind: SCREEN_QUALITY, quality, fps, bytesPerSec, rttMs}
+ * (copy rects carry srcX, srcY) and throws ScreenError on a malformed message, with the same checks as
  * protocol.DecodeScreen. Rect data are views into buf (no copy).
  */
 export function decodeScreen(buf) {
@@ -49,8 +61,20 @@ export function decodeScreen(buf) {
     case SCREEN_INFO:
       return decodeInfo(view);
     case SCREEN_FRAME_END:
-      if (bytes.length !== 5) fail(`frame end of ${bytes.length} bytes`);
-      return { kind, seq: view.getUint32(1) };
+      if (bytes.length !== 5 && (bytes.length !== 6 || (bytes[5] & ~FRAME_REFINING) !== 0)) fail(`frame end of ${bytes.length} bytes`);
+      return { kind, seq: view.getUint32(1), refining: bytes.length === 6 && (bytes[5] & FRAME_REFINING) !== 0 };
+    case SCREEN_CURSOR:
+      if (bytes.length !== 6 || (bytes[1] & ~1) !== 0) fail(`cursor message of ${bytes.length} bytes`);
+      return { kind, visible: (bytes[1] & 1) === 1, x: view.getUint16(2), y: view.getUint16(4) };
+    case SCREEN_CURSOR_SHAPE:
+      if (bytes.length < 6) fail(`cursor shape of ${bytes.length} bytes`);
+      return { kind, hotX: view.getUint16(1), hotY: view.getUint16(3), png: bytes.subarray(5) };
+    case SCREEN_QUALITY: {
+      if (bytes.length !== 9) fail(`quality message of ${bytes.length} bytes`);
+      const quality = bytes[1];
+      if (quality < 1 || quality > 100) fail(`quality ${quality}`);
+      return { kind, quality, fps: bytes[2], bytesPerSec: view.getUint32(3), rttMs: view.getUint16(7) };
+    }
     case SCREEN_RECTS:
       return { kind, rects: decodeRects(bytes, view) };
     default:
@@ -115,16 +139,26 @@ function checkRect(r, i) {
     case ENC_PNG:
       if (r.data.length === 0) fail(`rect ${i}: empty png rect`);
       break;
+    case ENC_JPEG:
+      if (r.data.length === 0) fail(`rect ${i}: empty jpeg rect`);
+      break;
+    case ENC_COPY:
+      if (r.data.length !== 4) fail(`rect ${i}: copy rect with ${r.data.length} bytes`);
+      r.srcX = (r.data[0] << 8) | r.data[1];
+      r.srcY = (r.data[2] << 8) | r.data[3];
+      break;
     default:
       fail(`rect ${i}: unknown encoding ${r.enc}`);
   }
 }
 
-/** Decodes PNG bytes to an ImageBitmap holding exactly the file's pixels. */
-export function decodePNG(data) {
-  const blob = new Blob([data], { type: 'image/png' });
+/** Decodes PNG (or, with type image/jpeg, JPEG) bytes to an ImageBitmap holding exactly the file's pixels. */
+export function decodePNG(data, type = 'image/png') {
+  const blob = new Blob([data], { type });
   return createImageBitmap(blob, { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
 }
+
+const IMAGE_TYPES = { [ENC_PNG]: 'image/png', [ENC_JPEG]: 'image/jpeg' };
 
 /** Counts completed frames over the last second. */
 export class FpsMeter {
@@ -157,19 +191,30 @@ export class FpsMeter {
  * message has been drawn. A message that does not decode, or does not fit the
  * screen, is reported through onError and dropped whole; push never throws.
  *
- * Options: canvas (required), decodePNG (bytes -> Promise<ImageBitmap-like>),
- * onError(message), onFrame({frames, seq}), onResize(width, height), now()
- * (a millisecond clock).
+ * Options: canvas (required), decodePNG ((bytes, type) -> Promise<ImageBitmap-like>),
+ * onError(message), onFrame({frames, seq, refining}), onResize(width, height),
+ * onCursor(cursor) with cursor {visible, x, y, hotX, hotY, image} (image an
+ * ImageBitmap-like, or null before the first shape), onQuality({quality, fps,
+ * bytesPerSec, rttMs}), now() (a millisecond clock).
+ *
+ * Copy rects copy within the canvas, in order with everything else. The
+ * pointer is never drawn on the canvas (copies would smear it): onCursor
+ * gets it for an overlay.
  */
 export class ScreenRenderer {
-  constructor({ canvas, decodePNG: decode = decodePNG, onError = () => {}, onFrame = () => {}, onResize = () => {}, now = () => performance.now() }) {
+  constructor({ canvas, decodePNG: decode = decodePNG, onError = () => {}, onFrame = () => {}, onResize = () => {}, onCursor = () => {}, onQuality = () => {}, now = () => performance.now() }) {
     this.canvas = canvas;
     this.ctx = canvas.getContext('2d', { alpha: false });
     this.decode = decode;
     this.onError = onError;
     this.onFrame = onFrame;
     this.onResize = onResize;
+    this.onCursor = onCursor;
+    this.onQuality = onQuality;
     this.now = now;
+    this.cursor = { visible: false, x: 0, y: 0, hotX: 0, hotY: 0, image: null };
+    this.quality = null;
+    this.refining = false;
     this.queue = Promise.resolve();
     this.generation = 0;
     this.width = 0;
@@ -230,16 +275,24 @@ export class ScreenRenderer {
   // prepare starts decoding the PNG rectangles of msg. Its promise never
   // rejects: it resolves to {bitmaps} or {error}.
   prepare(msg) {
-    if (msg.kind !== SCREEN_RECTS || !msg.rects.some((r) => r.enc === ENC_PNG)) {
+    if (msg.kind === SCREEN_CURSOR_SHAPE) {
+      return Promise.resolve()
+        .then(() => this.decode(msg.png, 'image/png'))
+        .then(
+          (bitmap) => ({ bitmaps: [bitmap] }),
+          (err) => ({ bitmaps: [], error: `cursor shape does not decode (${err && err.message ? err.message : err})` }),
+        );
+    }
+    if (msg.kind !== SCREEN_RECTS || !msg.rects.some((r) => IMAGE_TYPES[r.enc])) {
       return Promise.resolve({ bitmaps: [] });
     }
     const jobs = msg.rects.map((r, i) =>
-      r.enc === ENC_PNG
+      IMAGE_TYPES[r.enc]
         ? Promise.resolve()
-            .then(() => this.decode(r.data))
+            .then(() => this.decode(r.data, IMAGE_TYPES[r.enc]))
             .then(
               (bitmap) => ({ bitmap }),
-              (err) => ({ error: `rect ${i}: png does not decode (${err && err.message ? err.message : err})` }),
+              (err) => ({ error: `rect ${i}: ${r.enc === ENC_JPEG ? 'jpeg' : 'png'} does not decode (${err && err.message ? err.message : err})` }),
             )
         : Promise.resolve({}),
     );
@@ -263,9 +316,45 @@ export class ScreenRenderer {
         this.drawRects(msg.rects, prepared);
         break;
       case SCREEN_FRAME_END:
+        this.refining = msg.refining;
         this.frameEnd(msg.seq);
         break;
+      case SCREEN_CURSOR:
+        Object.assign(this.cursor, { visible: msg.visible, x: msg.x, y: msg.y });
+        this.cursorChanged();
+        break;
+      case SCREEN_CURSOR_SHAPE:
+        this.cursorShape(msg, prepared);
+        break;
+      case SCREEN_QUALITY:
+        this.quality = { quality: msg.quality, fps: msg.fps, bytesPerSec: msg.bytesPerSec, rttMs: msg.rttMs };
+        try {
+          this.onQuality(this.quality);
+        } catch (e) {
+          console.error('assist: quality handler failed', e);
+        }
+        break;
       default:
+    }
+  }
+
+  cursorShape(msg, { bitmaps, error }) {
+    if (error) throw new ScreenError(error);
+    const bitmap = bitmaps[0];
+    if (bitmap.width > MAX_CURSOR_SIZE || bitmap.height > MAX_CURSOR_SIZE || msg.hotX >= bitmap.width || msg.hotY >= bitmap.height) {
+      closeAll(bitmaps);
+      throw new ScreenError(`cursor of ${bitmap.width}x${bitmap.height} with hotspot ${msg.hotX},${msg.hotY}`);
+    }
+    if (this.cursor.image) closeAll([this.cursor.image]);
+    Object.assign(this.cursor, { hotX: msg.hotX, hotY: msg.hotY, image: bitmap });
+    this.cursorChanged();
+  }
+
+  cursorChanged() {
+    try {
+      this.onCursor(this.cursor);
+    } catch (e) {
+      console.error('assist: cursor handler failed', e);
     }
   }
 
@@ -300,8 +389,12 @@ export class ScreenRenderer {
     if (r.x + r.w > this.width || r.y + r.h > this.height) {
       throw new ScreenError(`rect ${i} (${r.w}x${r.h} at ${r.x},${r.y}) outside the ${this.width}x${this.height} screen`);
     }
+    if (r.enc === ENC_COPY && (r.srcX + r.w > this.width || r.srcY + r.h > this.height)) {
+      throw new ScreenError(`rect ${i}: copy source (${r.w}x${r.h} at ${r.srcX},${r.srcY}) outside the ${this.width}x${this.height} screen`);
+    }
     if (bitmap && (bitmap.width !== r.w || bitmap.height !== r.h)) {
-      throw new ScreenError(`rect ${i}: png of ${bitmap.width}x${bitmap.height} in a ${r.w}x${r.h} rect`);
+      const kind = r.enc === ENC_JPEG ? 'jpeg' : 'png';
+      throw new ScreenError(`rect ${i}: ${kind} of ${bitmap.width}x${bitmap.height} in a ${r.w}x${r.h} rect`);
     }
   }
 
@@ -313,7 +406,13 @@ export class ScreenRenderer {
         ctx.fillRect(r.x, r.y, r.w, r.h);
         break;
       case ENC_PNG:
+      case ENC_JPEG:
         ctx.drawImage(bitmap, r.x, r.y);
+        break;
+      case ENC_COPY:
+        // The canvas onto itself: browsers copy through a snapshot, so
+        // overlapping areas come out right.
+        ctx.drawImage(this.canvas, r.srcX, r.srcY, r.w, r.h, r.x, r.y, r.w, r.h);
         break;
       case ENC_RAW:
         ctx.putImageData(rgbToImageData(r.data, r.w, r.h), r.x, r.y);
@@ -328,8 +427,9 @@ export class ScreenRenderer {
     this.meter.tick(this.now());
     this.canvas.dataset.frames = String(this.frames);
     this.canvas.dataset.seq = String(seq);
+    this.canvas.dataset.refining = String(this.refining);
     try {
-      this.onFrame({ frames: this.frames, seq });
+      this.onFrame({ frames: this.frames, seq, refining: this.refining });
     } catch (e) {
       console.error('assist: frame handler failed', e);
     }
