@@ -341,6 +341,7 @@ func (c *Client) onChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
 		current := c.pc == pc
 		c.stats.Bytes[label] += int64(len(m.Data))
 		c.stats.BytesTotal += int64(len(m.Data))
+		c.extra.lastMsg = time.Now()
 		c.mu.Unlock()
 		if !current {
 			return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"time"
 
 	"assist/protocol"
 )
@@ -15,7 +16,8 @@ type screenExtra struct {
 	quality  protocol.Quality
 	monitors []protocol.MonitorInfo
 	monitor  int
-	refining bool // the last frame end announced refinement
+	refining bool      // the last frame end announced refinement
+	lastMsg  time.Time // when the last data-channel message arrived
 }
 
 // Cursor is the customer's pointer as the agent reported it.
@@ -136,4 +138,12 @@ func (c *Client) waitPicture(ctx context.Context, ok func(pic *image.RGBA, refin
 // quality) and returns the picture.
 func (c *Client) WaitSettled(ctx context.Context) (*image.RGBA, error) {
 	return c.waitPicture(ctx, func(_ *image.RGBA, refining bool) bool { return !refining })
+}
+
+// LastMessage is when the last data-channel message arrived (zero before
+// the first).
+func (c *Client) LastMessage() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.extra.lastMsg
 }
