@@ -257,7 +257,7 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 		}
 		index[k] = len(jobs)
 		keys = append(keys, k)
-		jobs = append(jobs, capture.Job{Rect: k.r, Quality: k.q, Settle: k.settle})
+		jobs = append(jobs, capture.Job{Rect: k.r, Quality: k.q, Settle: k.settle, Stream: true})
 		return len(jobs) - 1
 	}
 	var plans []peerPlan
@@ -271,6 +271,7 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 			}
 			v.area, v.width, v.height = ar.rect, ar.rect.Dx(), ar.rect.Dy()
 			v.tracker.Reset()
+			p.z.Reset() // ScreenInfo restarts the stream on both sides
 			v.shapeSerial = 0
 			v.cursorSent = false
 		}
@@ -342,7 +343,14 @@ func (s *streamer) sendPlan(pl peerPlan, ar *area, jobs []capture.Job, encoded [
 	}
 	for _, j := range pl.jobs {
 		for _, e := range encoded[j] {
-			if err := batch.Add(rel(e.Rect)); err != nil {
+			r := e.Rect
+			if r.Enc == protocol.EncZlib { // a payload: onto this rep's stream
+				var err error
+				if r, err = p.z.Rect(image.Rect(r.X, r.Y, r.X+r.W, r.Y+r.H), r.Data); err != nil {
+					return err
+				}
+			}
+			if err := batch.Add(rel(r)); err != nil {
 				return err
 			}
 			if e.Lossy && !jobs[j].Settle {

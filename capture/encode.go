@@ -33,6 +33,10 @@ type Encoder struct {
 	pal     image.Paletted // scratch paletted copy
 	colours [maxPalette]color.RGBA
 	table   colourTable
+	// payload: few-colour rectangles come back as protocol.EncZlib with
+	// Data holding the uncompressed palette payload, for the sender to
+	// compress onto its channel's stream (ZEncoder.Rect).
+	payload bool
 }
 
 // NewEncoder returns an Encoder.
@@ -89,6 +93,16 @@ func (e *Encoder) encodeRect(img *image.RGBA, r image.Rectangle, quality int) (p
 	paletted := e.palettize(img, r)
 	if !paletted && quality > 0 {
 		return e.jpeg(img, r, out, quality)
+	}
+	if paletted && e.payload {
+		pal := make([][3]byte, len(e.pal.Palette))
+		for i := range pal {
+			c := e.colours[i]
+			pal[i] = [3]byte{c.R, c.G, c.B}
+		}
+		out.Enc = protocol.EncZlib
+		out.Data = protocol.AppendPalettePayload(nil, pal, e.pal.Pix, w, h)
+		return out, false, nil
 	}
 	if !paletted {
 		e.copyOpaque(img, r)

@@ -21,6 +21,9 @@ type Job struct {
 	// Settle: the area went out lossy at Quality and stopped changing:
 	// encode what Settle says (possibly nothing).
 	Settle bool
+	// Stream: few-colour content comes back as an uncompressed
+	// protocol.EncZlib payload (see Encoder.payload) instead of a PNG.
+	Stream bool
 }
 
 // Encoded is one encoded piece of a Job: a job too large for one message,
@@ -89,6 +92,8 @@ func (p *Pool) Encode(img *image.RGBA, jobs []Job) ([][]Encoded, error) {
 }
 
 func (e *Encoder) run(img *image.RGBA, j Job) ([]Encoded, error) {
+	e.payload = j.Stream
+	defer func() { e.payload = false }()
 	if j.Settle {
 		return e.Settle(img, j.Rect, j.Quality)
 	}
@@ -108,7 +113,7 @@ func (e *Encoder) encodeJob(img *image.RGBA, j Job, dst []Encoded) ([]Encoded, e
 				if !sub.many {
 					q = 0
 				}
-				if dst, err = e.encodeJob(img, Job{Rect: sub.r, Quality: q}, dst); err != nil {
+				if dst, err = e.encodeJob(img, Job{Rect: sub.r, Quality: q, Stream: j.Stream}, dst); err != nil {
 					return dst, err
 				}
 			}
@@ -122,7 +127,7 @@ func (e *Encoder) encodeJob(img *image.RGBA, j Job, dst []Encoded) ([]Encoded, e
 		return dst, fmt.Errorf("capture: encode %v: %w", r, err)
 	}
 	for _, t := range SplitTiles(r) {
-		if dst, err = e.encodeJob(img, Job{Rect: t, Quality: j.Quality}, dst); err != nil {
+		if dst, err = e.encodeJob(img, Job{Rect: t, Quality: j.Quality, Stream: j.Stream}, dst); err != nil {
 			return dst, err
 		}
 	}

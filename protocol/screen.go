@@ -191,6 +191,10 @@ func (r Rect) check() error {
 		}
 	case EncJPEG, EncCopy:
 		return r.checkExt()
+	case EncZlib:
+		if len(r.Data) < 5 {
+			return fmt.Errorf("%w: zlib rect with %d bytes", ErrMalformed, len(r.Data))
+		}
 	default:
 		return fmt.Errorf("%w: encoding %d", ErrUnknownType, r.Enc)
 	}
@@ -243,6 +247,8 @@ func (r Rect) Draw(dst *image.RGBA) error {
 		return r.drawJPEG(dst)
 	case EncCopy:
 		return r.drawCopy(dst)
+	case EncZlib:
+		return fmt.Errorf("%w: a zlib rect needs the channel's stream: use a Decoder", ErrMalformed)
 	}
 	return nil
 }

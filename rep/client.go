@@ -403,13 +403,14 @@ func (c *Client) onScreen(b []byte) error {
 		}
 		c.frames = 0
 		c.screenOK = true
+		c.extra.dec.Reset()
 		c.stats.Width, c.stats.Height = m.Width, m.Height
 	case protocol.ScreenRects:
 		if c.fb == nil {
 			return errors.New("rep: rectangles before the screen size")
 		}
 		for _, r := range m.Rects {
-			if err := r.Draw(c.fb); err != nil {
+			if err := c.extra.dec.Apply(c.fb, r); err != nil {
 				return fmt.Errorf("rep: %w", err)
 			}
 		}

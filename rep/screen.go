@@ -18,6 +18,7 @@ type screenExtra struct {
 	monitor  int
 	refining bool      // the last frame end announced refinement
 	lastMsg  time.Time // when the last data-channel message arrived
+	dec      protocol.Decoder
 }
 
 // Cursor is the customer's pointer as the agent reported it.

@@ -20,6 +20,7 @@ export const ENC_PNG = 2;
 export const ENC_RAW = 3;
 export const ENC_JPEG = 4;
 export const ENC_COPY = 5;
+export const ENC_ZLIB = 6;
 
 /** Limits, as in protocol/doc.go and protocol/screen.go. */
 export const MAX_SCREEN_MESSAGE = 64 << 10;
@@ -142,6 +143,11 @@ function checkRect(r, i) {
     case ENC_JPEG:
       if (r.data.length === 0) fail(`rect ${i}: empty jpeg rect`);
       break;
+    case ENC_ZLIB:
+      if (r.data.length < 5) fail(`rect ${i}: zlib rect with ${r.data.length} bytes`);
+      r.rawLen = ((r.data[0] << 24) >>> 0) + (r.data[1] << 16) + (r.data[2] << 8) + r.data[3];
+      if (r.rawLen < 4 || r.rawLen > 1 + 3 * 256 + r.w * r.h) fail(`rect ${i}: zlib rect of ${r.w}x${r.h} claims ${r.rawLen} bytes`);
+      break;
     case ENC_COPY:
       if (r.data.length !== 4) fail(`rect ${i}: copy rect with ${r.data.length} bytes`);
       r.srcX = (r.data[0] << 8) | r.data[1];
@@ -159,6 +165,88 @@ export function decodePNG(data, type = 'image/png') {
 }
 
 const IMAGE_TYPES = { [ENC_PNG]: 'image/png', [ENC_JPEG]: 'image/jpeg' };
+
+/**
+ * StreamInflater is the receiving end of the screen channel's one raw
+ * deflate stream (protocol/zstream.go): segments go in strictly in order,
+ * each ends with a sync flush, so each one's output is complete when its
+ * bytes are in. A broken stream fails every later segment (until the
+ * renderer makes a new one at the next ScreenInfo).
+ */
+export class StreamInflater {
+  constructor() {
+    const ds = new DecompressionStream('deflate-raw');
+    this.writer = ds.writable.getWriter();
+    this.reader = ds.readable.getReader();
+    this.writer.closed.catch(() => {}); // a broken stream is reported by inflate
+    this.have = [];
+    this.haveLen = 0;
+    this.queue = Promise.resolve();
+  }
+
+  /** Inflates the next segment, which must give exactly n bytes. */
+  inflate(segment, n) {
+    const job = this.queue.then(async () => {
+      if (this.broken) throw new ScreenError(`the deflate stream broke earlier (${this.broken.message})`);
+      try {
+        this.writer.write(segment).catch(() => {});
+        while (this.haveLen < n) {
+          const { value, done } = await this.reader.read();
+          if (done) throw new ScreenError('the deflate stream ended');
+          this.have.push(value);
+          this.haveLen += value.length;
+        }
+        const all = this.have.length === 1 ? this.have[0] : concat(this.have, this.haveLen);
+        if (all.length !== n) throw new ScreenError(`a deflate segment gave ${all.length} bytes, not ${n}`);
+        this.have = [];
+        this.haveLen = 0;
+        return all;
+      } catch (err) {
+        this.broken = err;
+        throw err;
+      }
+    });
+    this.queue = job.catch(() => {});
+    return job;
+  }
+}
+
+function concat(parts, n) {
+  const out = new Uint8Array(n);
+  let p = 0;
+  for (const part of parts) {
+    out.set(part, p);
+    p += part.length;
+  }
+  return out;
+}
+
+/** Draws a palette payload (see protocol.AppendPalettePayload) into RGBA out, checking it. */
+export function paletteToRGBA(payload, w, h, out) {
+  const n = payload[0] + 1;
+  const bits = n <= 2 ? 1 : n <= 4 ? 2 : n <= 16 ? 4 : 8;
+  const rowBytes = Math.ceil((w * bits) / 8);
+  if (payload.length !== 1 + 3 * n + rowBytes * h) {
+    throw new ScreenError(`palette payload of ${payload.length} bytes for ${n} colours in ${w}x${h}`);
+  }
+  const pal = payload.subarray(1, 1 + 3 * n);
+  const idx = payload.subarray(1 + 3 * n);
+  const mask = (1 << bits) - 1;
+  for (let y = 0; y < h; y++) {
+    const row = y * rowBytes;
+    let d = y * w * 4;
+    for (let x = 0; x < w; x++, d += 4) {
+      const bit = x * bits;
+      const i = (idx[row + (bit >> 3)] >> (8 - bits - (bit & 7))) & mask;
+      if (i >= n) throw new ScreenError(`palette index ${i} of ${n}`);
+      out[d] = pal[3 * i];
+      out[d + 1] = pal[3 * i + 1];
+      out[d + 2] = pal[3 * i + 2];
+      out[d + 3] = 255;
+    }
+  }
+  return out;
+}
 
 /** Counts completed frames over the last second. */
 export class FpsMeter {
@@ -213,6 +301,7 @@ export class ScreenRenderer {
     this.onQuality = onQuality;
     this.now = now;
     this.cursor = { visible: false, x: 0, y: 0, hotX: 0, hotY: 0, image: null };
+    this.inflater = null; // made at each ScreenInfo: the stream restarts there
     this.quality = null;
     this.refining = false;
     this.queue = Promise.resolve();
@@ -235,6 +324,7 @@ export class ScreenRenderer {
       return this.queue;
     }
     const generation = this.generation;
+    if (msg.kind === SCREEN_INFO && typeof DecompressionStream === 'function') this.inflater = new StreamInflater();
     const ready = this.prepare(msg);
     this.queue = this.queue
       .then(() => ready)
@@ -283,11 +373,13 @@ export class ScreenRenderer {
           (err) => ({ bitmaps: [], error: `cursor shape does not decode (${err && err.message ? err.message : err})` }),
         );
     }
-    if (msg.kind !== SCREEN_RECTS || !msg.rects.some((r) => IMAGE_TYPES[r.enc])) {
+    if (msg.kind !== SCREEN_RECTS || !msg.rects.some((r) => IMAGE_TYPES[r.enc] || r.enc === ENC_ZLIB)) {
       return Promise.resolve({ bitmaps: [] });
     }
     const jobs = msg.rects.map((r, i) =>
-      IMAGE_TYPES[r.enc]
+      r.enc === ENC_ZLIB
+        ? this.inflateRect(r, i)
+        : IMAGE_TYPES[r.enc]
         ? Promise.resolve()
             .then(() => this.decode(r.data, IMAGE_TYPES[r.enc]))
             .then(
@@ -305,6 +397,22 @@ export class ScreenRenderer {
       }
       return { bitmaps };
     });
+  }
+
+  // inflateRect takes a zlib rect's segment off the stream now (in arrival
+  // order) and turns it into pixels.
+  inflateRect(r, i) {
+    if (!this.inflater) return Promise.resolve({ error: `rect ${i}: zlib rect before the screen size` });
+    return this.inflater.inflate(r.data.subarray(4), r.rawLen).then(
+      (payload) => {
+        try {
+          return { bitmap: { pixels: paletteToRGBA(payload, r.w, r.h, new Uint8ClampedArray(r.w * r.h * 4)) } };
+        } catch (err) {
+          return { error: `rect ${i}: ${err.message}` };
+        }
+      },
+      (err) => ({ error: `rect ${i}: zlib segment does not inflate (${err && err.message ? err.message : err})` }),
+    );
   }
 
   apply(msg, prepared) {
@@ -392,7 +500,7 @@ export class ScreenRenderer {
     if (r.enc === ENC_COPY && (r.srcX + r.w > this.width || r.srcY + r.h > this.height)) {
       throw new ScreenError(`rect ${i}: copy source (${r.w}x${r.h} at ${r.srcX},${r.srcY}) outside the ${this.width}x${this.height} screen`);
     }
-    if (bitmap && (bitmap.width !== r.w || bitmap.height !== r.h)) {
+    if (bitmap && !bitmap.pixels && (bitmap.width !== r.w || bitmap.height !== r.h)) {
       const kind = r.enc === ENC_JPEG ? 'jpeg' : 'png';
       throw new ScreenError(`rect ${i}: ${kind} of ${bitmap.width}x${bitmap.height} in a ${r.w}x${r.h} rect`);
     }
@@ -408,6 +516,9 @@ export class ScreenRenderer {
       case ENC_PNG:
       case ENC_JPEG:
         ctx.drawImage(bitmap, r.x, r.y);
+        break;
+      case ENC_ZLIB:
+        ctx.putImageData(typeof ImageData === 'function' ? new ImageData(bitmap.pixels, r.w, r.h) : { width: r.w, height: r.h, data: bitmap.pixels }, r.x, r.y);
         break;
       case ENC_COPY:
         // The canvas onto itself: browsers copy through a snapshot, so

@@ -2,10 +2,12 @@
 // Run: node --test server/web/
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
 import {
   decodeScreen, ScreenRenderer, ScreenError, FpsMeter, rgbToRGBA,
   SCREEN_INFO, SCREEN_RECTS, SCREEN_FRAME_END, ENC_SOLID, ENC_PNG, ENC_RAW, MAX_SCREEN_MESSAGE,
   SCREEN_CURSOR, SCREEN_CURSOR_SHAPE, SCREEN_QUALITY, ENC_JPEG, ENC_COPY,
+  ENC_ZLIB, StreamInflater, paletteToRGBA,
 } from './screen.js';
 
 // Encoders mirroring protocol.AppendScreenInfo / AppendRects / AppendFrameEnd.
@@ -321,4 +323,68 @@ test('ScreenRenderer copies within the canvas in order, decodes JPEG, and keeps 
   assert.deepEqual(qualities, [{ quality: 60, fps: 15, bytesPerSec: 256, rttMs: 40 }]);
   assert.deepEqual(frames, [{ frames: 1, seq: 1, refining: true }]);
   assert.equal(canvas.dataset.refining, 'true');
+});
+
+// --- the deflate stream (protocol/zstream.go) ---
+
+
+// deflateSegments compresses payloads onto one raw deflate stream, each
+// ending with a sync flush, as protocol.ZEncoder does.
+async function deflateSegments(payloads) {
+  const d = zlib.createDeflateRaw();
+  const out = [];
+  for (const p of payloads) {
+    const chunks = [];
+    const onData = (c) => chunks.push(c);
+    d.on('data', onData);
+    d.write(p);
+    await new Promise((resolve) => d.flush(zlib.constants.Z_SYNC_FLUSH, resolve));
+    d.off('data', onData);
+    out.push(new Uint8Array(Buffer.concat(chunks)));
+  }
+  return out;
+}
+
+function zrect(x, y, w, h, segment, rawLen) {
+  const data = new Uint8Array(4 + segment.length);
+  new DataView(data.buffer).setUint32(0, rawLen);
+  data.set(segment, 4);
+  return { x, y, w, h, enc: ENC_ZLIB, data };
+}
+
+test('paletteToRGBA unpacks 1-bit and 8-bit indexes and rejects bad ones', () => {
+  // 2 colours, 3x2: rows 101 / 010 -> bytes 0b10100000, 0b01000000
+  const p = Uint8Array.from([1, 0, 0, 0, 255, 255, 255, 0b10100000, 0b01000000]);
+  const out = paletteToRGBA(p, 3, 2, new Uint8ClampedArray(24));
+  assert.deepEqual([...out.slice(0, 12)], [255, 255, 255, 255, 0, 0, 0, 255, 255, 255, 255, 255]);
+  assert.throws(() => paletteToRGBA(p.subarray(0, 8), 3, 2, new Uint8ClampedArray(24)), ScreenError);
+  const bad = Uint8Array.from([2, 1, 1, 1, 2, 2, 2, 3, 3, 3, 0b11000000]); // 3 colours, index 3
+  assert.throws(() => paletteToRGBA(bad, 1, 1, new Uint8ClampedArray(4)), /palette index 3/);
+});
+
+test('StreamInflater keeps the stream across segments; ScreenRenderer draws zlib rects', async () => {
+  const tile = Uint8Array.from([1, 10, 20, 30, 200, 210, 220, 0b10000000, 0b01000000]); // 2x2
+  const segs = await deflateSegments([tile, tile, tile]);
+  assert.ok(segs[1].length < tile.length + 5, 'a repeated payload is a back-reference');
+  const inf = new StreamInflater();
+  for (const s of segs) assert.deepEqual([...(await inf.inflate(s, tile.length))], [...tile]);
+  // A broken stream fails later segments too.
+  await assert.rejects(inf.inflate(Uint8Array.from([0xff, 0xff, 0xff]), 9));
+  await assert.rejects(inf.inflate(segs[0], 9), /broke earlier/);
+
+  const { canvas, ops } = fakeCanvas();
+  {
+    const r = new ScreenRenderer({ canvas, now: () => 0 });
+    r.push(info(4, 4));
+    r.push(rects([zrect(0, 0, 2, 2, segs[0], tile.length)]));
+    r.push(info(4, 4)); // restarts the stream
+    r.push(rects([zrect(2, 2, 2, 2, segs[0], tile.length), zrect(0, 2, 2, 2, segs[1], tile.length)]));
+    await r.push(frameEnd(1));
+    assert.equal(r.errors, 0);
+    assert.deepEqual(ops.filter((o) => o[0] === 'put'), [
+      ['put', 2, 2, 0, 0, [200, 210, 220, 255]],
+      ['put', 2, 2, 2, 2, [200, 210, 220, 255]],
+      ['put', 2, 2, 0, 2, [200, 210, 220, 255]],
+    ]);
+  }
 });
