@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"image/png"
 	"io"
 	"log/slog"
 	"math"
@@ -124,6 +125,9 @@ func TestWorkload(t *testing.T) {
 	}
 	b, err := json.MarshalIndent(report, "", "  ")
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
@@ -386,9 +390,11 @@ func (d *desktop) photo(t *testing.T, ctx context.Context, photo *image.RGBA, v 
 		t.Fatal(err)
 	}
 	settle(t, ctx, v, b)
+	b = v.Bytes()
 	if err := xproto.MapWindowChecked(d.c, w.ID).Check(); err != nil {
 		t.Fatal(err)
 	}
+	settle(t, ctx, v, b)
 }
 
 // --- our viewer ---
@@ -496,6 +502,10 @@ func (v *assistViewer) fidelity(t *testing.T, ctx context.Context, x *xtest.Serv
 		p = 10 * math.Log10(255*255*float64(len(got.Pix)/4*3)/se)
 	}
 	if p < 35 {
+		if dir := os.Getenv("ASSIST_BENCH_DEBUG"); dir != "" {
+			savePNG(t, filepath.Join(dir, "got.png"), got)
+			savePNG(t, filepath.Join(dir, "want.png"), want)
+		}
 		t.Errorf("fidelity: photo PSNR %.1f dB, want >= 35", p)
 		return fmt.Sprintf("FAIL: PSNR %.1f dB", p)
 	}
@@ -684,3 +694,14 @@ func table(results []*passResult) string {
 }
 
 func kb(n int64) string { return fmt.Sprintf("%.1f KB", float64(n)/1000) }
+
+func savePNG(t *testing.T, file string, img image.Image) {
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+}
