@@ -44,6 +44,7 @@ type streamer struct {
 	frame       *image.RGBA // the last capture (owned by src)
 	captureNo   uint64      // counts captures
 	lastErr     string
+	synced      []bool // scratch for Tracker.Synced
 
 	ptr      capture.Pointer
 	shape    []byte // the pointer's shape as PNG, for reps that lack it
@@ -282,7 +283,24 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 				v.tracker.ApplyCopy(post, *move)
 			}
 		}
+		ref := ar.prevTiles
+		if plan.move != nil {
+			ref = post
+		}
+		synced := v.tracker.Synced(ref, s.synced)
+		s.synced = synced
 		for _, r := range v.tracker.Diff(ar.tiles) {
+			// Where the rep holds the reference exactly, only the changed
+			// pixels go (a keystroke is a glyph, not a 64x64 tile).
+			if len(synced) > 0 && ar.prev != nil && ar.prev.Rect == sub.Rect {
+				all := true
+				ar.tiles.TileIndexes(r, func(i int) { all = all && synced[i] })
+				if all {
+					if tight, ok := capture.ChangedBounds(ar.prev, sub, r); ok {
+						r = tight
+					}
+				}
+			}
 			plan.jobs = append(plan.jobs, add(jobKey{r: r, q: v.quality}))
 		}
 		for _, rf := range v.tracker.Refinable(now, refineQuiet) {

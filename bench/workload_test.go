@@ -58,10 +58,11 @@ type viewer interface {
 }
 
 type phaseResult struct {
-	Bytes      int64   `json:"bytes"`
-	CPUSeconds float64 `json:"cpu_seconds"` // server process + Xvfb
-	Seconds    float64 `json:"seconds"`
-	Fidelity   string  `json:"fidelity,omitempty"`
+	Bytes      int64            `json:"bytes"`
+	Encodings  map[string]int64 `json:"encodings,omitempty"` // assist: bytes by rectangle encoding
+	CPUSeconds float64          `json:"cpu_seconds"`         // server process + Xvfb
+	Seconds    float64          `json:"seconds"`
+	Fidelity   string           `json:"fidelity,omitempty"`
 }
 
 type passResult struct {
@@ -151,6 +152,10 @@ func runPass(t *testing.T, name string, photo *image.RGBA, start func(*testing.T
 	measure := func(phase string, run func()) {
 		t.Helper()
 		b0, c0, x0, t0 := v.Bytes(), cpuSeconds(t, v.Pid()), cpuSeconds(t, x.Pid()), time.Now()
+		var e0 map[string]int64
+		if as != nil {
+			e0 = as.c.Stats().Encodings
+		}
 		run()
 		settle(t, ctx, v, b0)
 		pr := &phaseResult{
@@ -160,6 +165,12 @@ func runPass(t *testing.T, name string, photo *image.RGBA, start func(*testing.T
 		sc, xc := cpuSeconds(t, v.Pid())-c0, cpuSeconds(t, x.Pid())-x0
 		pr.CPUSeconds = sc + xc
 		if as != nil {
+			pr.Encodings = map[string]int64{}
+			for k, n := range as.c.Stats().Encodings {
+				if d := n - e0[k]; d > 0 {
+					pr.Encodings[k] = d
+				}
+			}
 			pr.Fidelity = as.fidelity(t, ctx, x, phase == "photo")
 		}
 		res.Phases[phase] = pr
@@ -169,7 +180,7 @@ func runPass(t *testing.T, name string, photo *image.RGBA, start func(*testing.T
 			res.ServerCPU += sc
 			res.XvfbCPU += xc
 		}
-		t.Logf("%s %s: %d bytes, %.2f s, cpu %.2f s %s", name, phase, pr.Bytes, pr.Seconds, pr.CPUSeconds, pr.Fidelity)
+		t.Logf("%s %s: %d bytes, %.2f s, cpu %.2f s %s %v", name, phase, pr.Bytes, pr.Seconds, pr.CPUSeconds, pr.Fidelity, pr.Encodings)
 	}
 
 	measure("connect", func() {})
@@ -453,7 +464,10 @@ func startAssist(t *testing.T, ctx context.Context, x *xtest.Server, bin string)
 	return &assistViewer{c: c, agent: agent, server: server}
 }
 
-func (v *assistViewer) Bytes() int64 { return v.c.Stats().BytesTotal }
+// Bytes counts the screen channel: pixels, cursor and quality reports (the
+// control channel's pings and monitor lists are not screen sharing's cost,
+// and VNC has no such channel).
+func (v *assistViewer) Bytes() int64 { return v.c.Stats().Bytes["screen"] }
 
 func (v *assistViewer) QuietFor(now time.Time) time.Duration {
 	return now.Sub(v.c.LastMessage())

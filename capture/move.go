@@ -58,6 +58,12 @@ func (d *MoveDetector) Detect(prev, cur *image.RGBA, changed image.Rectangle) (M
 	return Move{}, false
 }
 
+// ChangedBounds shrinks r to the pixels that differ between a and b (false
+// when none do).
+func ChangedBounds(a, b *image.RGBA, r image.Rectangle) (image.Rectangle, bool) {
+	return exactChange(a, b, r.Intersect(a.Bounds()).Intersect(b.Bounds()))
+}
+
 // exactChange shrinks r to the pixels that differ between a and b.
 func exactChange(a, b *image.RGBA, r image.Rectangle) (image.Rectangle, bool) {
 	x0, x1, y0, y1 := r.Max.X, r.Min.X, -1, -1

@@ -169,40 +169,40 @@ func SplitTiles(r image.Rectangle) []image.Rectangle {
 
 // Settling lossy areas once they stop changing.
 const (
-	// SettleBytesPerPixel: a lossy area is refined to its exact pixels when
-	// that costs at most this much (text on a photo, gradients, UI with
-	// shading); photo-like areas cost far more and settle as JPEG instead.
-	SettleBytesPerPixel = 1.0
+	// SettleExactRatio: a lossy area is refined to its exact pixels when
+	// they cost at most this many times the JPEG it went out as (text on a
+	// photo, sharp UI: JPEG does badly there and lossless well); photo-like
+	// areas cost far more exact and settle as JPEG instead.
+	SettleExactRatio = 2.0
 	// SettlePSNR is the fidelity a lossy area must have to stay as it is.
-	SettlePSNR = 38.0
+	SettlePSNR = 36.0
 	// SettleQuality is the JPEG quality an area is re-sent at when it has
 	// less fidelity than SettlePSNR and its exact pixels cost too much.
 	SettleQuality = 92
 )
 
 // Settle returns what to send for an area that went out lossy at quality q
-// and has stopped changing: its exact pixels when they are cheap enough, else
-// nothing when the JPEG the receiver has is faithful enough (re-encoding is
-// deterministic, so the agent knows what the receiver shows), else a JPEG at
-// SettleQuality.
+// and has stopped changing (the agent re-encodes what the receiver has:
+// encoding is deterministic): its exact pixels when they cost little more
+// than that JPEG, else nothing when the JPEG is faithful enough, else a JPEG
+// at SettleQuality when that is clearly better.
 func (e *Encoder) Settle(img *image.RGBA, r image.Rectangle, q int) ([]Encoded, error) {
-	exact, err := e.encodeJob(img, Job{Rect: r}, nil)
+	shown, err := e.encodeJob(img, Job{Rect: r, Quality: q}, nil)
 	if err != nil {
 		return nil, err
 	}
-	size := 0
-	for _, p := range exact {
-		size += len(p.Rect.Data)
+	payload := e.payload
+	e.payload = false // real sizes: PNG
+	exact, err := e.encodeJob(img, Job{Rect: r}, nil)
+	e.payload = payload
+	if err != nil {
+		return nil, err
 	}
-	if float64(size) <= SettleBytesPerPixel*float64(r.Dx()*r.Dy()) {
+	if float64(piecesSize(exact)) <= SettleExactRatio*float64(piecesSize(shown)) {
 		return exact, nil
 	}
 	if q >= SettleQuality {
 		return nil, nil
-	}
-	shown, err := e.encodeJob(img, Job{Rect: r, Quality: q}, nil)
-	if err != nil {
-		return nil, err
 	}
 	was, err := piecesPSNR(img, shown)
 	if err != nil || was >= SettlePSNR {
@@ -218,6 +218,14 @@ func (e *Encoder) Settle(img *image.RGBA, r image.Rectangle, q int) ([]Encoded, 
 		return nil, err
 	}
 	return better, nil
+}
+
+func piecesSize(ps []Encoded) int {
+	n := 0
+	for _, p := range ps {
+		n += len(p.Rect.Data)
+	}
+	return n
 }
 
 // piecesPSNR decodes pieces and measures them against img.

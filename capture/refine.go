@@ -158,3 +158,30 @@ func (t *Tracker) eachTile(r image.Rectangle, f func(i int, tile image.Rectangle
 		}
 	}
 }
+
+// Synced reports, per tile, whether the receiver holds exactly (not lossy)
+// the content ref's hash says: there a change can go out as just its
+// changed pixels. Call it before Diff.
+func (t *Tracker) Synced(ref *Tiles, dst []bool) []bool {
+	dst = dst[:0]
+	if !t.valid || ref == nil || t.w != ref.W || t.h != ref.H || t.size != ref.Size || len(ref.Hash) != len(t.hash) {
+		return dst
+	}
+	for i, h := range t.hash {
+		dst = append(dst, h == ref.Hash[i] && t.lossyAt[i] == 0)
+	}
+	return dst
+}
+
+// TileIndexes calls f with the index of every tile of tiles that r touches.
+func (t *Tiles) TileIndexes(r image.Rectangle, f func(i int)) {
+	r = r.Sub(t.origin).Intersect(image.Rect(0, 0, t.W, t.H))
+	if r.Empty() {
+		return
+	}
+	for row := r.Min.Y / t.Size; row <= (r.Max.Y-1)/t.Size; row++ {
+		for c := r.Min.X / t.Size; c <= (r.Max.X-1)/t.Size; c++ {
+			f(row*t.Cols + c)
+		}
+	}
+}

@@ -119,6 +119,9 @@ type Stats struct {
 	Width      int              `json:"width"`
 	Height     int              `json:"height"`
 	Seconds    float64          `json:"seconds"`
+	// Encodings: rectangle payload bytes by encoding (solid, png, raw,
+	// jpeg, copy, zlib).
+	Encodings map[string]int64 `json:"encodings,omitempty"`
 }
 
 // Client is one rep connection attached to a session.
@@ -410,6 +413,7 @@ func (c *Client) onScreen(b []byte) error {
 			return errors.New("rep: rectangles before the screen size")
 		}
 		for _, r := range m.Rects {
+			c.countRect(r)
 			if err := c.extra.dec.Apply(c.fb, r); err != nil {
 				return fmt.Errorf("rep: %w", err)
 			}
@@ -549,7 +553,7 @@ func (c *Client) Errors() []string {
 func (c *Client) ResetStats() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.stats = Stats{Bytes: map[string]int64{}, Width: c.stats.Width, Height: c.stats.Height}
+	c.stats = Stats{Bytes: map[string]int64{}, Width: c.stats.Width, Height: c.stats.Height, Encodings: map[string]int64{}}
 	c.rtts = nil
 	c.start = time.Now()
 }
@@ -562,6 +566,10 @@ func (c *Client) Stats() Stats {
 	s.Bytes = map[string]int64{}
 	for k, v := range c.stats.Bytes {
 		s.Bytes[k] = v
+	}
+	s.Encodings = map[string]int64{}
+	for k, v := range c.stats.Encodings {
+		s.Encodings[k] = v
 	}
 	s.Seconds = time.Since(c.start).Seconds()
 	if s.Seconds > 0 {

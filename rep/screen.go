@@ -148,3 +148,20 @@ func (c *Client) LastMessage() time.Time {
 	defer c.mu.Unlock()
 	return c.extra.lastMsg
 }
+
+var encNames = map[byte]string{
+	protocol.EncSolid: "solid", protocol.EncPNG: "png", protocol.EncRaw: "raw",
+	protocol.EncJPEG: "jpeg", protocol.EncCopy: "copy", protocol.EncZlib: "zlib",
+}
+
+// countRect adds r to the per-encoding byte counts (c.mu held).
+func (c *Client) countRect(r protocol.Rect) {
+	if c.stats.Encodings == nil {
+		c.stats.Encodings = map[string]int64{}
+	}
+	name, ok := encNames[r.Enc]
+	if !ok {
+		name = fmt.Sprintf("enc%d", r.Enc)
+	}
+	c.stats.Encodings[name] += int64(protocol.RectSize(r))
+}
