@@ -33,7 +33,9 @@ type streamer struct {
 	damage   <-chan struct{} // nil: poll at the frame rate
 	pointer  capture.PointerSource
 	monitors capture.MonitorSource
+	windows  capture.WindowSource
 	pool     *capture.Pool
+	wins     []capture.Window // the top-level windows at the last capture
 
 	areas       map[image.Rectangle]*area // per shared area (a monitor or all)
 	mons        []capture.Monitor
@@ -59,6 +61,7 @@ type area struct {
 	prevTiles *capture.Tiles // the previous frame's
 	prev      *image.RGBA    // the previous frame's pixels (bounds = rect)
 	det       capture.MoveDetector
+	wins      []capture.Window // the windows when prev was captured
 	used      bool
 }
 
@@ -70,6 +73,7 @@ func (a *agent) stream(ctx context.Context) {
 	}
 	s.pointer, _ = s.src.(capture.PointerSource)
 	s.monitors, _ = s.src.(capture.MonitorSource)
+	s.windows, _ = s.src.(capture.WindowSource)
 	var ptrTick <-chan time.Time
 	if s.pointer != nil {
 		t := time.NewTicker(pointerInterval)
@@ -162,6 +166,11 @@ func (s *streamer) step(ctx context.Context) time.Duration {
 		s.frame, s.dirty, s.lastCapture = img, false, now
 		s.full = img.Bounds()
 		s.captureNo++
+		if s.windows != nil {
+			if ws, err := s.windows.Windows(ctx); err == nil {
+				s.wins = ws
+			}
+		}
 	}
 	s.sendFrame(ready, now)
 	return minWait(wait, time.Millisecond) // look again soon: more may be due
@@ -233,7 +242,11 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 	var post *capture.Tiles
 	if ar.prev != nil && ar.prevTiles != nil && ar.prev.Rect == sub.Rect {
 		if changed, any := changedBounds(ar.prevTiles, ar.tiles); any {
-			if m, ok := ar.det.Detect(ar.prev, sub, changed); ok {
+			m, ok := movedWindow(ar.wins, s.wins, ar.prev, sub)
+			if !ok {
+				m, ok = ar.det.Detect(ar.prev, sub, changed)
+			}
+			if ok {
 				move = &m
 				if err := protocol.CopyRect(m.Dst, m.Src).Draw(ar.prev); err == nil {
 					post = capture.HashTiles(ar.prev, capture.TileSize, nil)
@@ -334,6 +347,7 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 		}
 		copyChanged(ar.prev, sub, ref, ar.tiles)
 	}
+	ar.wins = s.wins
 	if ar.prevTiles == nil {
 		ar.prevTiles = &capture.Tiles{}
 	}
@@ -395,6 +409,28 @@ func (s *streamer) sendPlan(pl peerPlan, ar *area, jobs []capture.Job, encoded [
 		return p.sendScreen(protocol.AppendQuality(nil, protocol.Quality{Quality: q, FPS: fps, BytesPerSec: bps, RTTms: rtt}))
 	}
 	return nil
+}
+
+// movedWindow finds a window that kept its size and moved between two
+// captures, and checks its pixels moved with it: the largest such copy.
+func movedWindow(before, after []capture.Window, prev, cur *image.RGBA) (capture.Move, bool) {
+	old := map[uint32]image.Rectangle{}
+	for _, w := range before {
+		old[w.ID] = w.Rect
+	}
+	var best capture.Move
+	found := false
+	for _, w := range after {
+		o, ok := old[w.ID]
+		if !ok || o == w.Rect || o.Size() != w.Rect.Size() {
+			continue
+		}
+		if m, ok := capture.MoveOf(prev, cur, w.Rect, o.Min.Sub(w.Rect.Min)); ok &&
+			(!found || m.Dst.Dx()*m.Dst.Dy() > best.Dst.Dx()*best.Dst.Dy()) {
+			best, found = m, true
+		}
+	}
+	return best, found
 }
 
 // changedBounds returns the bounding box of the tiles that differ.

@@ -94,3 +94,16 @@ type Monitor struct {
 type MonitorSource interface {
 	Monitors(ctx context.Context) ([]Monitor, error)
 }
+
+// Window is a top-level window on screen.
+type Window struct {
+	ID   uint32
+	Rect image.Rectangle // screen coordinates, border included
+}
+
+// WindowSource is a Source that lists the visible top-level windows, so
+// that a window that moved can be sent as a copy even when its content
+// (a blank page, a border) says nothing about where it came from.
+type WindowSource interface {
+	Windows(ctx context.Context) ([]Window, error)
+}

@@ -297,3 +297,32 @@ func abs(v int) int {
 	}
 	return v
 }
+
+// MoveOf checks a move that something else suggests (a window that moved
+// by off's opposite: its pixels now at dst were at dst+off): it returns the
+// largest block around the middle of dst whose pixels in cur equal prev's
+// at off, if it is worth a copy.
+func MoveOf(prev, cur *image.RGBA, dst image.Rectangle, off image.Point) (Move, bool) {
+	b := cur.Bounds()
+	if prev.Bounds() != b || off == (image.Point{}) {
+		return Move{}, false
+	}
+	dst = dst.Intersect(b).Intersect(b.Sub(off))
+	if dst.Dx() < anchorLen || dst.Dy() < minMoveRows {
+		return Move{}, false
+	}
+	mid := dst.Min.Y + dst.Dy()/2
+	for k := 0; k < 8; k++ { // a few rows from the middle out
+		y := mid + (k+1)/2*(dst.Dy()/9)*(1-2*(k&1))
+		if y < dst.Min.Y || y >= dst.Max.Y {
+			continue
+		}
+		for x := dst.Min.X; x+anchorLen <= dst.Max.X; x += anchorLen {
+			a := image.Pt(x, y)
+			if m, ok := growMove(prev, cur, a, off); ok {
+				return m, true
+			}
+		}
+	}
+	return Move{}, false
+}

@@ -198,3 +198,42 @@ func reply[T any](ctx context.Context, get func() (T, error)) (T, error) {
 		return zero, ctx.Err()
 	}
 }
+
+// Windows implements WindowSource: the viewable children of the root
+// window (the top-level windows, or a window manager's frames).
+func (s *x11Source) Windows(ctx context.Context) ([]Window, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	tree, err := reply(ctx, xproto.QueryTree(s.conn, s.root).Reply)
+	if err == nil && tree == nil {
+		err = errNoReply
+	}
+	if err != nil {
+		return nil, fmt.Errorf("capture: windows: %w", err)
+	}
+	kids := tree.Children
+	if len(kids) > 256 {
+		kids = kids[len(kids)-256:] // the topmost
+	}
+	attrs := make([]xproto.GetWindowAttributesCookie, len(kids))
+	geos := make([]xproto.GetGeometryCookie, len(kids))
+	for i, w := range kids {
+		attrs[i] = xproto.GetWindowAttributes(s.conn, w)
+		geos[i] = xproto.GetGeometry(s.conn, xproto.Drawable(w))
+	}
+	var out []Window
+	for i, w := range kids {
+		a, aerr := attrs[i].Reply()
+		g, gerr := geos[i].Reply()
+		if aerr != nil || gerr != nil || a == nil || g == nil || a.MapState != xproto.MapStateViewable {
+			continue // gone meanwhile, or unmapped
+		}
+		b := int(g.BorderWidth)
+		r := image.Rect(int(g.X), int(g.Y), int(g.X)+int(g.Width)+2*b, int(g.Y)+int(g.Height)+2*b)
+		out = append(out, Window{ID: uint32(w), Rect: r})
+	}
+	return out, nil
+}
