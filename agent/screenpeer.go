@@ -24,6 +24,7 @@ type screenPeer struct {
 // peerView is what the streamer knows of one rep's picture.
 type peerView struct {
 	tracker       *capture.Tracker // what the rep's picture holds
+	cache         *tileCache       // what the rep's tile cache holds
 	area          image.Rectangle  // the screen area it shows
 	width, height int              // the size last announced
 	seq           uint32
@@ -42,7 +43,7 @@ type peerView struct {
 
 func (p *peer) initScreen(a *agent) {
 	now := time.Now()
-	p.view = &peerView{tracker: capture.NewTracker()}
+	p.view = &peerView{tracker: capture.NewTracker(), cache: newTileCache()}
 	p.adapt = newAdapter(a.cfg.MaxFPS, now)
 	p.epoch = now
 	p.z, _ = protocol.NewZEncoder(zLevel) // a valid level cannot fail

@@ -225,9 +225,18 @@ func (s *streamer) sendFrame(ready []*peer, now time.Time) {
 
 // peerPlan is what one peer gets in this frame.
 type peerPlan struct {
-	p    *peer
-	move *capture.Move
-	jobs []int // indexes into the shared job list
+	p     *peer
+	move  *capture.Move
+	items []planItem
+}
+
+// planItem is an encoding job (shared by the peers that need it) or a
+// reference to a tile the peer's cache holds.
+type planItem struct {
+	job    int // index into the frame's jobs; -1 for a cached tile
+	cached protocol.Rect
+	tile   image.Rectangle // cached: the tile, frame coordinates
+	q      int             // cached: the quality it went out at (0 exact)
 }
 
 func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
@@ -285,7 +294,8 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 			}
 			v.area, v.width, v.height = ar.rect, ar.rect.Dx(), ar.rect.Dy()
 			v.tracker.Reset()
-			p.z.Reset() // ScreenInfo restarts the stream on both sides
+			p.z.Reset() // ScreenInfo restarts the stream and the cache on both sides
+			v.cache.reset()
 			v.shapeSerial = 0
 			v.cursorSent = false
 		}
@@ -302,7 +312,7 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 		}
 		synced := v.tracker.Synced(ref, s.synced)
 		s.synced = synced
-		for _, r := range v.tracker.Diff(ar.tiles) {
+		encode := func(r image.Rectangle) {
 			// Where the rep holds the reference exactly, only the changed
 			// pixels go (a keystroke is a glyph, not a 64x64 tile).
 			if len(synced) > 0 && ar.prev != nil && ar.prev.Rect == sub.Rect {
@@ -314,10 +324,34 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 					}
 				}
 			}
-			plan.jobs = append(plan.jobs, add(jobKey{r: r, q: v.quality}))
+			plan.items = append(plan.items, planItem{job: add(jobKey{r: r, q: v.quality})})
+		}
+		for _, r := range v.tracker.Diff(ar.tiles) {
+			// Tiles the rep's cache holds go as references; the rest in runs.
+			miss := image.Rectangle{}
+			for x := r.Min.X; x < r.Max.X; x += capture.TileSize {
+				t := image.Rect(x, r.Min.Y, min(x+capture.TileSize, r.Max.X), r.Max.Y)
+				i := -1
+				ar.tiles.TileIndexes(t, func(k int) { i = k })
+				if i < 0 {
+					continue
+				}
+				if slot, q, ok := v.cache.lookup(ar.tiles.Hash[i], t.Size()); ok {
+					if !miss.Empty() {
+						encode(miss)
+						miss = image.Rectangle{}
+					}
+					plan.items = append(plan.items, planItem{job: -1, cached: protocol.CachedRect(t, slot), tile: t, q: q})
+					continue
+				}
+				miss = miss.Union(t)
+			}
+			if !miss.Empty() {
+				encode(miss)
+			}
 		}
 		for _, rf := range v.tracker.Refinable(now, refineQuiet) {
-			plan.jobs = append(plan.jobs, add(jobKey{r: rf.Rect, q: rf.Quality, settle: true}))
+			plan.items = append(plan.items, planItem{job: add(jobKey{r: rf.Rect, q: rf.Quality, settle: true})})
 		}
 		plans = append(plans, plan)
 	}
@@ -373,8 +407,26 @@ func (s *streamer) sendPlan(pl peerPlan, ar *area, jobs []capture.Job, encoded [
 		}
 		n++
 	}
-	for _, j := range pl.jobs {
-		for _, e := range encoded[j] {
+	// Cached tiles first: they were looked up before this frame stores
+	// anything, and a store may reuse their slots.
+	for _, it := range pl.items {
+		if it.job >= 0 {
+			continue
+		}
+		if err := batch.Add(rel(it.cached)); err != nil {
+			return err
+		}
+		if it.q > 0 {
+			v.tracker.MarkLossy(it.tile, it.q, now)
+		}
+		n++
+	}
+	for _, it := range pl.items {
+		if it.job < 0 {
+			continue
+		}
+		j := jobs[it.job]
+		for _, e := range encoded[it.job] {
 			r := e.Rect
 			if r.Enc == protocol.EncZlib { // a payload: onto this rep's stream
 				var err error
@@ -382,11 +434,24 @@ func (s *streamer) sendPlan(pl peerPlan, ar *area, jobs []capture.Job, encoded [
 					return err
 				}
 			}
-			if err := batch.Add(rel(r)); err != nil {
+			r = rel(r)
+			if err := batch.Add(r); err != nil {
 				return err
 			}
-			if e.Lossy && !jobs[j].Settle {
-				v.tracker.MarkLossy(e.Area, v.quality, now)
+			q := 0
+			if e.Lossy {
+				q = j.Quality
+				if j.Settle {
+					q = capture.SettleQuality
+				} else {
+					v.tracker.MarkLossy(e.Area, q, now)
+				}
+			}
+			// The rep stores what the cache rule says; so does its mirror.
+			if protocol.Cacheable(r, v.width, v.height) {
+				for _, t := range protocol.CacheTiles(r) {
+					ar.tiles.TileIndexes(t.Add(origin), func(i int) { v.cache.store(ar.tiles.Hash[i], t.Size(), q) })
+				}
 			}
 			n++
 		}

@@ -288,6 +288,7 @@ func FuzzDecodeScreen(f *testing.F) {
 	f.Add(AppendRects(nil, []Rect{{X: 0, Y: 0, W: 2, H: 1, Enc: EncRaw, Data: make([]byte, 6)}, {W: 3, H: 3, Enc: EncSolid, Data: []byte{1, 2, 3}}}))
 	f.Add(AppendRects(nil, []Rect{{X: 2, Y: 2, W: 4, H: 4, Enc: EncJPEG, Data: jpegOf(f, tile, 80)}, CopyRect(image.Rect(0, 0, 8, 8), image.Pt(3, 1))}))
 	f.Add(AppendCursor(nil, true, 3, 4))
+	f.Add(AppendRects(nil, []Rect{{X: 0, Y: 0, W: 16, H: 16, Enc: EncRaw, Data: make([]byte, 768)}, CachedRect(image.Rect(0, 0, 16, 16), 0)}))
 	f.Add(AppendCursorShape(nil, 1, 1, pngOf(f, tile)))
 	f.Add(AppendQuality(nil, Quality{Quality: 80, FPS: 20}))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -296,8 +297,10 @@ func FuzzDecodeScreen(f *testing.F) {
 			return
 		}
 		dst := image.NewRGBA(image.Rect(0, 0, 16, 16))
+		var dec Decoder
 		for _, r := range m.Rects {
 			_ = r.Draw(dst) // must not panic, whatever the payload
+			_ = dec.Apply(dst, r)
 		}
 		if m.Kind == ScreenCursorShape {
 			_, _ = m.Cursor.CursorImage()

@@ -195,6 +195,10 @@ func (r Rect) check() error {
 		if len(r.Data) < 5 {
 			return fmt.Errorf("%w: zlib rect with %d bytes", ErrMalformed, len(r.Data))
 		}
+	case EncCached:
+		if len(r.Data) != 2 || r.W > CacheTile || r.H > CacheTile {
+			return fmt.Errorf("%w: cached %dx%d rect with %d bytes", ErrMalformed, r.W, r.H, len(r.Data))
+		}
 	default:
 		return fmt.Errorf("%w: encoding %d", ErrUnknownType, r.Enc)
 	}
@@ -247,8 +251,8 @@ func (r Rect) Draw(dst *image.RGBA) error {
 		return r.drawJPEG(dst)
 	case EncCopy:
 		return r.drawCopy(dst)
-	case EncZlib:
-		return fmt.Errorf("%w: a zlib rect needs the channel's stream: use a Decoder", ErrMalformed)
+	case EncZlib, EncCached:
+		return fmt.Errorf("%w: zlib and cached rects need the channel's state: use a Decoder", ErrMalformed)
 	}
 	return nil
 }

@@ -111,10 +111,11 @@ func (z *ZEncoder) Rect(r image.Rectangle, payload []byte) (Rect, error) {
 // EncZlib needs across messages: one Decoder per screen channel, Reset at
 // every ScreenInfo. Not safe for concurrent use.
 type Decoder struct {
-	in  chunks
-	fr  io.ReadCloser
-	err error // the stream broke: every EncZlib rect fails until Reset
-	buf []byte
+	in    chunks
+	fr    io.ReadCloser
+	err   error // the stream broke: every EncZlib rect fails until Reset
+	buf   []byte
+	cache tileCache
 }
 
 // chunks is the compressed bytes received and not yet inflated.
@@ -144,16 +145,36 @@ var errStreamShort = errors.New("deflate segment shorter than its length says")
 func (d *Decoder) Reset() {
 	d.in.b = nil
 	d.err = nil
+	d.cache.reset()
 	if d.fr != nil {
 		d.fr.(flate.Resetter).Reset(&d.in, nil)
 	}
 }
 
-// Apply draws r onto dst: EncZlib through the stream, every other encoding
-// as Rect.Draw does. A rectangle outside dst, or one that does not decode,
-// is an error and leaves dst unchanged (but a broken EncZlib segment breaks
-// the stream until Reset).
+// Apply draws r onto dst (the whole picture): EncZlib through the stream,
+// EncCached from the tile cache, every other encoding as Rect.Draw does; and
+// stores r's tiles when the cache rule says so. A rectangle outside dst, or
+// one that does not decode, is an error and leaves dst unchanged (but a
+// broken EncZlib segment breaks the stream until Reset).
 func (d *Decoder) Apply(dst *image.RGBA, r Rect) error {
+	if err := d.apply(dst, r); err != nil {
+		return err
+	}
+	d.cache.store(dst, r)
+	return nil
+}
+
+func (d *Decoder) apply(dst *image.RGBA, r Rect) error {
+	if r.Enc == EncCached {
+		if err := r.check(); err != nil {
+			return err
+		}
+		b := dst.Bounds()
+		if r.X < b.Min.X || r.Y < b.Min.Y || r.X+r.W > b.Max.X || r.Y+r.H > b.Max.Y {
+			return fmt.Errorf("%w: rect %dx%d+%d+%d outside screen %v", ErrMalformed, r.W, r.H, r.X, r.Y, b)
+		}
+		return d.cache.draw(dst, r)
+	}
 	if r.Enc != EncZlib {
 		return r.Draw(dst)
 	}

@@ -151,7 +151,7 @@ func (c *Client) LastMessage() time.Time {
 
 var encNames = map[byte]string{
 	protocol.EncSolid: "solid", protocol.EncPNG: "png", protocol.EncRaw: "raw",
-	protocol.EncJPEG: "jpeg", protocol.EncCopy: "copy", protocol.EncZlib: "zlib",
+	protocol.EncJPEG: "jpeg", protocol.EncCopy: "copy", protocol.EncZlib: "zlib", protocol.EncCached: "cached",
 }
 
 // countRect adds r to the per-encoding byte counts (c.mu held).

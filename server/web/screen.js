@@ -21,6 +21,19 @@ export const ENC_RAW = 3;
 export const ENC_JPEG = 4;
 export const ENC_COPY = 5;
 export const ENC_ZLIB = 6;
+export const ENC_CACHED = 7;
+
+/** The tile cache (protocol/cache.go). */
+export const CACHE_SLOTS = 2048;
+export const CACHE_TILE = 64;
+const CACHE_COLS = 64; // slots per row of the cache canvas
+const CACHEABLE = new Set([ENC_PNG, ENC_RAW, ENC_JPEG, ENC_ZLIB]);
+
+/** Whether the receiver stores r's tiles (the cache rule) on a picture of width x height. */
+export function cacheable(r, width, height) {
+  return CACHEABLE.has(r.enc) && r.x % CACHE_TILE === 0 && r.y % CACHE_TILE === 0 &&
+    (r.w % CACHE_TILE === 0 || r.x + r.w === width) && (r.h % CACHE_TILE === 0 || r.y + r.h === height);
+}
 
 /** Limits, as in protocol/doc.go and protocol/screen.go. */
 export const MAX_SCREEN_MESSAGE = 64 << 10;
@@ -147,6 +160,11 @@ function checkRect(r, i) {
       if (r.data.length < 5) fail(`rect ${i}: zlib rect with ${r.data.length} bytes`);
       r.rawLen = ((r.data[0] << 24) >>> 0) + (r.data[1] << 16) + (r.data[2] << 8) + r.data[3];
       if (r.rawLen < 4 || r.rawLen > 1 + 3 * 256 + r.w * r.h) fail(`rect ${i}: zlib rect of ${r.w}x${r.h} claims ${r.rawLen} bytes`);
+      break;
+    case ENC_CACHED:
+      if (r.data.length !== 2 || r.w > CACHE_TILE || r.h > CACHE_TILE) fail(`rect ${i}: cached ${r.w}x${r.h} rect with ${r.data.length} bytes`);
+      r.slot = (r.data[0] << 8) | r.data[1];
+      if (r.slot >= CACHE_SLOTS) fail(`rect ${i}: cache slot ${r.slot}`);
       break;
     case ENC_COPY:
       if (r.data.length !== 4) fail(`rect ${i}: copy rect with ${r.data.length} bytes`);
@@ -290,7 +308,7 @@ export class FpsMeter {
  * gets it for an overlay.
  */
 export class ScreenRenderer {
-  constructor({ canvas, decodePNG: decode = decodePNG, onError = () => {}, onFrame = () => {}, onResize = () => {}, onCursor = () => {}, onQuality = () => {}, now = () => performance.now() }) {
+  constructor({ canvas, decodePNG: decode = decodePNG, onError = () => {}, onFrame = () => {}, onResize = () => {}, onCursor = () => {}, onQuality = () => {}, makeCanvas = defaultCanvas, now = () => performance.now() }) {
     this.canvas = canvas;
     this.ctx = canvas.getContext('2d', { alpha: false });
     this.decode = decode;
@@ -302,6 +320,8 @@ export class ScreenRenderer {
     this.now = now;
     this.cursor = { visible: false, x: 0, y: 0, hotX: 0, hotY: 0, image: null };
     this.inflater = null; // made at each ScreenInfo: the stream restarts there
+    this.makeCanvas = makeCanvas;
+    this.cache = null; // {ctx, sizes, next}: emptied at each ScreenInfo
     this.quality = null;
     this.refining = false;
     this.queue = Promise.resolve();
@@ -474,6 +494,14 @@ export class ScreenRenderer {
     this.ctx.imageSmoothingEnabled = false;
     this.ctx.fillStyle = '#000';
     this.ctx.fillRect(0, 0, width, height);
+    if (!this.cache) {
+      const c = this.makeCanvas(CACHE_COLS * CACHE_TILE, (CACHE_SLOTS / CACHE_COLS) * CACHE_TILE);
+      this.cache = c ? { canvas: c, ctx: c.getContext('2d', { alpha: false }), sizes: [], next: 0 } : null;
+    }
+    if (this.cache) {
+      this.cache.sizes = [];
+      this.cache.next = 0;
+    }
     try {
       this.onResize(width, height);
     } catch (e) {
@@ -487,13 +515,35 @@ export class ScreenRenderer {
       if (this.width === 0) throw new ScreenError('rectangles before the screen size');
       rects.forEach((r, i) => this.checkFits(r, i, bitmaps[i]));
       this.ctx.imageSmoothingEnabled = false;
-      rects.forEach((r, i) => this.drawRect(r, bitmaps[i]));
+      rects.forEach((r, i) => {
+        this.drawRect(r, bitmaps[i]);
+        if (this.cache && cacheable(r, this.width, this.height)) this.store(r);
+      });
     } finally {
       closeAll(bitmaps);
     }
   }
 
+  // store keeps the tiles of r, just drawn, in the next cache slots.
+  store(r) {
+    const c = this.cache;
+    c.ctx.imageSmoothingEnabled = false;
+    for (let y = r.y; y < r.y + r.h; y += CACHE_TILE) {
+      for (let x = r.x; x < r.x + r.w; x += CACHE_TILE) {
+        const w = Math.min(CACHE_TILE, r.x + r.w - x);
+        const h = Math.min(CACHE_TILE, r.y + r.h - y);
+        const s = c.next;
+        c.ctx.drawImage(this.canvas, x, y, w, h, (s % CACHE_COLS) * CACHE_TILE, Math.floor(s / CACHE_COLS) * CACHE_TILE, w, h);
+        c.sizes[s] = `${w}x${h}`;
+        c.next = (s + 1) % CACHE_SLOTS;
+      }
+    }
+  }
+
   checkFits(r, i, bitmap) {
+    if (r.enc === ENC_CACHED && (!this.cache || this.cache.sizes[r.slot] !== `${r.w}x${r.h}`)) {
+      throw new ScreenError(`rect ${i}: cache slot ${r.slot} holds no ${r.w}x${r.h} tile`);
+    }
     if (r.x + r.w > this.width || r.y + r.h > this.height) {
       throw new ScreenError(`rect ${i} (${r.w}x${r.h} at ${r.x},${r.y}) outside the ${this.width}x${this.height} screen`);
     }
@@ -520,6 +570,9 @@ export class ScreenRenderer {
       case ENC_ZLIB:
         ctx.putImageData(typeof ImageData === 'function' ? new ImageData(bitmap.pixels, r.w, r.h) : { width: r.w, height: r.h, data: bitmap.pixels }, r.x, r.y);
         break;
+      case ENC_CACHED:
+        ctx.drawImage(this.cache.canvas, (r.slot % CACHE_COLS) * CACHE_TILE, Math.floor(r.slot / CACHE_COLS) * CACHE_TILE, r.w, r.h, r.x, r.y, r.w, r.h);
+        break;
       case ENC_COPY:
         // The canvas onto itself: browsers copy through a snapshot, so
         // overlapping areas come out right.
@@ -545,6 +598,18 @@ export class ScreenRenderer {
       console.error('assist: frame handler failed', e);
     }
   }
+}
+
+// defaultCanvas makes the tile cache's backing canvas (none under node).
+function defaultCanvas(w, h) {
+  if (typeof OffscreenCanvas === 'function') return new OffscreenCanvas(w, h);
+  if (typeof document !== 'undefined') {
+    const c = document.createElement('canvas');
+    c.width = w;
+    c.height = h;
+    return c;
+  }
+  return null;
 }
 
 /** Expands packed RGB to an opaque ImageData of w x h. */
