@@ -13,7 +13,7 @@ import (
 // The round-trip time sizes the channel's buffer target: enough to keep a
 // long link busy (throughput x RTT), never less than lowWater.
 const (
-	maxQuality     = 80 // JPEG quality on a good link
+	maxQuality     = 75 // JPEG quality on a good link
 	minQuality     = 30
 	minFPS         = 4
 	adaptWindow    = time.Second

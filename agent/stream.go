@@ -326,6 +326,7 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 			}
 			plan.items = append(plan.items, planItem{job: add(jobKey{r: r, q: v.quality})})
 		}
+		var misses []image.Rectangle
 		for _, r := range v.tracker.Diff(ar.tiles) {
 			// Tiles the rep's cache holds go as references; the rest in runs.
 			miss := image.Rectangle{}
@@ -338,7 +339,7 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 				}
 				if slot, q, ok := v.cache.lookup(ar.tiles.Hash[i], t.Size()); ok {
 					if !miss.Empty() {
-						encode(miss)
+						misses = append(misses, miss)
 						miss = image.Rectangle{}
 					}
 					plan.items = append(plan.items, planItem{job: -1, cached: protocol.CachedRect(t, slot), tile: t, q: q})
@@ -347,8 +348,11 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 				miss = miss.Union(t)
 			}
 			if !miss.Empty() {
-				encode(miss)
+				misses = append(misses, miss)
 			}
+		}
+		for _, r := range stackRuns(misses) {
+			encode(r)
 		}
 		for _, rf := range v.tracker.Refinable(now, refineQuiet) {
 			plan.items = append(plan.items, planItem{job: add(jobKey{r: rf.Rect, q: rf.Quality, settle: true})})
@@ -474,6 +478,29 @@ func (s *streamer) sendPlan(pl peerPlan, ar *area, jobs []capture.Job, encoded [
 		return p.sendScreen(protocol.AppendQuality(nil, protocol.Quality{Quality: q, FPS: fps, BytesPerSec: bps, RTTms: rtt}))
 	}
 	return nil
+}
+
+// maxStack is how many tile rows stackRuns puts in one rectangle: one
+// JPEG of 320x256 instead of four of 320x64 saves three sets of tables
+// (about 600 bytes each); anything that then does not fit a message is
+// split again by the encoder.
+const maxStack = 4
+
+// stackRuns merges runs (one tile row high, top to bottom) that cover the
+// same columns in consecutive rows.
+func stackRuns(runs []image.Rectangle) []image.Rectangle {
+	var out []image.Rectangle
+	open := map[[2]int]int{} // x-span -> index in out of the stack it can extend
+	for _, r := range runs {
+		key := [2]int{r.Min.X, r.Max.X}
+		if i, ok := open[key]; ok && out[i].Max.Y == r.Min.Y && out[i].Dy() < maxStack*capture.TileSize {
+			out[i].Max.Y = r.Max.Y
+			continue
+		}
+		open[key] = len(out)
+		out = append(out, r)
+	}
+	return out
 }
 
 // movedWindow finds a window that kept its size and moved between two
