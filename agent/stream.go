@@ -20,6 +20,10 @@ const (
 	// pointerInterval is how often the pointer is polled while a rep
 	// watches (X11 reports shape changes, not motion).
 	pointerInterval = 25 * time.Millisecond
+	// pointerIdleInterval is the polling interval once the pointer has
+	// rested for pointerIdleAfter: a static screen costs next to nothing.
+	pointerIdleInterval = 100 * time.Millisecond
+	pointerIdleAfter    = 2 * time.Second
 	// monitorsEvery is how often the monitor list is read again.
 	monitorsEvery = 5 * time.Second
 )
@@ -49,7 +53,8 @@ type streamer struct {
 	synced      []bool // scratch for Tracker.Synced
 
 	ptr      capture.Pointer
-	shape    []byte // the pointer's shape as PNG, for reps that lack it
+	ptrMoved time.Time // when the pointer last moved
+	shape    []byte    // the pointer's shape as PNG, for reps that lack it
 	shapeHot image.Point
 	serial   uint32
 }
@@ -62,6 +67,7 @@ type area struct {
 	prev      *image.RGBA    // the previous frame's pixels (bounds = rect)
 	det       capture.MoveDetector
 	wins      []capture.Window // the windows when prev was captured
+	pending   image.Rectangle  // changed since tiles were hashed
 	used      bool
 }
 
@@ -75,10 +81,11 @@ func (a *agent) stream(ctx context.Context) {
 	s.monitors, _ = s.src.(capture.MonitorSource)
 	s.windows, _ = s.src.(capture.WindowSource)
 	var ptrTick <-chan time.Time
+	var ptrTimer *time.Timer
 	if s.pointer != nil {
-		t := time.NewTicker(pointerInterval)
-		defer t.Stop()
-		ptrTick = t.C
+		ptrTimer = time.NewTimer(pointerInterval)
+		defer ptrTimer.Stop()
+		ptrTick = ptrTimer.C
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -94,7 +101,12 @@ func (a *agent) stream(ctx context.Context) {
 			s.dirty = true
 		case <-a.wakeCh:
 		case <-ptrTick:
-			s.sendPointer(ctx, a.openPeers())
+			// Poll fast while the pointer moves, slowly while it rests.
+			next := pointerIdleInterval
+			if s.sendPointer(ctx, a.openPeers()) || time.Since(s.ptrMoved) < pointerIdleAfter {
+				next = pointerInterval
+			}
+			ptrTimer.Reset(next)
 		case <-timer.C:
 		}
 		if wait > 0 && !timer.Stop() {
@@ -166,6 +178,13 @@ func (s *streamer) step(ctx context.Context) time.Duration {
 		s.frame, s.dirty, s.lastCapture = img, false, now
 		s.full = img.Bounds()
 		s.captureNo++
+		changed := s.full
+		if cr, ok := s.src.(capture.ChangeReporter); ok {
+			changed = cr.Changed()
+		}
+		for _, ar := range s.areas {
+			ar.pending = ar.pending.Union(changed)
+		}
 		if s.windows != nil {
 			if ws, err := s.windows.Windows(ctx); err == nil {
 				s.wins = ws
@@ -244,7 +263,8 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 	if !ok || sub.Bounds().Empty() {
 		return
 	}
-	ar.tiles = capture.HashTiles(sub, capture.TileSize, ar.tiles)
+	ar.tiles = capture.HashTilesIn(sub, capture.TileSize, ar.tiles, ar.pending)
+	ar.pending = image.Rectangle{}
 
 	// Scroll and move detection against the previous frame, once for all.
 	var move *capture.Move
@@ -607,15 +627,20 @@ func (s *streamer) refreshMonitors(ctx context.Context, peers []*peer, now time.
 }
 
 // sendPointer polls the pointer and sends each rep its position (and its
-// shape when the rep lacks it), relative to the area the rep watches.
-func (s *streamer) sendPointer(ctx context.Context, peers []*peer) {
+// shape when the rep lacks it), relative to the area the rep watches. It
+// reports whether the pointer moved.
+func (s *streamer) sendPointer(ctx context.Context, peers []*peer) bool {
 	if len(peers) == 0 {
-		return
+		return false
 	}
 	ptr, err := s.pointer.Pointer(ctx)
 	if err != nil {
 		s.a.log.Debug("pointer", "err", err)
-		return
+		return false
+	}
+	moved := ptr.X != s.ptr.X || ptr.Y != s.ptr.Y || ptr.Shape != nil
+	if moved {
+		s.ptrMoved = time.Now()
 	}
 	if ptr.Shape != nil {
 		var buf bytes.Buffer
@@ -651,6 +676,7 @@ func (s *streamer) sendPointer(ctx context.Context, peers []*peer) {
 		}
 		v.cursorSent, v.cursorVisible, v.cursorAt = true, visible, rel
 	}
+	return moved
 }
 
 // screenFailed forgets what a peer has after a failed send: it gets a full

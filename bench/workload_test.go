@@ -394,13 +394,16 @@ func (d *desktop) move(t *testing.T) {
 // photo shows a full-screen photo, hides it, and shows it again.
 func (d *desktop) photo(t *testing.T, ctx context.Context, photo *image.RGBA, v viewer) {
 	b := v.Bytes()
+	t0 := time.Now()
 	w := d.x.Show(t, photo)
 	settle(t, ctx, v, b)
+	t.Logf("photo shown and settled in %v", time.Since(t0))
 	b = v.Bytes()
 	if err := xproto.UnmapWindowChecked(d.c, w.ID).Check(); err != nil {
 		t.Fatal(err)
 	}
 	settle(t, ctx, v, b)
+	t.Logf("photo hidden and settled at %v", time.Since(t0))
 	b = v.Bytes()
 	if err := xproto.MapWindowChecked(d.c, w.ID).Check(); err != nil {
 		t.Fatal(err)

@@ -107,3 +107,10 @@ type Window struct {
 type WindowSource interface {
 	Windows(ctx context.Context) ([]Window, error)
 }
+
+// ChangeReporter is a Source that knows which part of the frame its last
+// Capture read anew (the rest is as the Capture before left it). The X11
+// source with DAMAGE reads only the rows that changed.
+type ChangeReporter interface {
+	Changed() image.Rectangle
+}

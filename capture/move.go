@@ -109,7 +109,8 @@ func (d *MoveDetector) vertical(prev, cur *image.RGBA, c image.Rectangle) (Move,
 	}
 	clear(d.seen)
 	clear(d.votes)
-	for y := b.Min.Y; y < b.Max.Y; y++ {
+	// Scrolled content comes from inside the changed area (it all moved).
+	for y := c.Min.Y; y < c.Max.Y; y++ {
 		h := rowHash(prev, c.Min.X, c.Max.X, y)
 		d.prevRows[y-b.Min.Y] = h
 		if _, dup := d.seen[h]; dup {
@@ -138,7 +139,7 @@ func (d *MoveDetector) vertical(prev, cur *image.RGBA, c image.Rectangle) (Move,
 	dy := best.Y
 	runStart, bestStart, bestLen := -1, 0, 0
 	for y := c.Min.Y; y <= c.Max.Y; y++ {
-		ok := y < c.Max.Y && y+dy >= b.Min.Y && y+dy < b.Max.Y &&
+		ok := y < c.Max.Y && y+dy >= c.Min.Y && y+dy < c.Max.Y &&
 			d.curRows[y-b.Min.Y] == d.prevRows[y+dy-b.Min.Y]
 		if ok && runStart < 0 {
 			runStart = y

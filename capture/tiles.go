@@ -25,6 +25,14 @@ type Tiles struct {
 // once, in one call, and the tile's hash is the hash of its row hashes: a
 // frame is read exactly once. All four bytes of every pixel count.
 func HashTiles(img *image.RGBA, size int, reuse *Tiles) *Tiles {
+	return HashTilesIn(img, size, reuse, img.Bounds())
+}
+
+// HashTilesIn is HashTiles when only the pixels inside changed differ from
+// the frame reuse was hashed from: only the rows of tiles that changed
+// touches are hashed again (all of them when reuse is nil or of another
+// geometry).
+func HashTilesIn(img *image.RGBA, size int, reuse *Tiles, changed image.Rectangle) *Tiles {
 	if size <= 0 {
 		size = TileSize
 	}
@@ -34,12 +42,21 @@ func HashTiles(img *image.RGBA, size int, reuse *Tiles) *Tiles {
 	}
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
+	same := reuse != nil && t.W == w && t.H == h && t.Size == size && t.origin == b.Min && len(t.Hash) == t.Cols*t.Rows
 	t.W, t.H, t.Size, t.origin = w, h, size, b.Min
 	t.Cols, t.Rows = (w+size-1)/size, (h+size-1)/size
 	t.Hash = grow(t.Hash, t.Cols*t.Rows)
 	band := size * 8 // bytes of row hashes per column
 	t.rows = grow(t.rows, t.Cols*band)
-	for row := 0; row < t.Rows; row++ {
+	first, last := 0, t.Rows
+	if same {
+		c := changed.Intersect(b).Sub(b.Min)
+		if c.Empty() {
+			return t
+		}
+		first, last = c.Min.Y/size, (c.Max.Y+size-1)/size
+	}
+	for row := first; row < last; row++ {
 		y0 := b.Min.Y + row*size
 		y1 := min(y0+size, b.Max.Y)
 		for y := y0; y < y1; y++ {

@@ -23,6 +23,9 @@ type extras struct {
 
 	damage   damage.Damage
 	damageCh chan struct{} // capacity 1: "something changed since the last capture"
+	region   xfixes.Region // where the damage is fetched into
+	haveFull bool          // s.img holds a whole frame: damaged rows suffice
+	changed  image.Rectangle
 
 	cursorChanged atomic.Bool // an XFixes CursorNotify arrived
 	cursorSerial  uint32      // guarded by x11Source.mu
@@ -46,6 +49,10 @@ func (s *x11Source) initExtras() {
 				damage.CreateChecked(s.conn, id, xproto.Drawable(s.root), damage.ReportLevelNonEmpty).Check() == nil {
 				s.damage, s.damageOK = id, true
 			}
+			if rid, err := xfixes.NewRegionId(s.conn); s.damageOK && err == nil &&
+				xfixes.CreateRegionChecked(s.conn, rid, nil).Check() == nil {
+				s.region = rid
+			}
 		}
 	}
 	if !s.damageOK {
@@ -64,6 +71,36 @@ func (s *x11Source) rearmDamage() {
 	if s.damageOK {
 		damage.Subtract(s.conn, s.damage, 0, 0)
 	}
+}
+
+// damagedRows moves the damage so far into s.region (which also re-arms
+// DamageNotify) and returns the rows it spans; ok is false when the server
+// cannot tell (then read everything).
+func (s *x11Source) damagedRows(ctx context.Context) (image.Rectangle, bool, error) {
+	if !s.damageOK || s.region == 0 {
+		return image.Rectangle{}, false, nil
+	}
+	damage.Subtract(s.conn, s.damage, 0, s.region)
+	r, err := reply(ctx, xfixes.FetchRegion(s.conn, s.region).Reply)
+	if err == nil && r == nil {
+		err = errNoReply
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return image.Rectangle{}, false, err
+		}
+		return image.Rectangle{}, false, nil
+	}
+	e := r.Extents
+	band := image.Rect(0, int(e.Y), s.w, int(e.Y)+int(e.Height)).Intersect(image.Rect(0, 0, s.w, s.h))
+	return band, true, nil
+}
+
+// Changed implements ChangeReporter.
+func (s *x11Source) Changed() image.Rectangle {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
 }
 
 // onEvent handles one event from the server (on the event goroutine).
