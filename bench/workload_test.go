@@ -480,6 +480,8 @@ func (v *assistViewer) Pid() int { return v.agent.Process.Pid }
 
 func (v *assistViewer) Close() {
 	v.c.Close()
+	v.agent.Process.Signal(os.Interrupt)
+	v.agent.Wait()
 	for _, p := range []*exec.Cmd{v.agent, v.server} {
 		p.Process.Kill()
 		p.Wait()

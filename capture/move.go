@@ -271,11 +271,17 @@ func growMove(prev, cur *image.RGBA, a, off image.Point) (Move, bool) {
 	for y1 < lim.Max.Y && seg(y1, x0, x1) {
 		y1++
 	}
+	if y1-y0 < minMoveRows {
+		return Move{}, false // before the costly part
+	}
 	col := func(x int) bool {
+		c, p := cur.PixOffset(x, y0), prev.PixOffset(x+off.X, y0+off.Y)
 		for y := y0; y < y1; y++ {
-			if binary.LittleEndian.Uint32(cur.Pix[cur.PixOffset(x, y):]) != binary.LittleEndian.Uint32(prev.Pix[prev.PixOffset(x+off.X, y+off.Y):]) {
+			if binary.LittleEndian.Uint32(cur.Pix[c:]) != binary.LittleEndian.Uint32(prev.Pix[p:]) {
 				return false
 			}
+			c += cur.Stride
+			p += prev.Stride
 		}
 		return true
 	}
@@ -313,13 +319,18 @@ func MoveOf(prev, cur *image.RGBA, dst image.Rectangle, off image.Point) (Move, 
 		return Move{}, false
 	}
 	mid := dst.Min.Y + dst.Dy()/2
-	for k := 0; k < 8; k++ { // a few rows from the middle out
+	tries := 0
+	for k := 0; k < 8 && tries < 16; k++ { // a few rows from the middle out
 		y := mid + (k+1)/2*(dst.Dy()/9)*(1-2*(k&1))
 		if y < dst.Min.Y || y >= dst.Max.Y {
 			continue
 		}
-		for x := dst.Min.X; x+anchorLen <= dst.Max.X; x += anchorLen {
+		for x := dst.Min.X; x+anchorLen <= dst.Max.X && tries < 16; x += anchorLen {
 			a := image.Pt(x, y)
+			if !bytes.Equal(cur.Pix[cur.PixOffset(x, y):][:4*anchorLen], prev.Pix[prev.PixOffset(x+off.X, y+off.Y):][:4*anchorLen]) {
+				continue
+			}
+			tries++
 			if m, ok := growMove(prev, cur, a, off); ok {
 				return m, true
 			}

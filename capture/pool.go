@@ -191,15 +191,20 @@ func (e *Encoder) Settle(img *image.RGBA, r image.Rectangle, q int) ([]Encoded, 
 	if err != nil {
 		return nil, err
 	}
-	payload := e.payload
-	e.payload = false // real sizes: PNG
-	exact, err := e.encodeJob(img, Job{Rect: r}, nil)
-	e.payload = payload
-	if err != nil {
-		return nil, err
-	}
-	if float64(piecesSize(exact)) <= SettleExactRatio*float64(piecesSize(shown)) {
-		return exact, nil
+	budget := SettleExactRatio * float64(piecesSize(shown))
+	// Photo-like areas would cost many times the budget exact: an estimate
+	// from the pixels' roughness spares encoding the PNG to find out.
+	if pngEstimate(img, r) <= 2*budget {
+		payload := e.payload
+		e.payload = false // real sizes: PNG
+		exact, err := e.encodeJob(img, Job{Rect: r}, nil)
+		e.payload = payload
+		if err != nil {
+			return nil, err
+		}
+		if float64(piecesSize(exact)) <= budget {
+			return exact, nil
+		}
 	}
 	if q >= SettleQuality {
 		return nil, nil
@@ -218,6 +223,31 @@ func (e *Encoder) Settle(img *image.RGBA, r image.Rectangle, q int) ([]Encoded, 
 		return nil, err
 	}
 	return better, nil
+}
+
+// pngEstimate guesses the bytes of r as a filtered PNG: the entropy of a
+// Laplacian residual with the mean absolute difference between horizontal
+// neighbours (every other row sampled).
+func pngEstimate(img *image.RGBA, r image.Rectangle) float64 {
+	var sum, n float64
+	for y := r.Min.Y; y < r.Max.Y; y += 2 {
+		row := img.Pix[img.PixOffset(r.Min.X, y):img.PixOffset(r.Max.X, y)]
+		for i := 4; i < len(row); i += 4 {
+			for c := 0; c < 3; c++ {
+				d := int(row[i+c]) - int(row[i+c-4])
+				if d < 0 {
+					d = -d
+				}
+				sum += float64(d)
+			}
+			n += 3
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	bits := math.Log2(2 * math.E * (sum/n + 0.1))
+	return 3 * float64(r.Dx()*r.Dy()) * max(bits, 0.3) / 8
 }
 
 func piecesSize(ps []Encoded) int {
