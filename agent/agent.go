@@ -736,13 +736,13 @@ func (a *agent) closePeers(reason string) {
 	}
 }
 
-// readyPeers lists the peers whose screen channel is open with room.
-func (a *agent) readyPeers() []*peer {
+// openPeers lists the peers whose screen channel is open.
+func (a *agent) openPeers() []*peer {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []*peer
 	for _, p := range a.peers {
-		if p.ready() {
+		if p.open() {
 			out = append(out, p)
 		}
 	}

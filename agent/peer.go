@@ -8,7 +8,6 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"assist/capture"
 	"assist/internal/peerconn"
 	"assist/protocol"
 )
@@ -31,13 +30,12 @@ type peer struct {
 	controlling            atomic.Bool  // the rep holds remote control (the input work sets it)
 	screenSeen             atomic.Int64 // unix ns the screen channel last held data (transfer.go)
 
-	mu            sync.Mutex
-	remoteSet     bool
-	pending       []webrtc.ICECandidateInit
-	closed        bool
-	tracker       *capture.Tracker // what this rep's picture holds; used by the streamer only
-	width, height int              // the size last announced; streamer only
-	seq           uint32           // streamer only
+	mu        sync.Mutex
+	remoteSet bool
+	pending   []webrtc.ICECandidateInit
+	closed    bool
+
+	screenPeer // screen state: screenpeer.go
 }
 
 func (a *agent) newPeer(rep string) (*peer, error) {
@@ -45,7 +43,8 @@ func (a *agent) newPeer(rep string) (*peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: new peer connection: %w", err)
 	}
-	p := &peer{a: a, rep: rep, pc: pc, tracker: capture.NewTracker()}
+	p := &peer{a: a, rep: rep, pc: pc}
+	p.initScreen(a)
 	ordered := true
 	mk := func(label string) (*webrtc.DataChannel, error) {
 		dc, err := pc.CreateDataChannel(label, &webrtc.DataChannelInit{Ordered: &ordered})
@@ -147,6 +146,8 @@ func (p *peer) onControl(m webrtc.DataChannelMessage) {
 		}
 	case protocol.CtlBye:
 		p.a.log.Info("rep said bye", "rep", p.rep, "reason", c.Reason)
+	case protocol.CtlPong, protocol.CtlMonitor:
+		p.onScreenControl(c)
 	default:
 		if p.a.onLifecycleControl(p, c) {
 			return
@@ -204,9 +205,9 @@ func (p *peer) addCandidate(c *protocol.ICECandidate) {
 	}
 }
 
-// ready reports whether the screen channel is open and has room.
-func (p *peer) ready() bool {
-	return p.screenOpen.Load() && !p.failed.Load() && p.screen.BufferedAmount() < lowWater
+// open reports whether the screen channel is open.
+func (p *peer) open() bool {
+	return p.screenOpen.Load() && !p.failed.Load()
 }
 
 func (p *peer) dead() bool {

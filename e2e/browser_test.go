@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"image"
+	"image/png"
 	"os"
 	"os/exec"
 	"regexp"
@@ -139,13 +140,24 @@ func TestConsoleShowsCustomerScreen(t *testing.T) {
 	step("open the session", chromedp.Click(chromedp.ID("connect-new")), chromedp.WaitVisible(chromedp.ID("screen")))
 
 	agent := s.join(t, code)
-	step("wait for a complete frame on the canvas",
-		chromedp.Poll[chromedp.Void](`Number(document.getElementById('screen').dataset.frames || 0) >= 1`),
+	step("wait for a settled frame on the canvas",
+		chromedp.Poll[chromedp.Void](`Number(document.getElementById('screen').dataset.frames || 0) >= 1 && document.getElementById('screen').dataset.refining === 'false'`),
 	)
 	got := canvasPixels(t, b)
 	want := x.Screenshot(t)
-	if ok, at := equalImages(got, want); !ok {
-		t.Fatalf("the console canvas differs from the customer's screen at %v (canvas %v, screen %v)", at, got.Rect, want.Rect)
+	if os.Getenv("DBG_SHOT") != "" {
+		for name, img := range map[string]*image.RGBA{"got": got, "want": want} {
+			f, _ := os.Create("/tmp/" + name + ".png")
+			png.Encode(f, img)
+			f.Close()
+		}
+	}
+	// The pattern's "photo" is per-pixel colour noise, which 4:2:0 JPEG
+	// cannot carry, and chromium's decoder lands a few dB below Go's (which
+	// the agent judges by): a loose bound here; make bench checks a natural
+	// photo at 35 dB.
+	if why := settledMatch(got, want, xtest.PatternLayout(800, 600).Photo, 20); why != "" {
+		t.Fatalf("the console canvas vs the customer's screen: %s", why)
 	}
 	status, _ := chromedp.Run(b, chromedp.Text(chromedp.ID("status-text")))
 	t.Logf("console status while sharing: %q", status)

@@ -19,6 +19,12 @@ const (
 	CtlError = "error"
 	// CtlBye announces that the sender is closing the connection, with Reason.
 	CtlBye = "bye"
+	// CtlMonitors (agent to rep) lists the customer's monitors and which
+	// one is shared (Monitor: 0 all of them, n the n-th of Monitors).
+	CtlMonitors = "monitors"
+	// CtlMonitor (rep to agent) picks what to share: Monitor 0 is all the
+	// monitors, n the n-th of the agent's list.
+	CtlMonitor = "monitor"
 )
 
 // Control is one control-channel message.
@@ -44,6 +50,9 @@ type Control struct {
 	Offset int64  `json:"offset,omitempty"`
 	SHA256 string `json:"sha256,omitempty"`
 	Resume bool   `json:"resume,omitempty"`
+	// Monitor and Monitors: see CtlMonitor, CtlMonitors (screenctl.go).
+	Monitor  int           `json:"monitor,omitempty"`
+	Monitors []MonitorInfo `json:"monitors,omitempty"`
 }
 
 // EncodeControl marshals c after validating it.
@@ -99,6 +108,10 @@ func (c Control) Validate() error {
 			return bad("version is required")
 		}
 	case CtlPing, CtlPong, CtlBye:
+	case CtlMonitor, CtlMonitors:
+		if err := c.validateMonitors(); err != nil {
+			return bad(err.Error())
+		}
 	case CtlError:
 		if c.Error == "" && c.Message == "" {
 			return bad("error or message is required")

@@ -204,7 +204,8 @@ func screenshot(ctx context.Context, cfg rep.Config, code, file string, timeout 
 		return err
 	}
 	defer c.Close()
-	img, err := c.WaitFrame(ctx, false)
+	// A settled picture: text exact, photo-like areas at their final quality.
+	img, err := c.WaitSettled(ctx)
 	if err != nil {
 		if errs := c.Errors(); len(errs) > 0 {
 			return fmt.Errorf("%w (%s)", err, errs[len(errs)-1])

@@ -8,6 +8,7 @@ import { ScreenRenderer } from './screen.js';
 import { ChatPanel } from './chat.js';
 import { Transfers } from './transfer.js';
 import { renderTransfers, saveDownload, wireTransfers } from './transfer_ui.js';
+import { monitorOptions, placeCursor, qualityText, qualityTitle, saveScreenshot } from './screenui.js';
 
 const TOKEN_KEY = 'assist.token';
 const ATTACH_KEY = 'assist.attach';
@@ -298,7 +299,13 @@ function openSession(code, tok) {
   delete canvas.dataset.seq;
   notice = { text: '', until: 0 };
   fitScreen();
-  const renderer = new ScreenRenderer({ canvas, onError: setNotice, onResize: fitScreen });
+  const renderer = new ScreenRenderer({
+    canvas,
+    onError: setNotice,
+    onResize: fitScreen,
+    onCursor: () => drawCursor(),
+    onQuality: () => renderSession(),
+  });
   let session = null;
   const transfers = new Transfers({
     sendControl: (m) => session.sendControl(m),
@@ -331,6 +338,7 @@ function leaveSession() {
   if (!current) return;
   const { session, renderer, ticker, transfers } = current;
   current = null;
+  $('cursor').hidden = true;
   clearInterval(ticker);
   for (const t of transfers.list()) transfers.cancel(t.id); // before the connection goes
   session.close();
@@ -362,11 +370,45 @@ async function endCurrent(reason) {
 // pixel. The backing store stays at full resolution.
 function fitScreen() {
   const canvas = $('screen');
-  const stage = canvas.parentElement;
+  const stage = $('screen-box').parentElement;
   const { width: w, height: h } = canvas;
   const scale = w && h ? Math.min(1, stage.clientWidth / w, stage.clientHeight / h) : 0;
   canvas.style.width = `${Math.floor(w * scale)}px`;
   canvas.style.height = `${Math.floor(h * scale)}px`;
+  drawCursor();
+}
+
+// drawCursor places the customer's pointer over the picture, at the
+// picture's scale.
+function drawCursor() {
+  const canvas = $('screen');
+  const scale = canvas.width ? parseFloat(canvas.style.width) / canvas.width : 0;
+  placeCursor($('cursor'), current && current.renderer.cursor, scale);
+}
+
+function renderMonitors(s) {
+  const select = $('monitor');
+  const list = s.monitors || [];
+  select.hidden = list.length < 2;
+  const opts = monitorOptions(list);
+  const key = JSON.stringify(opts);
+  if (select.dataset.key !== key) {
+    select.dataset.key = key;
+    select.replaceChildren(...opts.map((o) => new Option(o.label, String(o.value))));
+  }
+  if (select.value !== String(s.monitor || 0)) select.value = String(s.monitor || 0);
+}
+
+async function takeScreenshot() {
+  if (!current) return null;
+  try {
+    const saved = await saveScreenshot($('screen'), current.session.code);
+    setNotice(`Saved ${saved.name}`);
+    return saved;
+  } catch (err) {
+    setNotice(`Could not save a screenshot: ${err.message}`);
+    throw err;
+  }
 }
 
 function setNotice(text) {
@@ -388,6 +430,10 @@ function renderSession() {
   setText($('session-agent'), customerText(s.agent));
   setText($('rtt'), s.rtt == null ? 'RTT –' : `RTT ${Math.round(s.rtt)} ms`);
   setText($('fps'), `${Math.round(renderer.fps())} fps`);
+  setText($('quality'), qualityText(renderer.quality));
+  $('quality').title = qualityTitle(renderer.quality);
+  $('screenshot').disabled = !(renderer.width > 0);
+  renderMonitors(s);
   $('end').disabled = s.state === 'ended' || (s.fatal && s.phase === 'closed');
   renderTransfers($('transfers'), current.transfers);
   $('placeholder').hidden = renderer.width > 0;
@@ -410,6 +456,9 @@ function state() {
     screenErrors: renderer.errors,
     chat: chat.snapshot(),
     transfers: current.transfers.list(),
+    quality: renderer.quality,
+    refining: renderer.refining,
+    cursor: { visible: renderer.cursor.visible, x: renderer.cursor.x, y: renderer.cursor.y, shape: Boolean(renderer.cursor.image) },
   };
 }
 
@@ -428,7 +477,11 @@ function wire() {
     reboot: $('reboot'), rebootStatus: $('reboot-status'), paused: $('chat-paused'),
     sendControl: (msg) => Boolean(current && current.session.sendControl(msg)),
   });
-  new ResizeObserver(fitScreen).observe($('screen').parentElement);
+  new ResizeObserver(fitScreen).observe($('screen-box').parentElement);
+  $('screenshot').addEventListener('click', () => takeScreenshot().catch(() => {}));
+  $('monitor').addEventListener('change', (e) => {
+    if (current) current.session.selectMonitor(Number(e.target.value) || 0);
+  });
   $('login-form').addEventListener('submit', (e) => {
     e.preventDefault();
     login($('token').value);
@@ -459,7 +512,7 @@ function wire() {
   });
   $('back').addEventListener('click', back);
   $('end').addEventListener('click', () => endCurrent().catch(() => {}));
-  wireTransfers({ stage: $('screen').parentElement, panel: $('transfers'), current: () => current && current.transfers });
+  wireTransfers({ stage: $('screen-box').parentElement, panel: $('transfers'), current: () => current && current.transfers });
 }
 
 async function boot() {
@@ -501,6 +554,10 @@ window.assistConsole = {
   acceptFile: (id) => current.transfers.accept(id),
   /** Cancels a transfer. */
   cancelFile: (id) => current.transfers.cancel(id),
+  /** Saves the picture as PNG (the Screenshot button); resolves with {name, size}. */
+  screenshot: () => takeScreenshot(),
+  /** Shares monitor n (1-based) or all (0), as the monitor picker does. */
+  selectMonitor: (n) => Boolean(current && current.session.selectMonitor(n)),
 };
 
 boot();

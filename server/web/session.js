@@ -95,6 +95,8 @@ export class RepSession {
     this.bye = '';
     this.screen = false;
     this.pingTimer = 0;
+    this.monitors = [];
+    this.monitor = 0;
   }
 
   /** Connects and attaches; the promise resolves on the first "attached" and rejects on a fatal error. */
@@ -124,7 +126,17 @@ export class RepSession {
       rtt: this.rtt,
       bye: this.bye,
       screen: this.screen,
+      monitors: this.monitors,
+      monitor: this.monitor,
     };
+  }
+
+  /** Asks the agent to share monitor n (1-based, as in snapshot().monitors) or all of them (0). */
+  selectMonitor(n) {
+    const ok = this.sendControl({ type: 'monitor', monitor: n });
+    if (ok) this.monitor = n;
+    this.changed();
+    return ok;
   }
 
   /**
@@ -428,6 +440,10 @@ export class RepSession {
         break;
       case 'error':
         this.notice(`The customer’s agent reported: ${msg.message || msg.error}`);
+        break;
+      case 'monitors':
+        this.monitors = Array.isArray(msg.monitors) ? msg.monitors : [];
+        this.monitor = Number(msg.monitor) || 0;
         break;
       case 'bye':
         this.bye = msg.reason || 'no reason given';
