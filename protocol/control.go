@@ -19,6 +19,7 @@ const (
 	CtlError = "error"
 	// CtlBye announces that the sender is closing the connection, with Reason.
 	CtlBye = "bye"
+	// Remote control and clipboard: see remote.go.
 )
 
 // Control is one control-channel message.
@@ -32,6 +33,7 @@ type Control struct {
 	Error   string     `json:"error,omitempty"`
 	Message string     `json:"message,omitempty"`
 	Reason  string     `json:"reason,omitempty"`
+	Clip    *Clip      `json:"clip,omitempty"` // CtlClipboard, CtlClipboardAck
 }
 
 // EncodeControl marshals c after validating it.
@@ -85,6 +87,9 @@ func (c Control) Validate() error {
 		if c.Error == "" && c.Message == "" {
 			return bad("error or message is required")
 		}
+	case CtlRequestControl, CtlReleaseControl, CtlControlGranted, CtlControlRefused, CtlControlRevoked,
+		CtlClipboard, CtlClipboardAck:
+		return c.validateRemote()
 	case "":
 		return bad("type is required")
 	default:
