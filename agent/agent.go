@@ -43,6 +43,16 @@ type Config struct {
 	// changes (joined, rep connected, reconnecting, ended...).
 	OnState func(string)
 	Logger  *slog.Logger
+
+	// Display is the X display input is injected into (default $DISPLAY).
+	Display string
+	// RevokeControl takes remote control back from every rep: each value
+	// received (or its close) returns them to view-only and releases the
+	// keys they held. Control is asked for with Ask, per rep.
+	RevokeControl <-chan struct{}
+	// ClipboardPoll is how often the clipboard is read while a rep has
+	// control (default 500 ms).
+	ClipboardPoll time.Duration
 }
 
 // RefusedError is the server's refusal of a join or resume.
@@ -78,6 +88,7 @@ type agent struct {
 
 	wakeCh chan struct{}
 	events chan event
+	hands  *hands // remote control: keyboard, pointer, clipboard (input.go)
 }
 
 // link is one signalling connection and its reader goroutine.
@@ -164,6 +175,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer api.Close()
 	a.api = api
+	a.startHands(ctx)
+	defer a.hands.close() // after the peers have released their keys
 
 	a.cfg.OnState("Connecting to " + cfg.Server + "...")
 	conn, err := sigclient.Dial(ctx, cfg.Server, "/ws/agent")

@@ -34,6 +34,7 @@ type peer struct {
 	tracker       *capture.Tracker // what this rep's picture holds; used by the streamer only
 	width, height int              // the size last announced; streamer only
 	seq           uint32           // streamer only
+	rc            remote           // remote control (input.go)
 }
 
 func (a *agent) newPeer(rep string) (*peer, error) {
@@ -86,7 +87,10 @@ func (p *peer) wire() {
 		switch s {
 		case webrtc.PeerConnectionStateConnected:
 			a.cfg.OnState("The support technician is viewing your screen.")
+		case webrtc.PeerConnectionStateDisconnected:
+			p.releaseKeys()
 		case webrtc.PeerConnectionStateFailed:
+			p.releaseKeys()
 			p.failed.Store(true)
 			select {
 			case a.events <- event{rep: p.rep, failed: true}:
@@ -107,10 +111,8 @@ func (p *peer) wire() {
 		})
 	})
 	p.control.OnMessage(func(m webrtc.DataChannelMessage) { p.onControl(m) })
-	p.input.OnMessage(func(m webrtc.DataChannelMessage) {
-		p.sendControl(protocol.Control{Type: protocol.CtlError, Error: "not_granted",
-			Message: "remote control has not been granted by the customer"})
-	})
+	p.input.OnMessage(p.onInput)
+	p.input.OnClose(p.releaseKeys)
 }
 
 func (p *peer) onControl(m webrtc.DataChannelMessage) {
@@ -133,6 +135,8 @@ func (p *peer) onControl(m webrtc.DataChannelMessage) {
 		}
 	case protocol.CtlBye:
 		p.a.log.Info("rep said bye", "rep", p.rep, "reason", c.Reason)
+	default:
+		p.onRemote(c) // remote control and clipboard (input.go)
 	}
 }
 
@@ -199,6 +203,7 @@ func (p *peer) close(reason string) {
 	}
 	p.closed = true
 	p.mu.Unlock()
+	p.closeRemote()
 	if p.control.ReadyState() == webrtc.DataChannelStateOpen {
 		p.sendControl(protocol.Control{Type: protocol.CtlBye, Reason: reason})
 	}

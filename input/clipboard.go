@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/atotto/clipboard"
@@ -93,7 +94,28 @@ func (c *Clipboard) Write(ctx context.Context, text string) error {
 		return fmt.Errorf("input: write the clipboard: %w", err)
 	}
 	c.last, c.known = sha256.Sum256([]byte(text)), true
-	return nil
+	// xclip's fork takes the selection a moment after the command returns:
+	// return once the clipboard holds the text, so that a paste right
+	// after gets it.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		got, err := c.read(ctx)
+		if err != nil {
+			return fmt.Errorf("input: read the clipboard back: %w", err)
+		}
+		if got == text {
+			return nil
+		}
+		if i == 400 {
+			return errors.New("input: the clipboard did not take the text within 2 s")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }
 
 // Changed reads the clipboard and returns its text and true when it differs

@@ -30,6 +30,13 @@ const (
 	// (x, y), then the wheel turns dx notches right (negative: left) and dy
 	// notches down (negative: up).
 	InputWheel byte = 6
+	// InputPing: [7][u32 id] (rep -> agent). The agent answers InputPong on
+	// the same channel once every input message before it was handled.
+	InputPing byte = 7
+	// InputPong: [8][u32 id][u32 refused] (agent -> rep). Refused counts
+	// the input messages refused or failed since the previous pong (the
+	// control channel carries the errors' text).
+	InputPong byte = 8
 )
 
 // Key flags: the modifier and lock state the rep's browser reported with a
@@ -90,6 +97,8 @@ type InputEvent struct {
 	Button    byte   // InputButton
 	Down      bool   // InputButton
 	DX, DY    int    // InputWheel
+	ID        uint32 // InputPing, InputPong
+	Refused   uint32 // InputPong
 }
 
 // IsKey reports whether e is a key-down or key-up.
@@ -123,6 +132,11 @@ func AppendInput(dst []byte, e InputEvent) ([]byte, error) {
 		dst = binary.BigEndian.AppendUint16(dst, uint16(int16(e.DX)))
 		dst = binary.BigEndian.AppendUint16(dst, uint16(int16(e.DY)))
 		dst = appendXY(dst, e.X, e.Y)
+	case InputPing:
+		dst = binary.BigEndian.AppendUint32(dst, e.ID)
+	case InputPong:
+		dst = binary.BigEndian.AppendUint32(dst, e.ID)
+		dst = binary.BigEndian.AppendUint32(dst, e.Refused)
 	}
 	return dst, nil
 }
@@ -184,6 +198,16 @@ func DecodeInput(b []byte) (InputEvent, error) {
 		e.DX = int(int16(binary.BigEndian.Uint16(p)))
 		e.DY = int(int16(binary.BigEndian.Uint16(p[2:])))
 		e.X, e.Y = readXY(p[4:])
+	case InputPing:
+		if len(p) != 4 {
+			return short()
+		}
+		e.ID = binary.BigEndian.Uint32(p)
+	case InputPong:
+		if len(p) != 8 {
+			return short()
+		}
+		e.ID, e.Refused = binary.BigEndian.Uint32(p), binary.BigEndian.Uint32(p[4:])
 	default:
 		return InputEvent{}, fmt.Errorf("%w: input message kind %d", ErrUnknownType, e.Kind)
 	}
@@ -248,6 +272,7 @@ func (e InputEvent) Validate() error {
 				return bad("wheel of (%d, %d) notches", e.DX, e.DY)
 			}
 		}
+	case InputPing, InputPong:
 	default:
 		return fmt.Errorf("%w: input message kind %d", ErrUnknownType, e.Kind)
 	}

@@ -20,6 +20,8 @@ func TestInputRoundTrip(t *testing.T) {
 		{Kind: InputButton, Button: ButtonLeft, X: 0, Y: 0},
 		{Kind: InputWheel, DX: -2, DY: 3, X: 10, Y: 20},
 		{Kind: InputWheel, DY: -MaxWheel, X: MaxDimension - 1, Y: 0},
+		{Kind: InputPing, ID: 77},
+		{Kind: InputPong, ID: 77, Refused: 3},
 	}
 	for _, in := range tests {
 		b, err := AppendInput(nil, in)
@@ -67,6 +69,8 @@ func TestInputRejects(t *testing.T) {
 		{"button unknown", []byte{InputButton, 4, 1, 0, 1, 0, 1}, ErrMalformed},
 		{"button down 2", []byte{InputButton, 1, 2, 0, 1, 0, 1}, ErrMalformed},
 		{"wheel zero", []byte{InputWheel, 0, 0, 0, 0, 0, 1, 0, 1}, ErrMalformed},
+		{"ping short", []byte{InputPing, 0, 0, 1}, ErrMalformed},
+		{"pong short", []byte{InputPong, 0, 0, 0, 1}, ErrMalformed},
 		{"wheel huge", []byte{InputWheel, 0x7f, 0xff, 0, 0, 0, 1, 0, 1}, ErrMalformed},
 	}
 	for _, tt := range tests {
@@ -202,6 +206,8 @@ func FuzzDecodeInput(f *testing.F) {
 		{Kind: InputMove, X: 5, Y: 6},
 		{Kind: InputButton, Button: ButtonLeft, Down: true, X: 1, Y: 2},
 		{Kind: InputWheel, DX: 1, DY: -1, X: 1, Y: 2},
+		{Kind: InputPing, ID: 1},
+		{Kind: InputPong, ID: 1, Refused: 2},
 	} {
 		b, _ := AppendInput(nil, e)
 		f.Add(b)

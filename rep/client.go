@@ -153,6 +153,7 @@ type Client struct {
 	rtts     []float64
 	agent    protocol.AgentInfo
 	ice      []protocol.ICEServer
+	rc       remote // remote control and clipboard (input.go)
 }
 
 // Attach connects to the session of code as a rep and starts receiving.
@@ -334,6 +335,10 @@ func (c *Client) addCandidate(cand webrtc.ICECandidateInit) {
 
 func (c *Client) onChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
 	label := dc.Label()
+	if label == protocol.ChannelInput {
+		c.onRemoteChannel(dc)
+		return
+	}
 	dc.OnMessage(func(m webrtc.DataChannelMessage) {
 		c.mu.Lock()
 		current := c.pc == pc
@@ -357,6 +362,7 @@ func (c *Client) onChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
 			c.mu.Lock()
 			c.control = dc
 			c.mu.Unlock()
+			c.rc.opened()
 			b, _ := protocol.EncodeControl(protocol.Control{Type: protocol.CtlHello, Version: protocol.Version})
 			dc.SendText(string(b))
 		})
@@ -369,6 +375,7 @@ func (c *Client) onControl(b []byte) {
 		c.addErr(err.Error())
 		return
 	}
+	c.onRemote(m) // remote control and clipboard (input.go)
 	switch m.Type {
 	case protocol.CtlPong:
 		rtt := float64(time.Since(c.start).Microseconds())/1000 - m.T

@@ -6,6 +6,8 @@
 //	assist-rep stats CODE [--for 5s]
 //	assist-rep list
 //	assist-rep end CODE
+//	assist-rep type CODE TEXT | key CODE NAME... | click CODE X Y [button] [--double]
+//	assist-rep scroll CODE DX DY [--at X,Y] | clip get CODE | clip set CODE TEXT
 //
 // The server and token come from --server/--token or ASSIST_SERVER /
 // ASSIST_REP_TOKEN. Exit status 0 on success; otherwise 1 with a one-line
@@ -50,7 +52,7 @@ commands:
                                        save the customer's current screen as PNG
   stats CODE [--for 5s]                watch the session and print one JSON object of measurements
   end CODE                             end the session for everyone
-
+%s
 --server and --token default to $ASSIST_SERVER and $ASSIST_REP_TOKEN.
 Set ASSIST_ICE_LOOPBACK=1 to keep WebRTC on 127.0.0.1 (tests, one-machine demos).
 `
@@ -59,6 +61,12 @@ Set ASSIST_ICE_LOOPBACK=1 to keep WebRTC on 127.0.0.1 (tests, one-machine demos)
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
+		// A negative number (scroll CODE 0 -2) is an argument, not a flag.
+		if len(args) > 0 && len(args[0]) > 1 && args[0][0] == '-' && args[0][1] >= '0' && args[0][1] <= '9' {
+			pos = append(pos, args[0])
+			args = args[1:]
+			continue
+		}
 		if err := fs.Parse(args); err != nil {
 			return nil, err
 		}
@@ -79,9 +87,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	timeout := fs.Duration("timeout", 15*time.Second, "")
 	watch := fs.Duration("for", 5*time.Second, "")
 	verbose := fs.Bool("v", false, "")
+	in := inputFlags(fs)
 	pos, err := parse(fs, args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
 	if errors.Is(err, flag.ErrHelp) || len(pos) == 0 {
-		fmt.Fprint(os.Stderr, usageText)
+		fmt.Fprintf(os.Stderr, usageText, inputUsage)
 		if err == nil {
 			return errors.New("missing command")
 		}
@@ -142,13 +154,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		return screenshot(ctx, cfg, rest[0], rest[1], *timeout)
+	case "type", "key", "click", "scroll", "clip":
+		return runInput(ctx, cfg, cmd, rest, in, *timeout, stdout)
 	case "stats":
 		if err := need(1, "stats CODE [--for 5s]"); err != nil {
 			return err
 		}
 		return stats(ctx, cfg, rest[0], *watch, stdout)
 	default:
-		fmt.Fprint(os.Stderr, usageText)
+		fmt.Fprintf(os.Stderr, usageText, inputUsage)
 		return fmt.Errorf("unknown command %q", cmd)
 	}
 }

@@ -44,7 +44,8 @@ type Xev struct {
 	events []Event
 	added  chan struct{} // closed and replaced at every event
 	done   chan struct{}
-	read   int // events handed out by Next
+	read   int      // events handed out by Next
+	raw    []string // xev's last output lines, for failure messages
 }
 
 // StartXev runs xev with a window of w x h at (x, y) and returns once the
@@ -72,6 +73,11 @@ func (s *Server) StartXev(tb testing.TB, x, y, w, h int) *Xev {
 		cmd.Process.Kill()
 		<-v.done
 		cmd.Wait()
+		if tb.Failed() {
+			v.mu.Lock()
+			tb.Logf("xev's last lines:\n%s", strings.Join(v.raw, "\n"))
+			v.mu.Unlock()
+		}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
@@ -109,6 +115,12 @@ func (v *Xev) parse(r io.Reader) {
 	hex := func(s string) uint64 { n, _ := strconv.ParseUint(s, 0, 32); return n }
 	for sc.Scan() {
 		line := sc.Text()
+		v.mu.Lock()
+		if len(v.raw) >= 80 {
+			v.raw = v.raw[1:]
+		}
+		v.raw = append(v.raw, line)
+		v.mu.Unlock()
 		if line == "" {
 			flush()
 			continue
