@@ -5,6 +5,7 @@
 import { formatCode, isCode, normalizeCode, osName, statusText } from './format.js';
 import { RepSession, SessionError } from './session.js';
 import { ScreenRenderer } from './screen.js';
+import { RemoteInput, RemoteControls } from './input.js';
 
 const TOKEN_KEY = 'assist.token';
 const ATTACH_KEY = 'assist.attach';
@@ -295,25 +296,42 @@ function openSession(code, tok) {
   notice = { text: '', until: 0 };
   fitScreen();
   const renderer = new ScreenRenderer({ canvas, onError: setNotice, onResize: fitScreen });
-  const session = new RepSession({
+  let session = null;
+  const remote = new RemoteInput({
+    canvas,
+    sendInput: (b) => session.sendInput(b),
+    sendControl: (m) => session.sendControl(m),
+    onChange: renderSession,
+    clipboard: navigator.clipboard,
+    windowsKeys: () => $('windows-keys').checked,
+  });
+  remote.attach();
+  const controls = new RemoteControls($, remote);
+  session = new RepSession({
+    onControl: (m) => remote.handleControl(m),
     code,
     token: tok,
     url: wsURL(),
     onChange: renderSession,
     onScreen: (data) => renderer.push(data),
-    onPeerReset: () => renderer.reset(),
+    onPeerReset: () => {
+      renderer.reset();
+      remote.reset();
+    },
     onNotice: setNotice,
   });
   session.ended.then(() => sessionStorage.removeItem(ATTACH_KEY));
   const ticker = setInterval(renderSession, 1000);
-  return { session, renderer, ticker };
+  return { session, renderer, ticker, remote, controls };
 }
 
 function leaveSession() {
   if (!current) return;
-  const { session, renderer, ticker } = current;
+  const { session, renderer, ticker, remote, controls } = current;
   current = null;
   clearInterval(ticker);
+  remote.detach();
+  controls.detach();
   session.close();
   renderer.reset(); // its queued messages must not draw on the next session's canvas
   sessionStorage.removeItem(ATTACH_KEY);
@@ -371,6 +389,7 @@ function renderSession() {
   setText($('fps'), `${Math.round(renderer.fps())} fps`);
   $('end').disabled = s.state === 'ended' || (s.fatal && s.phase === 'closed');
   $('placeholder').hidden = renderer.width > 0;
+  current.controls.render();
 }
 
 function state() {
@@ -387,6 +406,7 @@ function state() {
     seq: renderer.seq,
     fps: renderer.fps(),
     screenErrors: renderer.errors,
+    input: current.remote.snapshot(),
   };
 }
 

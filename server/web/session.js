@@ -44,6 +44,7 @@ export class RepSession {
     this.onScreen = opts.onScreen || (() => {});
     this.onPeerReset = opts.onPeerReset || (() => {});
     this.onNotice = opts.onNotice || (() => {});
+    this.onControl = opts.onControl || (() => false); // remote control and clipboard (input.js): true when handled
     this.WebSocket = opts.WebSocket || globalThis.WebSocket;
     this.RTCPeerConnection = opts.RTCPeerConnection || globalThis.RTCPeerConnection;
     this.fetch = opts.fetch || ((...a) => globalThis.fetch(...a));
@@ -379,6 +380,7 @@ export class RepSession {
         };
         break;
       case 'input':
+        ch.binaryType = 'arraybuffer';
         break;
       default:
         console.debug('assist: ignoring data channel', ch.label);
@@ -400,6 +402,10 @@ export class RepSession {
       if (!msg || typeof msg.type !== 'string') throw new Error('no message type');
     } catch (err) {
       this.notice(`Ignored a malformed control message: ${err.message}`);
+      return;
+    }
+    if (this.onControl(msg)) {
+      this.changed();
       return;
     }
     switch (msg.type) {
@@ -454,6 +460,19 @@ export class RepSession {
       return true;
     } catch (err) {
       console.warn('assist: control send failed', err);
+      return false;
+    }
+  }
+
+  /** Sends one binary input message (input.js); false when the input channel is not open. */
+  sendInput(bytes) {
+    const ch = this.channels.input;
+    if (!ch || ch.readyState !== 'open') return false;
+    try {
+      ch.send(bytes);
+      return true;
+    } catch (err) {
+      console.warn('assist: input send failed', err);
       return false;
     }
   }
