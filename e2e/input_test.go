@@ -461,7 +461,18 @@ func BenchmarkKeyToX(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	// Every press was seen once: no stale event stood in for a later one.
+	if _, err := c.SyncInput(ctx); err != nil {
+		b.Fatal(err)
+	}
+	xproto.GetInputFocus(conn).Reply()
+	if n := len(presses); n != 0 {
+		b.Fatalf("%d KeyPress events more than key presses", n)
+	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	if lat[0] <= 0 {
+		b.Fatalf("a latency of %v", lat[0])
+	}
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
