@@ -78,6 +78,15 @@ type Config struct {
 	// Files, when set, is bound to the running session: the customer's
 	// side offers files and watches transfers through it.
 	Files *Files
+	// Display is the X display input is injected into (default $DISPLAY).
+	Display string
+	// RevokeControl takes remote control back from every rep: each value
+	// received (or its close) returns them to view-only and releases the
+	// keys they held. Control is asked for with Ask, per rep.
+	RevokeControl <-chan struct{}
+	// ClipboardPoll is how often the clipboard is read while a rep has
+	// control (default 500 ms).
+	ClipboardPoll time.Duration
 }
 
 // RefusedError is the server's refusal of a join or resume.
@@ -121,6 +130,7 @@ type agent struct {
 	events chan event
 
 	files files // file transfers (transfer.go)
+	hands  *hands // remote control: keyboard, pointer, clipboard (input.go)
 }
 
 // link is one signalling connection and its reader goroutine.
@@ -229,6 +239,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer api.Close()
 	a.api = api
+	a.startHands(ctx)
+	defer a.hands.close() // after the peers have released their keys
 
 	err = a.run(ctx)
 	cancel()

@@ -34,6 +34,7 @@ type peer struct {
 	remoteSet bool
 	pending   []webrtc.ICECandidateInit
 	closed    bool
+	rc        remote // remote control (input.go)
 
 	screenPeer // screen state: screenpeer.go
 }
@@ -91,7 +92,10 @@ func (p *peer) wire() {
 			p.connected.Store(true)
 			a.cfg.OnState("The support technician is viewing your screen.")
 			a.publish()
+		case webrtc.PeerConnectionStateDisconnected:
+			p.releaseKeys()
 		case webrtc.PeerConnectionStateFailed:
+			p.releaseKeys()
 			p.connected.Store(false)
 			p.failed.Store(true)
 			a.publish()
@@ -120,10 +124,8 @@ func (p *peer) wire() {
 	})
 	p.pc.OnDataChannel(p.onDataChannel)
 	p.control.OnMessage(func(m webrtc.DataChannelMessage) { p.onControl(m) })
-	p.input.OnMessage(func(m webrtc.DataChannelMessage) {
-		p.sendControl(protocol.Control{Type: protocol.CtlError, Error: "not_granted",
-			Message: "remote control has not been granted by the customer"})
-	})
+	p.input.OnMessage(p.onInput)
+	p.input.OnClose(p.releaseKeys)
 }
 
 func (p *peer) onControl(m webrtc.DataChannelMessage) {
@@ -154,6 +156,9 @@ func (p *peer) onControl(m webrtc.DataChannelMessage) {
 		}
 		if strings.HasPrefix(c.Type, "file_") {
 			p.a.fileControl(p, c)
+			return
+		}
+		if p.onRemote(c) { // remote control and clipboard (input.go)
 			return
 		}
 		p.sendControl(protocol.Control{Type: protocol.CtlError, Error: protocol.CodeMalformed,
@@ -225,6 +230,7 @@ func (p *peer) close(reason string) {
 	p.closed = true
 	p.mu.Unlock()
 	p.a.detachFiles(p)
+	p.closeRemote()
 	if p.control.ReadyState() == webrtc.DataChannelStateOpen {
 		p.sendControl(protocol.Control{Type: protocol.CtlBye, Reason: reason})
 	}

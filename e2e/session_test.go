@@ -68,7 +68,7 @@ type inProcess struct {
 	screen *fakeScreen
 }
 
-func startInProcess(t *testing.T) *inProcess {
+func startInProcess(t testing.TB) *inProcess {
 	t.Helper()
 	srv, err := server.New(server.Config{RepToken: "tok", Logger: quietLogger()})
 	if err != nil {

@@ -25,6 +25,7 @@ const (
 	// CtlMonitor (rep to agent) picks what to share: Monitor 0 is all the
 	// monitors, n the n-th of the agent's list.
 	CtlMonitor = "monitor"
+	// Remote control and clipboard: see remote.go.
 )
 
 // Control is one control-channel message.
@@ -53,6 +54,7 @@ type Control struct {
 	// Monitor and Monitors: see CtlMonitor, CtlMonitors (screenctl.go).
 	Monitor  int           `json:"monitor,omitempty"`
 	Monitors []MonitorInfo `json:"monitors,omitempty"`
+	Clip     *Clip         `json:"clip,omitempty"` // CtlClipboard, CtlClipboardAck
 }
 
 // EncodeControl marshals c after validating it.
@@ -116,6 +118,9 @@ func (c Control) Validate() error {
 		if c.Error == "" && c.Message == "" {
 			return bad("error or message is required")
 		}
+	case CtlRequestControl, CtlReleaseControl, CtlControlGranted, CtlControlRefused, CtlControlRevoked,
+		CtlClipboard, CtlClipboardAck:
+		return c.validateRemote()
 	case "":
 		return bad("type is required")
 	case CtlFileOffer, CtlFileAccept, CtlFileRefuse, CtlFileProgress, CtlFileDone, CtlFileCancel, CtlFileError, CtlFilePull:

@@ -156,6 +156,7 @@ type Client struct {
 	files *transfer.Manager // file transfers (transfer.go)
 	link  *fileLink
 	hello chan struct{} // closed when the agent's control channel is open
+	rc    remote        // remote control and clipboard (input.go)
 }
 
 // Attach connects to the session of code as a rep and starts receiving.
@@ -343,6 +344,10 @@ func (c *Client) onChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
 		return
 	}
 	label := dc.Label()
+	if label == protocol.ChannelInput {
+		c.onRemoteChannel(dc)
+		return
+	}
 	dc.OnMessage(func(m webrtc.DataChannelMessage) {
 		c.mu.Lock()
 		current := c.pc == pc
@@ -369,6 +374,7 @@ func (c *Client) onChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
 			c.control = dc
 			c.lcChangedLocked()
 			c.mu.Unlock()
+			c.rc.opened()
 			b, _ := protocol.EncodeControl(protocol.Control{Type: protocol.CtlHello, Version: protocol.Version})
 			dc.SendText(string(b))
 			c.attachFiles(pc, dc)
@@ -382,6 +388,7 @@ func (c *Client) onControl(pc *webrtc.PeerConnection, dc *webrtc.DataChannel, b 
 		c.addErr(err.Error())
 		return
 	}
+	c.onRemote(m) // remote control and clipboard (input.go)
 	switch m.Type {
 	case protocol.CtlPong:
 		rtt := float64(time.Since(c.start).Microseconds())/1000 - m.T

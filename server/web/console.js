@@ -9,6 +9,7 @@ import { ChatPanel } from './chat.js';
 import { Transfers } from './transfer.js';
 import { renderTransfers, saveDownload, wireTransfers } from './transfer_ui.js';
 import { monitorOptions, placeCursor, qualityText, qualityTitle, saveScreenshot } from './screenui.js';
+import { RemoteInput, RemoteControls } from './input.js';
 
 const TOKEN_KEY = 'assist.token';
 const ATTACH_KEY = 'assist.attach';
@@ -313,15 +314,28 @@ function openSession(code, tok) {
     onChange: () => renderTransfers($('transfers'), transfers),
     save: saveDownload,
   });
+  const remote = new RemoteInput({
+    canvas,
+    sendInput: (b) => session.sendInput(b),
+    sendControl: (m) => session.sendControl(m),
+    onChange: renderSession,
+    clipboard: navigator.clipboard,
+    windowsKeys: () => $('windows-keys').checked,
+  });
+  remote.attach();
+  const controls = new RemoteControls($, remote);
   session = new RepSession({
     code,
     token: tok,
     url: wsURL(),
     onChange: renderSession,
     onScreen: (data) => renderer.push(data),
-    onPeerReset: () => renderer.reset(),
+    onPeerReset: () => {
+      renderer.reset();
+      remote.reset();
+    },
     onNotice: setNotice,
-    onControl: (msg) => chat.handle(msg),
+    onControl: (msg) => remote.handleControl(msg) || chat.handle(msg),
     onFileControl: (m) => transfers.handleControl(m),
     onFileChannel: (ch) => transfers.adoptChannel(ch),
     onLinkUp: () => transfers.linkUp(),
@@ -331,16 +345,18 @@ function openSession(code, tok) {
   session.ended.then(() => sessionStorage.removeItem(ATTACH_KEY));
   const ticker = setInterval(renderSession, 1000);
   renderTransfers($('transfers'), transfers);
-  return { session, renderer, ticker, transfers };
+  return { session, renderer, ticker, transfers, remote, controls };
 }
 
 function leaveSession() {
   if (!current) return;
-  const { session, renderer, ticker, transfers } = current;
+  const { session, renderer, ticker, transfers, remote, controls } = current;
   current = null;
   $('cursor').hidden = true;
   clearInterval(ticker);
   for (const t of transfers.list()) transfers.cancel(t.id); // before the connection goes
+  remote.detach();
+  controls.detach();
   session.close();
   renderer.reset(); // its queued messages must not draw on the next session's canvas
   sessionStorage.removeItem(ATTACH_KEY);
@@ -438,6 +454,7 @@ function renderSession() {
   renderTransfers($('transfers'), current.transfers);
   $('placeholder').hidden = renderer.width > 0;
   chat.setLive(s.state === 'active' && s.channels.control === 'open');
+  current.controls.render();
 }
 
 function state() {
@@ -459,6 +476,7 @@ function state() {
     quality: renderer.quality,
     refining: renderer.refining,
     cursor: { visible: renderer.cursor.visible, x: renderer.cursor.x, y: renderer.cursor.y, shape: Boolean(renderer.cursor.image) },
+    input: current.remote.snapshot(),
   };
 }
 

@@ -46,7 +46,7 @@ export class RepSession {
     this.onScreen = opts.onScreen || (() => {});
     this.onPeerReset = opts.onPeerReset || (() => {});
     this.onNotice = opts.onNotice || (() => {});
-    this.onControl = opts.onControl || (() => false); // other control messages (chat.js); true when handled
+    this.onControl = opts.onControl || (() => false); // other control messages (input.js, chat.js); true when handled
     // File transfers (transfer.js): file_* control messages, file:<id>
     // channels, and the link going up (agent's hello) or down.
     this.onFileControl = opts.onFileControl || (() => {});
@@ -401,6 +401,7 @@ export class RepSession {
         };
         break;
       case 'input':
+        ch.binaryType = 'arraybuffer';
         break;
       default:
         if (ch.label.startsWith('file:')) {
@@ -426,6 +427,10 @@ export class RepSession {
       if (!msg || typeof msg.type !== 'string') throw new Error('no message type');
     } catch (err) {
       this.notice(`Ignored a malformed control message: ${err.message}`);
+      return;
+    }
+    if (this.onControl(msg)) {
+      this.changed();
       return;
     }
     switch (msg.type) {
@@ -497,6 +502,19 @@ export class RepSession {
       return true;
     } catch (err) {
       console.warn('assist: control send failed', err);
+      return false;
+    }
+  }
+
+  /** Sends one binary input message (input.js); false when the input channel is not open. */
+  sendInput(bytes) {
+    const ch = this.channels.input;
+    if (!ch || ch.readyState !== 'open') return false;
+    try {
+      ch.send(bytes);
+      return true;
+    } catch (err) {
+      console.warn('assist: input send failed', err);
       return false;
     }
   }
