@@ -129,8 +129,8 @@ type agent struct {
 	wakeCh chan struct{}
 	events chan event
 
-	files files // file transfers (transfer.go)
-	hands  *hands // remote control: keyboard, pointer, clipboard (input.go)
+	files files  // file transfers (transfer.go)
+	hands *hands // remote control: keyboard, pointer, clipboard (input.go)
 }
 
 // link is one signalling connection and its reader goroutine.
