@@ -164,7 +164,9 @@ func startStack(t testing.TB, ctx context.Context, x *xtest.Server, extra ...str
 	t.Helper()
 	bin := binaries(t)
 	// Agents keep their resume tickets in the test's own directory.
-	env := append(x.Env(), "ASSIST_ICE_LOOPBACK=1", "ASSIST_STATE_DIR="+filepath.Join(t.TempDir(), "agent-state"))
+	// ASSIST_NO_BROWSER: the agent prints its chat window's address instead
+	// of starting the desktop's browser (tests open it themselves).
+	env := append(x.Env(), "ASSIST_ICE_LOOPBACK=1", "ASSIST_NO_BROWSER=1", "ASSIST_STATE_DIR="+filepath.Join(t.TempDir(), "agent-state"))
 	s := &stack{bin: bin, token: "e2e-token", env: env}
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--rep-token", s.token}, extra...)
 	s.server = startProc(t, env, filepath.Join(bin, "assist-server"), args...)

@@ -37,7 +37,7 @@ func addSessionFlags(fs *flag.FlagSet) *sessionFlags {
 	return &sessionFlags{
 		server:    fs.String("server", envOr("ASSIST_SERVER", defaultServer), ""),
 		yes:       fs.Bool("yes", false, ""),
-		noBrowser: fs.Bool("no-browser", false, ""),
+		noBrowser: fs.Bool("no-browser", os.Getenv("ASSIST_NO_BROWSER") == "1", ""),
 		fps:       fs.Int("fps", 20, ""),
 		level:     fs.String("log-level", "warn", ""),
 		downloads: fs.String("downloads", "", ""),
