@@ -458,7 +458,7 @@ func (s *streamer) sendPlan(pl peerPlan, ar *area, jobs []capture.Job, encoded [
 					return err
 				}
 			}
-			r = rel(r)
+			// Encoded pieces are relative to the area already (Encoder.Encode).
 			if err := batch.Add(r); err != nil {
 				return err
 			}
