@@ -71,7 +71,7 @@ bench: deps build ## Micro-benchmarks, then the desktop workload vs x11vnc -> ou
 		| tee $(OUT)/bench.txt || rc=$$?; \
 	awk -v procs=$(NPROC) -f scripts/bench2json.awk $(OUT)/bench.txt > $(OUT)/micro.json; \
 	echo "bench: wrote $(OUT)/bench.txt and $(OUT)/micro.json"; \
-	$(TEST_ENV) ASSIST_BENCH_OUT=$(OUT)/bench.json scripts/netns.sh $(GO) test -count=1 -run '^TestWorkload$$' \
+	$(TEST_ENV) ASSIST_BENCH_OUT=$(OUT)/bench.json scripts/netns.sh $(GO) test -v -count=1 -run '^TestWorkload$$' \
 		-timeout 20m ./bench/ 2>&1 | tee $(OUT)/workload.txt || rc=$$?; \
 	exit $$rc
 
