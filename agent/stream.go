@@ -282,7 +282,11 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 			if ok {
 				move = &m
 				if err := protocol.CopyRect(m.Dst, m.Src).Draw(ar.prev); err == nil {
-					post = capture.HashTiles(ar.prev, capture.TileSize, nil)
+					// Only the copy's rows changed from prevTiles.
+					post = &capture.Tiles{}
+					*post = *ar.prevTiles
+					post.Hash = append([]uint64(nil), ar.prevTiles.Hash...)
+					post = capture.HashTilesIn(ar.prev, capture.TileSize, post, m.Dst)
 				} else {
 					move = nil
 				}
@@ -462,7 +466,7 @@ func (s *streamer) sendPlan(pl peerPlan, ar *area, jobs []capture.Job, encoded [
 					return err
 				}
 			}
-			r = rel(r)
+			// Encoded pieces are relative to the area already (Encoder.Encode).
 			if err := batch.Add(r); err != nil {
 				return err
 			}

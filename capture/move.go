@@ -209,7 +209,7 @@ func (d *MoveDetector) anywhere(prev, cur *image.RGBA, c image.Rectangle) (Move,
 	if n < 3 || n == second { // repeated text can agree by chance; not this often
 		return Move{}, false
 	}
-	return growMove(prev, cur, first[best], best)
+	return growMove(prev, cur, first[best], best, c)
 }
 
 // findAnchors picks up to maxAnchors segments of anchorLen pixels inside c
@@ -251,11 +251,14 @@ func colours(seg []byte) int {
 
 // growMove grows the block around anchor a whose pixels in cur equal prev's
 // at offset off: the anchor's columns up and down as far as they match,
-// then columns left and right while the whole column matches.
-func growMove(prev, cur *image.RGBA, a, off image.Point) (Move, bool) {
+// then columns left and right while the whole column matches, all inside
+// within.
+func growMove(prev, cur *image.RGBA, a, off image.Point, within image.Rectangle) (Move, bool) {
 	b := cur.Bounds()
-	// The source block must stay inside the frame too.
-	lim := b.Intersect(b.Sub(off))
+	// The source block must stay inside the frame too; the block inside
+	// within (what changed, or the window that moved): equal pixels beyond
+	// (a plain desktop) are not worth comparing.
+	lim := b.Intersect(b.Sub(off)).Intersect(within)
 	seg := func(y, x0, x1 int) bool {
 		return bytes.Equal(cur.Pix[cur.PixOffset(x0, y):cur.PixOffset(x1, y)],
 			prev.Pix[prev.PixOffset(x0+off.X, y+off.Y):prev.PixOffset(x1+off.X, y+off.Y)])
@@ -331,7 +334,7 @@ func MoveOf(prev, cur *image.RGBA, dst image.Rectangle, off image.Point) (Move, 
 				continue
 			}
 			tries++
-			if m, ok := growMove(prev, cur, a, off); ok {
+			if m, ok := growMove(prev, cur, a, off, dst); ok {
 				return m, true
 			}
 		}

@@ -174,6 +174,13 @@ const (
 	// photo, sharp UI: JPEG does badly there and lossless well); photo-like
 	// areas cost far more exact and settle as JPEG instead.
 	SettleExactRatio = 2.0
+	// SettleFailingRatio is that ratio where the JPEG has less fidelity
+	// than SettlePSNR.
+	SettleFailingRatio = 6.0
+	// SettleBytesPerPixel: exact pixels that cost at most this are sent
+	// whatever the JPEG cost (gradients, UI: cheap either way, and exact is
+	// what people expect of them). Photos cost three times as much or more.
+	SettleBytesPerPixel = 0.5
 	// SettlePSNR is the fidelity a lossy area must have to stay as it is.
 	SettlePSNR = 36.0
 	// SettleQuality is the JPEG quality an area is re-sent at when it has
@@ -191,9 +198,19 @@ func (e *Encoder) Settle(img *image.RGBA, r image.Rectangle, q int) ([]Encoded, 
 	if err != nil {
 		return nil, err
 	}
-	budget := SettleExactRatio * float64(piecesSize(shown))
-	// Photo-like areas would cost many times the budget exact: an estimate
-	// from the pixels' roughness spares encoding the PNG to find out.
+	jpegSize := float64(piecesSize(shown))
+	was, err := piecesPSNR(img, shown)
+	if err != nil {
+		return nil, err
+	}
+	// Exact when that costs little more than the JPEG; or, where the JPEG
+	// visibly fails (text on a gradient, sharp UI), when it costs a few
+	// times more. Photo-like areas cost many times more: an estimate from
+	// the pixels' roughness spares encoding the PNG to find out.
+	budget := max(SettleExactRatio*jpegSize, SettleBytesPerPixel*float64(r.Dx()*r.Dy()))
+	if was < SettlePSNR {
+		budget = max(budget, SettleFailingRatio*jpegSize)
+	}
 	if pngEstimate(img, r) <= 2*budget {
 		payload := e.payload
 		e.payload = false // real sizes: PNG
@@ -206,12 +223,8 @@ func (e *Encoder) Settle(img *image.RGBA, r image.Rectangle, q int) ([]Encoded, 
 			return exact, nil
 		}
 	}
-	if q >= SettleQuality {
+	if q >= SettleQuality || was >= SettlePSNR {
 		return nil, nil
-	}
-	was, err := piecesPSNR(img, shown)
-	if err != nil || was >= SettlePSNR {
-		return nil, err
 	}
 	better, err := e.encodeJob(img, Job{Rect: r, Quality: SettleQuality}, nil)
 	if err != nil {
@@ -225,20 +238,18 @@ func (e *Encoder) Settle(img *image.RGBA, r image.Rectangle, q int) ([]Encoded, 
 	return better, nil
 }
 
-// pngEstimate guesses the bytes of r as a filtered PNG: the entropy of a
-// Laplacian residual with the mean absolute difference between horizontal
-// neighbours (every other row sampled).
+// pngEstimate guesses the bytes of r as a filtered PNG: the order-0
+// entropy of the differences between horizontal neighbours (every other row
+// sampled). Text over a gradient scores low (few distinct differences),
+// photo grain high.
 func pngEstimate(img *image.RGBA, r image.Rectangle) float64 {
-	var sum, n float64
+	var hist [511]int32
+	n := 0
 	for y := r.Min.Y; y < r.Max.Y; y += 2 {
 		row := img.Pix[img.PixOffset(r.Min.X, y):img.PixOffset(r.Max.X, y)]
 		for i := 4; i < len(row); i += 4 {
 			for c := 0; c < 3; c++ {
-				d := int(row[i+c]) - int(row[i+c-4])
-				if d < 0 {
-					d = -d
-				}
-				sum += float64(d)
+				hist[255+int(row[i+c])-int(row[i+c-4])]++
 			}
 			n += 3
 		}
@@ -246,8 +257,14 @@ func pngEstimate(img *image.RGBA, r image.Rectangle) float64 {
 	if n == 0 {
 		return 0
 	}
-	bits := math.Log2(2 * math.E * (sum/n + 0.1))
-	return 3 * float64(r.Dx()*r.Dy()) * max(bits, 0.3) / 8
+	bits := 0.0
+	for _, k := range hist {
+		if k > 0 {
+			p := float64(k) / float64(n)
+			bits -= p * math.Log2(p)
+		}
+	}
+	return 3 * float64(r.Dx()*r.Dy()) * max(bits, 0.2) / 8
 }
 
 func piecesSize(ps []Encoded) int {

@@ -97,7 +97,7 @@ func canvasPixels(t *testing.T, ctx context.Context) *image.RGBA {
 // console canvas, and End session ends it for the agent too.
 func TestConsoleShowsCustomerScreen(t *testing.T) {
 	x := xtest.Start(t, xtest.Size(800, 600))
-	x.Show(t, xtest.Pattern(800, 600))
+	win := x.Show(t, xtest.Pattern(800, 600))
 	ctx := deadline(t, 120*time.Second)
 	s := startStack(t, ctx, x)
 	b := browser(t)
@@ -106,7 +106,8 @@ func TestConsoleShowsCustomerScreen(t *testing.T) {
 		sctx, cancel := context.WithTimeout(b, 30*time.Second)
 		defer cancel()
 		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
+			st, _ := chromedp.Run(b, chromedp.Evaluate[string](`JSON.stringify(window.assistConsole ? window.assistConsole.state() : null)`))
+			t.Fatalf("%s: %v (console state %s)", what, err, st)
 		}
 	}
 
@@ -161,6 +162,8 @@ func TestConsoleShowsCustomerScreen(t *testing.T) {
 	}
 	status, _ := chromedp.Run(b, chromedp.Text(chromedp.ID("status-text")))
 	t.Logf("console status while sharing: %q", status)
+
+	consoleScreenFeatures(t, b, x, win, step)
 
 	step("end the session from the console",
 		chromedp.Click(chromedp.ID("end")),

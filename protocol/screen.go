@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 )
 
 // Screen message kinds: the first byte of every binary message on the
@@ -235,16 +236,9 @@ func (r Rect) Draw(dst *image.RGBA) error {
 			}
 		}
 	case EncPNG:
-		cfg, err := png.DecodeConfig(bytes.NewReader(r.Data))
+		img, err := r.decodeSized("png", png.DecodeConfig, png.Decode)
 		if err != nil {
-			return fmt.Errorf("%w: png rect: %v", ErrMalformed, err)
-		}
-		if cfg.Width != r.W || cfg.Height != r.H {
-			return fmt.Errorf("%w: png of %dx%d in a %dx%d rect", ErrMalformed, cfg.Width, cfg.Height, r.W, r.H)
-		}
-		img, err := png.Decode(bytes.NewReader(r.Data))
-		if err != nil {
-			return fmt.Errorf("%w: png rect: %v", ErrMalformed, err)
+			return err
 		}
 		drawOpaque(dst, img, r.X, r.Y)
 	case EncJPEG:
@@ -255,6 +249,22 @@ func (r Rect) Draw(dst *image.RGBA) error {
 		return fmt.Errorf("%w: zlib and cached rects need the channel's state: use a Decoder", ErrMalformed)
 	}
 	return nil
+}
+
+// decodeSized decodes r's image payload, which must be exactly r's size.
+func (r Rect) decodeSized(kind string, config func(io.Reader) (image.Config, error), decode func(io.Reader) (image.Image, error)) (image.Image, error) {
+	cfg, err := config(bytes.NewReader(r.Data))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s rect: %v", ErrMalformed, kind, err)
+	}
+	if cfg.Width != r.W || cfg.Height != r.H {
+		return nil, fmt.Errorf("%w: %s of %dx%d in a %dx%d rect", ErrMalformed, kind, cfg.Width, cfg.Height, r.W, r.H)
+	}
+	img, err := decode(bytes.NewReader(r.Data))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s rect: %v", ErrMalformed, kind, err)
+	}
+	return img, nil
 }
 
 // drawOpaque copies src onto dst at (x, y), taking colours as opaque.

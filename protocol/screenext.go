@@ -170,16 +170,9 @@ func (r Rect) checkExt() error {
 
 // drawJPEG decodes an EncJPEG rectangle onto dst (bounds already checked).
 func (r Rect) drawJPEG(dst *image.RGBA) error {
-	cfg, err := jpeg.DecodeConfig(bytes.NewReader(r.Data))
+	img, err := r.decodeSized("jpeg", jpeg.DecodeConfig, jpeg.Decode)
 	if err != nil {
-		return fmt.Errorf("%w: jpeg rect: %v", ErrMalformed, err)
-	}
-	if cfg.Width != r.W || cfg.Height != r.H {
-		return fmt.Errorf("%w: jpeg of %dx%d in a %dx%d rect", ErrMalformed, cfg.Width, cfg.Height, r.W, r.H)
-	}
-	img, err := jpeg.Decode(bytes.NewReader(r.Data))
-	if err != nil {
-		return fmt.Errorf("%w: jpeg rect: %v", ErrMalformed, err)
+		return err
 	}
 	dr := image.Rect(r.X, r.Y, r.X+r.W, r.Y+r.H)
 	draw.Draw(dst, dr, img, img.Bounds().Min, draw.Src)

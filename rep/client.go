@@ -572,6 +572,7 @@ func (c *Client) ResetStats() {
 	defer c.mu.Unlock()
 	c.stats = Stats{Bytes: map[string]int64{}, Width: c.stats.Width, Height: c.stats.Height, Encodings: map[string]int64{}}
 	c.rtts = nil
+	c.extra.rects = nil
 	c.start = time.Now()
 }
 

@@ -18,7 +18,18 @@ type screenExtra struct {
 	refining bool      // the last frame end announced refinement
 	lastMsg  time.Time // when the last data-channel message arrived
 	dec      protocol.Decoder
+	rects    []RectInfo    // since ResetStats, at most maxRectLog
+	changed  chan struct{} // closed and replaced when cursor, quality or monitors change
 }
+
+// RectInfo is one rectangle received: where, and how it was encoded.
+type RectInfo struct {
+	Rect image.Rectangle
+	Enc  byte
+	Size int // bytes in the message
+}
+
+const maxRectLog = 4096
 
 // Cursor is the customer's pointer as the agent reported it.
 type Cursor struct {
@@ -28,7 +39,39 @@ type Cursor struct {
 	Shape   *image.NRGBA // nil until the agent sent one
 }
 
+// extraChanged wakes WaitScreenState (c.mu held).
+func (c *Client) extraChanged() {
+	if c.extra.changed != nil {
+		close(c.extra.changed)
+	}
+	c.extra.changed = make(chan struct{})
+}
+
+// WaitScreenState waits until ok (which may call Cursor, Quality and
+// Monitors) holds: checked now and after every change of those.
+func (c *Client) WaitScreenState(ctx context.Context, ok func() bool) error {
+	for {
+		c.mu.Lock()
+		if c.extra.changed == nil {
+			c.extra.changed = make(chan struct{})
+		}
+		ch := c.extra.changed
+		c.mu.Unlock()
+		if ok() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("rep: waiting for the screen state: %w", ctx.Err())
+		case <-c.endedCh:
+			return fmt.Errorf("rep: %w: %s", ErrEnded, c.Reason())
+		case <-ch:
+		}
+	}
+}
+
 func (c *Client) onScreenExtra(m protocol.ScreenMsg) {
+	defer c.extraChanged()
 	switch m.Kind {
 	case protocol.ScreenCursor:
 		c.extra.cursor.Visible, c.extra.cursor.X, c.extra.cursor.Y = m.Cursor.Visible, m.Cursor.X, m.Cursor.Y
@@ -54,6 +97,7 @@ func (c *Client) onScreenControl(m protocol.Control) {
 	case protocol.CtlMonitors:
 		c.mu.Lock()
 		c.extra.monitors, c.extra.monitor = m.Monitors, m.Monitor
+		c.extraChanged()
 		c.mu.Unlock()
 	}
 }
@@ -150,4 +194,15 @@ func (c *Client) countRect(r protocol.Rect) {
 		name = fmt.Sprintf("enc%d", r.Enc)
 	}
 	c.stats.Encodings[name] += int64(protocol.RectSize(r))
+	if len(c.extra.rects) < maxRectLog {
+		c.extra.rects = append(c.extra.rects, RectInfo{Rect: image.Rect(r.X, r.Y, r.X+r.W, r.Y+r.H), Enc: r.Enc, Size: protocol.RectSize(r)})
+	}
+}
+
+// Rects lists the rectangles received since Attach or ResetStats (the
+// first 4096).
+func (c *Client) Rects() []RectInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]RectInfo(nil), c.extra.rects...)
 }

@@ -388,3 +388,38 @@ test('StreamInflater keeps the stream across segments; ScreenRenderer draws zlib
     ]);
   }
 });
+
+// --- the tile cache (protocol/cache.go) ---
+
+test('ScreenRenderer stores cacheable rects tile by tile and draws cached ones', async () => {
+  const { canvas, ctx, ops } = fakeCanvas();
+  ctx.drawImage = (img, ...a) => ops.push(['image', img === canvas ? 'self' : img.tag || 'cache', ...a]);
+  const stores = [];
+  const makeCanvas = (w, h) => ({
+    tag: 'cache', width: w, height: h,
+    getContext: () => ({ imageSmoothingEnabled: true, drawImage: (src, ...a) => stores.push([src === canvas ? 'screen' : '?', ...a]) }),
+  });
+  const r = new ScreenRenderer({ canvas, makeCanvas, now: () => 0 });
+  const cached = (x, y, w, h, slot) => ({ x, y, w, h, enc: 7, data: Uint8Array.from([slot >> 8, slot & 255]) });
+  r.push(info(200, 100));
+  // Cacheable: a 128x64 raw run at the origin (slots 0, 1) and the 8x36
+  // bottom-right edge tile (slot 2). Not: a rect off the grid.
+  r.push(rects([raw(0, 0, 128, 64), raw(3, 3, 8, 8), raw(192, 64, 8, 36)]));
+  r.push(rects([cached(64, 64, 64, 36, 0)])); // wrong size for slot 0: dropped
+  r.push(rects([cached(128, 0, 64, 64, 1), cached(0, 64, 8, 36, 2)]));
+  await r.push(frameEnd(1));
+  assert.deepEqual(stores, [
+    ['screen', 0, 0, 64, 64, 0, 0, 64, 64],
+    ['screen', 64, 0, 64, 64, 64, 0, 64, 64],
+    ['screen', 192, 64, 8, 36, 128, 0, 8, 36],
+  ]);
+  assert.equal(r.errors, 1);
+  assert.deepEqual(ops.filter((o) => o[1] === 'cache'), [
+    ['image', 'cache', 64, 0, 64, 64, 128, 0, 64, 64],
+    ['image', 'cache', 128, 0, 8, 36, 0, 64, 8, 36],
+  ]);
+  // A new screen size empties the cache.
+  r.push(info(200, 100));
+  await r.push(rects([cached(128, 0, 64, 64, 1)]));
+  assert.equal(r.errors, 2);
+});
