@@ -410,6 +410,7 @@ func TestBinariesRemoteControl(t *testing.T) {
 // agent -> XTEST -> X server -> a window's event. Reported as p50 and p99.
 func BenchmarkKeyToX(b *testing.B) {
 	x := xtest.Start(b, xtest.Size(640, 480))
+	x.NoAutoRepeat(b) // a stalled key-up must not add presses
 	p := startInProcess(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
