@@ -230,6 +230,26 @@ func TestRemoteControlInProcess(t *testing.T) {
 		t.Fatalf("after revocation and a new grant: %s, want e (a refused key leaked)", e)
 	}
 
+	// A second rep holds Ctrl and goes away: the agent lets go of it.
+	c2, err := rep.Attach(ctx, p.cfg, in.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers <- true
+	if err := c2.RequestControl(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.Key(true, "ControlRight", "Control", 0); err != nil {
+		t.Fatal(err)
+	}
+	if e := nextKey(t, ctx, xev); e.Name != "Control_R" {
+		t.Fatalf("got %s, want Control_R", e)
+	}
+	c2.Close()
+	if _, err := xev.WaitFor(ctx, func(e xtest.Event) bool { return e.Type == "KeyRelease" && e.Name == "Control_R" }); err != nil {
+		t.Fatalf("the Ctrl of a rep who left stayed down: %v", err)
+	}
+
 	// The session ends: no clipboard helper remains.
 	if err := stopAgent(); err != nil {
 		t.Fatal(err)
@@ -390,6 +410,7 @@ func TestBinariesRemoteControl(t *testing.T) {
 // agent -> XTEST -> X server -> a window's event. Reported as p50 and p99.
 func BenchmarkKeyToX(b *testing.B) {
 	x := xtest.Start(b, xtest.Size(640, 480))
+	x.NoAutoRepeat(b) // a stalled key-up must not add presses
 	p := startInProcess(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

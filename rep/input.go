@@ -224,18 +224,11 @@ func (c *Client) sendControlNow(m protocol.Control) error {
 // SendInput sends one input event (it is injected only while control is
 // granted; otherwise the agent answers with a not_granted error).
 func (c *Client) SendInput(ev protocol.InputEvent) error {
-	c.rc.init()
 	b, err := protocol.AppendInput(nil, ev)
 	if err != nil {
 		return err
 	}
-	c.rc.mu.Lock()
-	dc := c.rc.input
-	c.rc.mu.Unlock()
-	if dc == nil {
-		return errors.New("rep: the input channel is not open")
-	}
-	if err := dc.Send(b); err != nil {
+	if err := c.SendInputRaw(b); err != nil {
 		return fmt.Errorf("rep: send input: %w", err)
 	}
 	return nil

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/jezek/xgb/xproto"
 )
 
 // Event is one X event as xev reported it: what a real X client received,
@@ -51,9 +53,12 @@ type Xev struct {
 // StartXev runs xev with a window of w x h at (x, y) and returns once the
 // window is on screen. It is stopped when tb's test ends. Tests needing
 // keyboard events move the pointer into the window (the focus follows the
-// pointer without a window manager).
+// pointer without a window manager). The server's key auto-repeat is turned
+// off: tests compare exact event lists, and a loaded machine that holds a
+// key down longer than the repeat delay would add presses.
 func (s *Server) StartXev(tb testing.TB, x, y, w, h int) *Xev {
 	tb.Helper()
+	s.NoAutoRepeat(tb)
 	path, err := exec.LookPath("xev")
 	if err != nil {
 		tb.Fatalf("xtest: xev not found (x11-utils): %v", err)
@@ -220,4 +225,13 @@ func Events(evs []Event) string {
 		b.WriteString(e.String())
 	}
 	return b.String()
+}
+
+// NoAutoRepeat turns the server's key auto-repeat off.
+func (s *Server) NoAutoRepeat(tb testing.TB) {
+	tb.Helper()
+	c := s.Conn(tb)
+	if err := xproto.ChangeKeyboardControlChecked(c, xproto.KbAutoRepeatMode, []uint32{xproto.AutoRepeatModeOff}).Check(); err != nil {
+		tb.Fatalf("xtest: auto-repeat off: %v", err)
+	}
 }
