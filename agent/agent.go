@@ -72,11 +72,11 @@ type Config struct {
 	// Downloads is where files from the rep are saved (default: the
 	// Downloads folder, transfer.DownloadsDir).
 	Downloads string
-	// TransferJournal keeps unfinished transfers for a restarted agent
-	// (default transfer.StateDir(); "-" keeps none).
+	// TransferJournal keeps unfinished transfers for a restarted agent of
+	// the same session (default transfer.StateDir(); "-" keeps none).
 	TransferJournal string
 	// Files, when set, is bound to the running session: the customer's
-	// side offers files and watches transfers through it.
+	// side (the chat window) offers files and watches transfers through it.
 	Files *Files
 	// Display is the X display input is injected into (default $DISPLAY).
 	Display string
@@ -243,6 +243,9 @@ func Run(ctx context.Context, cfg Config) error {
 	defer a.hands.close() // after the peers have released their keys
 
 	err = a.run(ctx)
+	// A restart for a reboot keeps unfinished transfers for the resumed
+	// agent; any other end removes their partial files.
+	a.stopFiles(errors.Is(err, ErrRebooting))
 	cancel()
 	a.bg.Wait()
 	switch {
@@ -298,11 +301,7 @@ func (a *agent) run(ctx context.Context) error {
 	a.ice = a.currentICE()
 	defer a.dropLink()
 	a.publish()
-	a.mu.Lock()
-	session := a.session
-	a.mu.Unlock()
-	a.startFiles(session)
-	defer a.stopFiles()
+	a.startFiles(a.sessionID())
 
 	a.mu.Lock()
 	view := a.lc.view

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"assist/agent"
 	"assist/internal/xtest"
 	"assist/rep"
 	"assist/transfer"
@@ -36,17 +37,17 @@ func (s *stack) customer(t *testing.T, downloads string) *customer {
 		downloads = t.TempDir()
 	}
 	c := &customer{downloads: downloads, state: t.TempDir()}
-	c.env = append(append([]string(nil), s.env...), "XDG_DOWNLOAD_DIR="+c.downloads, "XDG_STATE_HOME="+c.state, "HOME="+t.TempDir())
+	c.env = append(append([]string(nil), s.env...), "XDG_DOWNLOAD_DIR="+c.downloads, "ASSIST_STATE_DIR="+c.state, "HOME="+t.TempDir())
 	return c
 }
 
 func (c *customer) join(t *testing.T, s *stack, code string) {
-	c.proc = startProc(t, c.env, filepath.Join(s.bin, "assist"), "join", code, "--server", s.url, "--yes")
+	c.proc = startProc(t, c.env, filepath.Join(s.bin, "assist"), "join", code, "--server", s.url, "--yes", "--no-browser")
 }
 
 // resume restarts the agent from its resume ticket.
 func (c *customer) resume(t *testing.T, s *stack) {
-	c.proc = startProc(t, c.env, filepath.Join(s.bin, "assist"), "resume", "--yes")
+	c.proc = startProc(t, c.env, filepath.Join(s.bin, "assist"), "resume", "--yes", "--no-browser")
 }
 
 func randomBytes(n int, seed uint64) []byte {
@@ -183,7 +184,7 @@ func TestTransferResumesAfterKill(t *testing.T) {
 	<-cust.done
 	before := tr.Status().Bytes
 	parts, _ := filepath.Glob(filepath.Join(cust.downloads, ".assist-*.part"))
-	journal, _ := filepath.Glob(filepath.Join(cust.state, "assist", "transfers", "*.json"))
+	journal, _ := filepath.Glob(filepath.Join(cust.state, "transfers", "*.json"))
 	if len(parts) != 1 || len(journal) != 1 {
 		t.Fatalf("after kill -9: partial files %v, journal %v", parts, journal)
 	}
@@ -207,7 +208,7 @@ func TestTransferResumesAfterKill(t *testing.T) {
 	if _, err := cust.waitLine(ctx, regexp.MustCompile(`Saved .*disk.img`)); err != nil {
 		t.Fatal(err)
 	}
-	journal, _ = filepath.Glob(filepath.Join(cust.state, "assist", "transfers", "*"))
+	journal, _ = filepath.Glob(filepath.Join(cust.state, "transfers", "*"))
 	if len(journal) != 0 {
 		t.Fatalf("journal left behind: %v", journal)
 	}
@@ -302,4 +303,73 @@ func TestTransferFullDiskBinaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	dirHolds(t, disk, "other-program.dat")
+}
+
+// TestCustomerOffersFile runs the agent in process: the customer's side
+// offers a file through agent.Files (what the chat window calls) and the
+// rep receives it verified; a second offer is cancelled by the customer.
+func TestCustomerOffersFile(t *testing.T) {
+	p := startInProcess(t)
+	ctx := deadline(t, 60*time.Second)
+	in, err := rep.NewSession(ctx, p.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := agent.NewFiles()
+	if _, err := files.Offer("/etc/hostname"); !errors.Is(err, agent.ErrNotRunning) {
+		t.Fatalf("Offer before the session: %v", err)
+	}
+	agentCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() {
+		done <- agent.Run(agentCtx, agent.Config{
+			Server: p.url, Code: in.Code, Screen: p.screen, Loopback: true, Logger: quietLogger(),
+			Ask: func(context.Context, string) (bool, error) { return true, nil }, Files: files,
+			Downloads: t.TempDir(), TransferJournal: "-",
+		})
+	}()
+	cfg := p.cfg
+	cfg.Downloads = t.TempDir()
+	c, err := rep.Attach(ctx, cfg, in.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.WaitFrame(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	data := randomBytes(3<<20+5, 11)
+	src := writeFile(t, t.TempDir(), "from customer.pdf", data)
+	ids, err := files.Offer(src)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("Offer: %v %v", ids, err)
+	}
+	var st transfer.Status
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !st.Final() {
+		for _, s := range files.List() {
+			if s.ID == ids[0] {
+				st = s
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the offer never finished: %+v", st)
+		case <-tick.C:
+		}
+	}
+	got, err := os.ReadFile(filepath.Join(cfg.Downloads, "from customer.pdf"))
+	if err != nil || !bytes.Equal(got, data) || st.SHA256 != hexSHA(data) {
+		t.Fatalf("the rep's copy: %v, status %+v", err, st)
+	}
+	if files.Cancel("nope") {
+		t.Fatal("Cancel of an unknown transfer said yes")
+	}
+	stop()
+	<-done
+	if _, err := files.Offer(src); !errors.Is(err, agent.ErrNotRunning) {
+		t.Fatalf("Offer after the session: %v", err)
+	}
 }

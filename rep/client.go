@@ -29,6 +29,9 @@ type Config struct {
 	Loopback  bool   // restrict WebRTC to 127.0.0.1
 	RelayOnly bool   // use the server's TURN relay only
 	Logger    *slog.Logger
+	// Downloads, when set, accepts the files the customer offers into this
+	// folder (safe, numbered names); otherwise such offers are refused.
+	Downloads string
 }
 
 // APIError is an error answer of the server's REST API or signalling.

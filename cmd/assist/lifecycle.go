@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -234,6 +235,10 @@ func runSession(ctx context.Context, f *sessionFlags, log *slog.Logger, store *r
 	cfg.Info = machineInfo()
 	cfg.MaxFPS = *f.fps
 	cfg.Downloads = *f.downloads
+	if store != nil {
+		// Unfinished transfers live beside the ticket: a resumed agent continues them.
+		cfg.TransferJournal = filepath.Join(store.Dir, "transfers")
+	}
 	cfg.Logger = log
 	cfg.ReconnectWindow = *f.window
 	cfg.OnState = say

@@ -69,13 +69,9 @@ flags:
                  ask on the terminal too, when there is one)
   --fps N        highest frame rate (default 20)
   --log-level L  debug, info, warn or error (default warn)
-  --downloads D  where files from the support technician are saved
-                 (default: your Downloads folder)
-  --ticket FILE  the resume ticket (default $XDG_STATE_HOME/assist/ticket.json)
-
-resume continues the session of the resume ticket after the agent stopped
-(a crash, a reboot) within the session's reconnect window; unfinished file
-transfers continue from their last verified block.
+  --downloads D  where files from the support technician are saved (default:
+                 your Downloads folder); unfinished transfers continue after
+                 resume from their last verified block
 
 Exit status: 0 when the session ended normally (or the computer restarts to
 resume it), 3 when the server refused the code, 4 when the customer declined,
