@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"assist/agent"
 	"assist/internal/xtest"
 	"assist/rep"
 	"assist/transfer"
@@ -302,4 +303,73 @@ func TestTransferFullDiskBinaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	dirHolds(t, disk, "other-program.dat")
+}
+
+// TestCustomerOffersFile runs the agent in process: the customer's side
+// offers a file through agent.Files (what the chat window calls) and the
+// rep receives it verified; a second offer is cancelled by the customer.
+func TestCustomerOffersFile(t *testing.T) {
+	p := startInProcess(t)
+	ctx := deadline(t, 60*time.Second)
+	in, err := rep.NewSession(ctx, p.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := agent.NewFiles()
+	if _, err := files.Offer("/etc/hostname"); !errors.Is(err, agent.ErrNotRunning) {
+		t.Fatalf("Offer before the session: %v", err)
+	}
+	agentCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() {
+		done <- agent.Run(agentCtx, agent.Config{
+			Server: p.url, Code: in.Code, Screen: p.screen, Loopback: true, Logger: quietLogger(),
+			Ask: func(context.Context, string) (bool, error) { return true, nil }, Files: files,
+			Downloads: t.TempDir(), TransferJournal: "-",
+		})
+	}()
+	cfg := p.cfg
+	cfg.Downloads = t.TempDir()
+	c, err := rep.Attach(ctx, cfg, in.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.WaitFrame(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	data := randomBytes(3<<20+5, 11)
+	src := writeFile(t, t.TempDir(), "from customer.pdf", data)
+	ids, err := files.Offer(src)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("Offer: %v %v", ids, err)
+	}
+	var st transfer.Status
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !st.Final() {
+		for _, s := range files.List() {
+			if s.ID == ids[0] {
+				st = s
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the offer never finished: %+v", st)
+		case <-tick.C:
+		}
+	}
+	got, err := os.ReadFile(filepath.Join(cfg.Downloads, "from customer.pdf"))
+	if err != nil || !bytes.Equal(got, data) || st.SHA256 != hexSHA(data) {
+		t.Fatalf("the rep's copy: %v, status %+v", err, st)
+	}
+	if files.Cancel("nope") {
+		t.Fatal("Cancel of an unknown transfer said yes")
+	}
+	stop()
+	<-done
+	if _, err := files.Offer(src); !errors.Is(err, agent.ErrNotRunning) {
+		t.Fatalf("Offer after the session: %v", err)
+	}
 }

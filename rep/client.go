@@ -28,6 +28,9 @@ type Config struct {
 	Token    string // the rep token
 	Loopback bool   // restrict WebRTC to 127.0.0.1
 	Logger   *slog.Logger
+	// Downloads, when set, accepts the files the customer offers into this
+	// folder (safe, numbered names); otherwise such offers are refused.
+	Downloads string
 }
 
 // APIError is an error answer of the server's REST API or signalling.

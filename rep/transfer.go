@@ -17,7 +17,12 @@ const agentPeer = "agent"
 
 func (c *Client) startFiles() {
 	c.hello = make(chan struct{})
-	c.files = transfer.NewManager(transfer.Config{Session: c.Session, Logger: c.cfg.Logger})
+	cfg := transfer.Config{Session: c.Session, Logger: c.cfg.Logger}
+	if c.cfg.Downloads != "" {
+		cfg.Dir = c.cfg.Downloads
+		cfg.AskOffer = func(context.Context, transfer.Offer) (bool, error) { return true, nil }
+	}
+	c.files = transfer.NewManager(cfg)
 }
 
 // fileLink is the current PeerConnection as the transfer manager sees it.
