@@ -59,9 +59,16 @@ vet: ## gofmt (must list nothing) and go vet
 	$(GO) vet ./...
 
 .PHONY: test
-test: deps vet build ## deps, vet, build, then every test in a loopback-only network namespace
+test: deps vet build ## deps, vet, build, then every test in a loopback-only network namespace (the systemd one too)
 	node --test server/web/
-	$(TEST_ENV) scripts/netns.sh $(GO) test -p 2 -count=1 -timeout 14m ./...
+	@root=$$(scripts/service-root.sh) && set -x && \
+	$(TEST_ENV) ASSIST_SERVICE_ROOT=$$root ASSIST_REQUIRE_SERVICE=1 scripts/netns.sh $(GO) test -p 2 -count=1 -timeout 14m ./...
+
+.PHONY: test-service
+test-service: deps build ## The reboot-and-resume test against a real systemd (systemd-nspawn; the Debian root is made once, ~60 s)
+	@root=$$(scripts/service-root.sh) && \
+	$(TEST_ENV) ASSIST_SERVICE_ROOT=$$root ASSIST_REQUIRE_SERVICE=1 scripts/netns.sh \
+		$(GO) test -count=1 -timeout 10m -run 'TestRebootAsService' -v ./e2e/
 
 .PHONY: bench
 bench: deps build ## Benchmarks in the namespace -> out/bench.txt and out/bench.json

@@ -27,6 +27,8 @@ type peer struct {
 	screenOpen             atomic.Bool
 	failed                 atomic.Bool
 	screenSeen             atomic.Int64 // unix ns the screen channel last held data (transfer.go)
+	connected              atomic.Bool  // the PeerConnection is connected
+	controlling            atomic.Bool  // the rep holds remote control (the input work sets it)
 
 	mu            sync.Mutex
 	remoteSet     bool
@@ -38,7 +40,7 @@ type peer struct {
 }
 
 func (a *agent) newPeer(rep string) (*peer, error) {
-	pc, err := a.api.NewPeerConnection(peerconn.Configuration(a.ice))
+	pc, err := a.api.NewPeerConnection(a.api.Configuration(a.ice))
 	if err != nil {
 		return nil, fmt.Errorf("agent: new peer connection: %w", err)
 	}
@@ -86,9 +88,13 @@ func (p *peer) wire() {
 		a.log.Info("peer connection", "rep", p.rep, "state", s.String())
 		switch s {
 		case webrtc.PeerConnectionStateConnected:
+			p.connected.Store(true)
 			a.cfg.OnState("The support technician is viewing your screen.")
+			a.publish()
 		case webrtc.PeerConnectionStateFailed:
+			p.connected.Store(false)
 			p.failed.Store(true)
+			a.publish()
 			select {
 			case a.events <- event{rep: p.rep, failed: true}:
 			default:
@@ -109,6 +115,7 @@ func (p *peer) wire() {
 		p.sendControl(protocol.Control{
 			Type: protocol.CtlHello, Version: protocol.Version, Agent: &a.cfg.Info,
 		})
+		a.greet(p)
 		a.attachFiles(p)
 	})
 	p.pc.OnDataChannel(p.onDataChannel)
@@ -140,7 +147,9 @@ func (p *peer) onControl(m webrtc.DataChannelMessage) {
 	case protocol.CtlBye:
 		p.a.log.Info("rep said bye", "rep", p.rep, "reason", c.Reason)
 	default:
-		p.a.fileControl(p, c)
+		if !p.a.fileControl(p, c) {
+			p.a.onLifecycleControl(p, c)
+		}
 	}
 }
 

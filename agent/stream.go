@@ -28,6 +28,9 @@ func (a *agent) stream(ctx context.Context) {
 		case <-tick.C:
 		case <-a.wakeCh:
 		}
+		if a.isPaused() {
+			continue // the customer paused sharing: nothing is captured
+		}
 		ready := a.readyPeers()
 		if len(ready) == 0 {
 			continue
@@ -76,18 +79,8 @@ func (p *peer) sendFrame(img *image.RGBA, tiles *capture.Tiles, enc *capture.Enc
 	}
 	batch := protocol.RectBatcher{Flush: p.screen.Send}
 	for _, r := range changed {
-		for _, t := range splitTiles(r) {
-			er, ok := cache[t]
-			if !ok {
-				var err error
-				if er, err = enc.Encode(img, t); err != nil {
-					return fmt.Errorf("encode %v: %w", t, err)
-				}
-				cache[t] = er
-			}
-			if err := batch.Add(er); err != nil {
-				return err
-			}
+		if err := p.addRect(img, r, enc, cache, &batch); err != nil {
+			return err
 		}
 	}
 	if err := batch.Done(); err != nil {
@@ -97,13 +90,32 @@ func (p *peer) sendFrame(img *image.RGBA, tiles *capture.Tiles, enc *capture.Enc
 	return p.screen.Send(protocol.AppendFrameEnd(nil, p.seq))
 }
 
-// splitTiles cuts r into pieces no larger than a tile, so every piece
-// encodes below the screen message limit.
+// addRect encodes r (once per frame, whatever the number of peers) and
+// queues it; a rectangle too large for one message is sent tile by tile.
+func (p *peer) addRect(img *image.RGBA, r image.Rectangle, enc *capture.Encoder, cache map[image.Rectangle]protocol.Rect, batch *protocol.RectBatcher) error {
+	er, ok := cache[r]
+	if !ok {
+		var err error
+		er, err = enc.Encode(img, r)
+		if err != nil {
+			if r.Dx() <= capture.TileSize && r.Dy() <= capture.TileSize {
+				return fmt.Errorf("encode %v: %w", r, err)
+			}
+			for _, t := range splitTiles(r) {
+				if err := p.addRect(img, t, enc, cache, batch); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		cache[r] = er
+	}
+	return batch.Add(er)
+}
+
+// splitTiles cuts r into tile-sized pieces.
 func splitTiles(r image.Rectangle) []image.Rectangle {
 	const t = capture.TileSize
-	if r.Dx() <= t && r.Dy() <= t {
-		return []image.Rectangle{r}
-	}
 	var out []image.Rectangle
 	for y := r.Min.Y; y < r.Max.Y; y += t {
 		for x := r.Min.X; x < r.Max.X; x += t {

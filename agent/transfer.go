@@ -10,6 +10,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"assist/chatwin"
 	"assist/internal/peerconn"
 	"assist/protocol"
 	"assist/transfer"
@@ -138,22 +139,35 @@ func (a *agent) startFiles(session string) {
 	}
 }
 
-// stopFiles ends every transfer: the session is over, partial files go.
-func (a *agent) stopFiles() {
+// stopFiles ends every transfer: the session is over and partial files
+// go, or (keep) the agent restarts and a resumed one continues them.
+func (a *agent) stopFiles(keep bool) {
 	if a.cfg.Files != nil {
 		a.cfg.Files.mu.Lock()
 		a.cfg.Files.a = nil
 		a.cfg.Files.mu.Unlock()
 	}
-	if m := a.files.manager(); m != nil {
+	m := a.files.manager()
+	switch {
+	case m == nil:
+	case keep:
+		m.Shutdown()
+	default:
 		m.Close()
 	}
 }
 
+func (a *agent) sessionID() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.session
+}
+
+// ask puts a file question to the customer, one at a time.
 func (a *agent) ask(ctx context.Context, q string) (bool, error) {
 	a.files.askMu.Lock()
 	defer a.files.askMu.Unlock()
-	return a.cfg.Ask(ctx, q)
+	return a.consent(ctx, chatwin.KindFile, q)
 }
 
 func (a *agent) askOffer(ctx context.Context, o transfer.Offer) (bool, error) {
@@ -266,14 +280,16 @@ func (a *agent) detachFiles(p *peer) {
 	}
 }
 
-// fileControl routes the file_* control messages; others get an error.
-func (a *agent) fileControl(p *peer, c protocol.Control) {
-	m := a.files.manager()
-	if m == nil || !strings.HasPrefix(c.Type, "file_") {
-		return
+// fileControl routes the file_* control messages; false for other types.
+func (a *agent) fileControl(p *peer, c protocol.Control) bool {
+	if !strings.HasPrefix(c.Type, "file_") {
+		return false
 	}
-	m.Attach(p.rep, fileLink{p}) // a message can come before the open callback ran
-	m.HandleControl(p.rep, c)
+	if m := a.files.manager(); m != nil {
+		m.Attach(p.rep, fileLink{p}) // a message can come before the open callback ran
+		m.HandleControl(p.rep, c)
+	}
+	return true
 }
 
 // onDataChannel takes the file channels a rep opens (pushing a file).

@@ -62,43 +62,15 @@ func (e *Encoder) Encode(img *image.RGBA, r image.Rectangle) (protocol.Rect, err
 	}
 	out := protocol.Rect{X: r.Min.X - b.Min.X, Y: r.Min.Y - b.Min.Y, W: w, H: h}
 
-	// One pass: copy opaque, test for one colour, build a palette.
-	e.rgba.Rect = image.Rect(0, 0, w, h)
-	e.rgba.Stride = 4 * w
-	e.rgba.Pix = grow(e.rgba.Pix, 4*w*h)
-	e.pal.Rect, e.pal.Stride = e.rgba.Rect, w
-	e.pal.Pix = grow(e.pal.Pix, w*h)
-	e.table.reset()
-	e.pal.Palette = e.pal.Palette[:0]
 	first := binary.LittleEndian.Uint32(img.Pix[img.PixOffset(r.Min.X, r.Min.Y):]) | 0xff000000
-	solid, paletted := true, true
-	last, lastIdx := first, e.index(first)
-	for y := 0; y < h; y++ {
-		src := img.Pix[img.PixOffset(r.Min.X, r.Min.Y+y):][:4*w]
-		dst := e.rgba.Pix[y*4*w:][:4*w]
-		idx := e.pal.Pix[y*w:][:w]
-		for x := 0; x < w; x++ {
-			v := binary.LittleEndian.Uint32(src[4*x:]) | 0xff000000
-			binary.LittleEndian.PutUint32(dst[4*x:], v)
-			if v != last {
-				solid = solid && v == first
-				if paletted {
-					if i := e.index(v); i >= 0 {
-						lastIdx = i
-					} else {
-						paletted = false
-					}
-				}
-				last = v
-			}
-			idx[x] = uint8(lastIdx)
-		}
-	}
-	solid = solid && last == first
-	if solid {
+	if e.solid(img, r, first) {
 		out.Enc = protocol.EncSolid
 		out.Data = []byte{byte(first), byte(first >> 8), byte(first >> 16)}
 		return out, nil
+	}
+	paletted := e.palettize(img, r)
+	if !paletted {
+		e.copyOpaque(img, r)
 	}
 
 	e.out.Reset()
@@ -114,8 +86,11 @@ func (e *Encoder) Encode(img *image.RGBA, r image.Rectangle) (protocol.Rect, err
 	if raw := 3 * w * h; raw <= e.out.Len() {
 		out.Enc = protocol.EncRaw
 		out.Data = make([]byte, 0, raw)
-		for i := 0; i < len(e.rgba.Pix); i += 4 {
-			out.Data = append(out.Data, e.rgba.Pix[i:i+3]...)
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			row := img.Pix[img.PixOffset(r.Min.X, y):][:4*w]
+			for i := 0; i < len(row); i += 4 {
+				out.Data = append(out.Data, row[i:i+3]...)
+			}
 		}
 	} else {
 		out.Enc = protocol.EncPNG
@@ -126,6 +101,61 @@ func (e *Encoder) Encode(img *image.RGBA, r image.Rectangle) (protocol.Rect, err
 			w, h, n, maxRectSize)
 	}
 	return out, nil
+}
+
+// solid reports whether every pixel of img inside r has colour first
+// (alpha ignored). It stops at the first other colour.
+func (e *Encoder) solid(img *image.RGBA, r image.Rectangle, first uint32) bool {
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := img.Pix[img.PixOffset(r.Min.X, y):][:4*r.Dx()]
+		for i := 0; i < len(row); i += 4 {
+			if binary.LittleEndian.Uint32(row[i:])|0xff000000 != first {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// palettize fills e.pal with img's pixels inside r and reports whether they
+// have at most maxPalette colours; it stops at the first colour too many.
+func (e *Encoder) palettize(img *image.RGBA, r image.Rectangle) bool {
+	w, h := r.Dx(), r.Dy()
+	e.pal.Rect, e.pal.Stride = image.Rect(0, 0, w, h), w
+	e.pal.Pix = grow(e.pal.Pix, w*h)
+	e.pal.Palette = e.pal.Palette[:0]
+	e.table.reset()
+	var last uint32 // alpha 0: no pixel value has it (all are ORed with 0xff000000)
+	idx := 0
+	for y := 0; y < h; y++ {
+		src := img.Pix[img.PixOffset(r.Min.X, r.Min.Y+y):][:4*w]
+		dst := e.pal.Pix[y*w:][:w]
+		for x := range dst {
+			// Runs of one colour, common on screens, skip the lookup.
+			if v := binary.LittleEndian.Uint32(src[4*x:]) | 0xff000000; v != last {
+				if idx = e.index(v); idx < 0 {
+					return false
+				}
+				last = v
+			}
+			dst[x] = uint8(idx)
+		}
+	}
+	return true
+}
+
+// copyOpaque copies img's pixels inside r into e.rgba, alpha 255.
+func (e *Encoder) copyOpaque(img *image.RGBA, r image.Rectangle) {
+	w, h := r.Dx(), r.Dy()
+	e.rgba.Rect, e.rgba.Stride = image.Rect(0, 0, w, h), 4*w
+	e.rgba.Pix = grow(e.rgba.Pix, 4*w*h)
+	for y := 0; y < h; y++ {
+		src := img.Pix[img.PixOffset(r.Min.X, r.Min.Y+y):][:4*w]
+		dst := e.rgba.Pix[y*4*w:][:4*w]
+		for i := 0; i < len(src); i += 4 {
+			binary.LittleEndian.PutUint32(dst[i:], binary.LittleEndian.Uint32(src[i:])|0xff000000)
+		}
+	}
 }
 
 // index returns v's palette index, adding it to the palette, or -1 when the

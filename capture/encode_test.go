@@ -240,6 +240,41 @@ func TestEncodeReusesBuffers(t *testing.T) {
 	}
 }
 
+// FuzzEncodeRoundTrip encodes a rectangle of an arbitrary small image and
+// decodes it as a receiver would: the pixels must come back exactly.
+func FuzzEncodeRoundTrip(f *testing.F) {
+	f.Add(uint8(4), uint8(3), uint8(0), uint8(0), uint8(4), uint8(3), []byte{1, 2, 3})
+	f.Add(uint8(64), uint8(64), uint8(1), uint8(2), uint8(63), uint8(60), frame.Pix[:5000])
+	f.Add(uint8(20), uint8(20), uint8(0), uint8(0), uint8(20), uint8(20), []byte{255, 255, 255, 255, 0, 0, 0, 0})
+	e := NewEncoder()
+	f.Fuzz(func(t *testing.T, w, h, x0, y0, x1, y1 uint8, pix []byte) {
+		if w == 0 || h == 0 || len(pix) == 0 {
+			return
+		}
+		img := image.NewRGBA(image.Rect(0, 0, int(w), int(h)))
+		for i := range img.Pix {
+			img.Pix[i] = pix[i%len(pix)] ^ byte(i/len(pix)) // repeat, varied
+		}
+		r := image.Rect(int(x0), int(y0), int(x1), int(y1)).Canon()
+		if r.Empty() || !r.In(img.Bounds()) {
+			if _, err := e.Encode(img, r); err == nil {
+				t.Fatalf("Encode(%v) of a %dx%d image: no error", r, w, h)
+			}
+			return
+		}
+		if 3*r.Dx()*r.Dy()+rectHeaderSize > maxRectSize {
+			// Too large to be sure it fits: it must encode, or say to split.
+			if _, err := e.Encode(img, r); err != nil {
+				if !strings.Contains(err.Error(), "split") {
+					t.Fatalf("Encode(%v): %v", r, err)
+				}
+				return
+			}
+		}
+		roundTrip(t, e, img, r)
+	})
+}
+
 func TestRectHeaderSize(t *testing.T) {
 	if got := protocol.RectSize(protocol.Rect{}); got != rectHeaderSize {
 		t.Fatalf("protocol.RectSize of an empty rect is %d, capture assumes %d", got, rectHeaderSize)

@@ -94,7 +94,7 @@ func maxRun(size int) int {
 // rectangle still fits one screen message whatever its content. The slice
 // is the caller's. cur must come from HashTiles.
 func (t *Tracker) Diff(cur *Tiles) []image.Rectangle {
-	if cur.Size <= 0 || len(cur.Hash) != cur.Cols*cur.Rows {
+	if cur == nil || cur.Size <= 0 || len(cur.Hash) != cur.Cols*cur.Rows {
 		t.Reset() // not from HashTiles: nothing sensible to compare or record
 		return nil
 	}

@@ -192,6 +192,9 @@ func TestTrackerIgnoresForeignTiles(t *testing.T) {
 	if got := tr.Diff(&Tiles{W: 10, H: 10, Size: 64, Cols: 1, Rows: 1}); got != nil {
 		t.Errorf("diff of tiles without hashes: %v", got)
 	}
+	if got := tr.Diff(nil); got != nil {
+		t.Errorf("diff of nil: %v", got)
+	}
 }
 
 func TestHashTilesDoesNotAllocateWhenReused(t *testing.T) {

@@ -60,6 +60,9 @@ func open(display string, log *slog.Logger) (Source, error) {
 // init checks the pixel format, sizes the buffers and sets up shared memory.
 func (s *x11Source) init() error {
 	setup := xproto.Setup(s.conn)
+	if n := s.conn.DefaultScreen; n < 0 || n >= len(setup.Roots) {
+		return fmt.Errorf("no screen %d (the display has %d)", n, len(setup.Roots))
+	}
 	scr := setup.DefaultScreen(s.conn)
 	if err := checkFormat(setup, scr); err != nil {
 		return err

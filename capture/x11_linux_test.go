@@ -6,6 +6,8 @@ import (
 	"errors"
 	"image"
 	"log/slog"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -268,11 +270,84 @@ func TestCaptureWhenServerDies(t *testing.T) {
 	}
 }
 
+// TestCaptureFromAnotherIPCNamespace runs a Source in a process whose
+// System V IPC namespace is not the X server's (as in a container that shares
+// only the X socket): shared memory cannot work there, and capture must fall
+// back to plain GetImage and still return the right pixels.
+func TestCaptureFromAnotherIPCNamespace(t *testing.T) {
+	if d := os.Getenv(childDisplayEnv); d != "" {
+		ipcChild(t, d)
+		return
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("unshare not installed")
+	}
+	if err := exec.Command(unshare, "--ipc", "true").Run(); err != nil {
+		t.Skipf("cannot make an IPC namespace here: %v", err)
+	}
+	s := xtest.Start(t, xtest.Size(320, 200))
+	s.Show(t, xtest.Pattern(320, 200))
+	cmd := exec.Command(unshare, "--ipc", os.Args[0], "-test.run=^TestCaptureFromAnotherIPCNamespace$", "-test.v")
+	cmd.Env = append(os.Environ(), childDisplayEnv+"="+s.Display)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("--- PASS")) {
+		t.Fatalf("child in its own IPC namespace: %v\n%s", err, out)
+	}
+	t.Logf("child:\n%s", out)
+}
+
+// TestVerifyShmNoticesForeignMemory gives verifyShm a segment id whose
+// memory, as the X server sees it, is not the memory this process reads, as
+// happens when ids collide across IPC namespaces.
+func TestVerifyShmNoticesForeignMemory(t *testing.T) {
+	s := xtest.Start(t, xtest.Size(320, 200))
+	s.Show(t, xtest.Pattern(320, 200))
+	src := openX(t, s, true)
+	a, err := newShmSegment(src.conn, 320*200*4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.free(src.conn)
+	b, err := newShmSegment(src.conn, 320*200*4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.free(src.conn)
+	if err := src.verifyShm(a); err != nil {
+		t.Errorf("verifyShm of a good segment: %v", err)
+	}
+	if err := src.verifyShm(&shmSegment{id: a.id, mem: b.mem}); err == nil {
+		t.Error("verifyShm accepted memory the server does not write")
+	}
+}
+
+const childDisplayEnv = "CAPTURE_TEST_IPC_CHILD_DISPLAY"
+
+func ipcChild(t *testing.T, display string) {
+	src, err := Open(Options{Display: display, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if src.(*x11Source).seg != nil {
+		t.Error("shared memory in use across IPC namespaces")
+	}
+	samePixels(t, "capture vs pattern", capture(t, src), xtest.Pattern(320, 200))
+}
+
 func TestOpenErrors(t *testing.T) {
 	t.Run("no such display", func(t *testing.T) {
 		_, err := Open(Options{Display: ":4242"})
 		if err == nil || !strings.Contains(err.Error(), `capture: open display ":4242"`) {
 			t.Errorf("Open(:4242): %v", err)
+		}
+	})
+	t.Run("no such screen", func(t *testing.T) {
+		s := xtest.Start(t, xtest.Size(320, 200))
+		_, err := Open(Options{Display: s.Display + ".3"})
+		if err == nil || !strings.Contains(err.Error(), "no screen 3") {
+			t.Errorf("Open(%s.3): %v", s.Display, err)
 		}
 	})
 	t.Run("no DISPLAY", func(t *testing.T) {
@@ -294,4 +369,21 @@ func TestOpenErrors(t *testing.T) {
 			t.Errorf("captured %v", img.Bounds())
 		}
 	})
+}
+
+func BenchmarkCapture1080p(b *testing.B) {
+	s := xtest.Start(b)
+	s.Show(b, xtest.Pattern(s.Width, s.Height))
+	for _, p := range paths {
+		b.Run(p.name, func(b *testing.B) {
+			src := openX(b, s, p.shm)
+			ctx := context.Background()
+			b.SetBytes(int64(s.Width * s.Height * 4))
+			for b.Loop() {
+				if _, err := src.Capture(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

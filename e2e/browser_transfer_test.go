@@ -130,14 +130,3 @@ func TestConsoleTransfers(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func jsString(s string) string {
-	b := []byte{'"'}
-	for _, r := range s {
-		if r == '"' || r == '\\' {
-			b = append(b, '\\')
-		}
-		b = append(b, string(r)...)
-	}
-	return string(append(b, '"'))
-}

@@ -35,7 +35,7 @@ var (
 // binaries returns the directory holding assist, assist-server and
 // assist-rep: $ASSIST_BIN when set (make test builds them there), else a
 // fresh build into a temporary directory.
-func binaries(t *testing.T) string {
+func binaries(t testing.TB) string {
 	t.Helper()
 	if d := os.Getenv("ASSIST_BIN"); d != "" {
 		for _, b := range []string{"assist", "assist-server", "assist-rep"} {
@@ -72,7 +72,7 @@ type proc struct {
 	err   error
 }
 
-func startProc(t *testing.T, env []string, bin string, args ...string) *proc {
+func startProc(t testing.TB, env []string, bin string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
@@ -158,12 +158,16 @@ type stack struct {
 
 var servingRe = regexp.MustCompile(`msg=serving addr=(\S+)`)
 
-func startStack(t *testing.T, ctx context.Context, x *xtest.Server) *stack {
+// startStack starts assist-server (with extra flags, if any) on the
+// private X server's environment.
+func startStack(t testing.TB, ctx context.Context, x *xtest.Server, extra ...string) *stack {
 	t.Helper()
 	bin := binaries(t)
-	env := append(x.Env(), "ASSIST_ICE_LOOPBACK=1")
+	// Agents keep their resume tickets in the test's own directory.
+	env := append(x.Env(), "ASSIST_ICE_LOOPBACK=1", "ASSIST_STATE_DIR="+filepath.Join(t.TempDir(), "agent-state"))
 	s := &stack{bin: bin, token: "e2e-token", env: env}
-	s.server = startProc(t, env, filepath.Join(bin, "assist-server"), "serve", "--listen", "127.0.0.1:0", "--rep-token", s.token)
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--rep-token", s.token}, extra...)
+	s.server = startProc(t, env, filepath.Join(bin, "assist-server"), args...)
 	m, err := s.server.waitLine(ctx, servingRe)
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +177,7 @@ func startStack(t *testing.T, ctx context.Context, x *xtest.Server) *stack {
 }
 
 // rep runs assist-rep to completion and returns its stdout, stderr and exit code.
-func (s *stack) rep(t *testing.T, ctx context.Context, args ...string) (string, string, int) {
+func (s *stack) rep(t testing.TB, ctx context.Context, args ...string) (string, string, int) {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, filepath.Join(s.bin, "assist-rep"), append([]string{"--server", s.url, "--token", s.token}, args...)...)
 	cmd.Env = s.env
@@ -190,7 +194,7 @@ func (s *stack) rep(t *testing.T, ctx context.Context, args ...string) (string, 
 	return stdout.String(), stderr.String(), code
 }
 
-func (s *stack) newCode(t *testing.T, ctx context.Context) string {
+func (s *stack) newCode(t testing.TB, ctx context.Context) string {
 	t.Helper()
 	out, errOut, code := s.rep(t, ctx, "new")
 	code9 := strings.TrimSpace(out)

@@ -37,17 +37,17 @@ func (s *stack) customer(t *testing.T, downloads string) *customer {
 		downloads = t.TempDir()
 	}
 	c := &customer{downloads: downloads, state: t.TempDir()}
-	c.env = append(append([]string(nil), s.env...), "XDG_DOWNLOAD_DIR="+c.downloads, "XDG_STATE_HOME="+c.state, "HOME="+t.TempDir())
+	c.env = append(append([]string(nil), s.env...), "XDG_DOWNLOAD_DIR="+c.downloads, "ASSIST_STATE_DIR="+c.state, "HOME="+t.TempDir())
 	return c
 }
 
 func (c *customer) join(t *testing.T, s *stack, code string) {
-	c.proc = startProc(t, c.env, filepath.Join(s.bin, "assist"), "join", code, "--server", s.url, "--yes")
+	c.proc = startProc(t, c.env, filepath.Join(s.bin, "assist"), "join", code, "--server", s.url, "--yes", "--no-browser")
 }
 
 // resume restarts the agent from its resume ticket.
 func (c *customer) resume(t *testing.T, s *stack) {
-	c.proc = startProc(t, c.env, filepath.Join(s.bin, "assist"), "resume", "--yes")
+	c.proc = startProc(t, c.env, filepath.Join(s.bin, "assist"), "resume", "--yes", "--no-browser")
 }
 
 func randomBytes(n int, seed uint64) []byte {
@@ -184,7 +184,7 @@ func TestTransferResumesAfterKill(t *testing.T) {
 	<-cust.done
 	before := tr.Status().Bytes
 	parts, _ := filepath.Glob(filepath.Join(cust.downloads, ".assist-*.part"))
-	journal, _ := filepath.Glob(filepath.Join(cust.state, "assist", "transfers", "*.json"))
+	journal, _ := filepath.Glob(filepath.Join(cust.state, "transfers", "*.json"))
 	if len(parts) != 1 || len(journal) != 1 {
 		t.Fatalf("after kill -9: partial files %v, journal %v", parts, journal)
 	}
@@ -208,7 +208,7 @@ func TestTransferResumesAfterKill(t *testing.T) {
 	if _, err := cust.waitLine(ctx, regexp.MustCompile(`Saved .*disk.img`)); err != nil {
 		t.Fatal(err)
 	}
-	journal, _ = filepath.Glob(filepath.Join(cust.state, "assist", "transfers", "*"))
+	journal, _ = filepath.Glob(filepath.Join(cust.state, "transfers", "*"))
 	if len(journal) != 0 {
 		t.Fatalf("journal left behind: %v", journal)
 	}

@@ -32,6 +32,10 @@ type Control struct {
 	Error   string     `json:"error,omitempty"`
 	Message string     `json:"message,omitempty"`
 	Reason  string     `json:"reason,omitempty"`
+	// Lifecycle fields (lifecycle.go).
+	State   string     `json:"state,omitempty"`
+	Chat    *ChatLine  `json:"chat,omitempty"`
+	History []ChatLine `json:"history,omitempty"`
 	// File transfer fields (the file_* types, see transfer.go).
 	ID     string `json:"id,omitempty"`
 	Name   string `json:"name,omitempty"`
@@ -82,6 +86,12 @@ func (c Control) Validate() error {
 	}
 	if c.Width < 0 || c.Height < 0 || c.Width > MaxDimension || c.Height > MaxDimension {
 		return bad("screen size out of range")
+	}
+	if len(c.State) > maxShort {
+		return bad("state too long")
+	}
+	if ok, err := c.validateLifecycle(); ok {
+		return err
 	}
 	switch c.Type {
 	case CtlHello:

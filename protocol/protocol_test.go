@@ -262,6 +262,9 @@ func FuzzDecodeSignal(f *testing.F) {
 func FuzzDecodeControl(f *testing.F) {
 	f.Add([]byte(`{"type":"hello","version":1}`))
 	f.Add([]byte(`{"type":"ping","t":1}`))
+	f.Add([]byte(`{"type":"chat","chat":{"id":"1","from":"rep","text":"hola"}}`))
+	f.Add([]byte(`{"type":"chat_history","history":[{"text":"a"}]}`))
+	f.Add([]byte(`{"type":"reboot","state":"asking"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := DecodeControl(b)
 		if err != nil {

@@ -24,10 +24,11 @@ import (
 
 // Config says where the server is and how to authenticate.
 type Config struct {
-	Server   string // base URL, http://host:8200
-	Token    string // the rep token
-	Loopback bool   // restrict WebRTC to 127.0.0.1
-	Logger   *slog.Logger
+	Server    string // base URL, http://host:8200
+	Token     string // the rep token
+	Loopback  bool   // restrict WebRTC to 127.0.0.1
+	RelayOnly bool   // use the server's TURN relay only
+	Logger    *slog.Logger
 	// Downloads, when set, accepts the files the customer offers into this
 	// folder (safe, numbered names); otherwise such offers are refused.
 	Downloads string
@@ -48,15 +49,7 @@ func (e *APIError) Error() string {
 }
 
 // SessionInfo is a session as the server's API describes it.
-type SessionInfo struct {
-	Code    string              `json:"code"`
-	Session string              `json:"session"`
-	State   string              `json:"state"`
-	Reason  string              `json:"reason,omitempty"`
-	Created time.Time           `json:"created"`
-	Expires time.Time           `json:"expires"`
-	Agent   *protocol.AgentInfo `json:"agent,omitempty"`
-}
+type SessionInfo = protocol.SessionInfo
 
 func (cfg Config) api(ctx context.Context, method, path string, out any) error {
 	base := strings.TrimRight(cfg.Server, "/")
@@ -161,6 +154,7 @@ type Client struct {
 	files *transfer.Manager // file transfers (transfer.go)
 	link  *fileLink
 	hello chan struct{} // closed when the agent's control channel is open
+	lc    lifecycle     // chat, pause, reboot (lifecycle.go)
 }
 
 // Attach connects to the session of code as a rep and starts receiving.
@@ -174,7 +168,7 @@ func Attach(ctx context.Context, cfg Config, code string) (*Client, error) {
 	if !protocol.IsCode(code) {
 		return nil, fmt.Errorf("rep: %q is not a session code: it has nine digits", code)
 	}
-	api, err := peerconn.NewAPI(peerconn.Options{Loopback: cfg.Loopback, Logger: cfg.Logger})
+	api, err := peerconn.NewAPI(peerconn.Options{Loopback: cfg.Loopback, RelayOnly: cfg.RelayOnly, Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("rep: %w", err)
 	}
@@ -251,6 +245,7 @@ func (c *Client) readLoop() {
 			}
 			close(c.stateCh)
 			c.stateCh = make(chan struct{})
+			c.lcChangedLocked()
 			c.mu.Unlock()
 			if s.State == protocol.StateEnded {
 				c.markEnded(s.Reason)
@@ -285,7 +280,7 @@ func (c *Client) markEnded(reason string) {
 
 // answer replaces any PeerConnection with one for the agent's new offer.
 func (c *Client) answer(s protocol.Signal) error {
-	pc, err := c.api.NewPeerConnection(peerconn.Configuration(c.ice))
+	pc, err := c.api.NewPeerConnection(c.api.Configuration(c.ice))
 	if err != nil {
 		return fmt.Errorf("rep: new peer connection: %w", err)
 	}
@@ -370,6 +365,7 @@ func (c *Client) onChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
 		dc.OnOpen(func() {
 			c.mu.Lock()
 			c.control = dc
+			c.lcChangedLocked()
 			c.mu.Unlock()
 			b, _ := protocol.EncodeControl(protocol.Control{Type: protocol.CtlHello, Version: protocol.Version})
 			dc.SendText(string(b))
@@ -395,7 +391,9 @@ func (c *Client) onControl(pc *webrtc.PeerConnection, dc *webrtc.DataChannel, b 
 	case protocol.CtlError:
 		c.addErr(m.Message)
 	default:
-		c.fileControl(pc, dc, m)
+		if !c.fileControl(pc, dc, m) {
+			c.onLifecycle(m)
+		}
 	}
 }
 

@@ -82,11 +82,14 @@ func (c *Client) detachFiles() {
 	c.mu.Unlock()
 }
 
-func (c *Client) fileControl(pc *webrtc.PeerConnection, control *webrtc.DataChannel, m protocol.Control) {
-	if strings.HasPrefix(m.Type, "file_") {
-		c.attachFiles(pc, control) // a message can come before the open callback ran
-		c.files.HandleControl(agentPeer, m)
+// fileControl routes the file_* control messages; false for other types.
+func (c *Client) fileControl(pc *webrtc.PeerConnection, control *webrtc.DataChannel, m protocol.Control) bool {
+	if !strings.HasPrefix(m.Type, "file_") {
+		return false
 	}
+	c.attachFiles(pc, control) // a message can come before the open callback ran
+	c.files.HandleControl(agentPeer, m)
+	return true
 }
 
 func (c *Client) onFileChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) bool {

@@ -64,38 +64,30 @@ type session struct {
 	deadline time.Time // when a suspended session ends
 	reps     map[string]peer
 	timer    clock.Timer // expiry of a waiting code or of a suspension
-}
-
-// SessionInfo is what the rep API shows of a session.
-type SessionInfo struct {
-	Code     string              `json:"code"`
-	Session  string              `json:"session"`
-	State    string              `json:"state"`
-	Reason   string              `json:"reason,omitempty"`
-	Created  time.Time           `json:"created"`
-	Expires  time.Time           `json:"expires"`
-	Deadline *time.Time          `json:"deadline,omitempty"`
-	Agent    *protocol.AgentInfo `json:"agent,omitempty"`
-	Reps     int                 `json:"reps"`
+	endedAt  time.Time
 }
 
 // Registry holds the sessions in memory.
 type Registry struct {
 	clock     clock.Clock
-	codeTTL   time.Duration // a code's life before an agent joins
-	window    time.Duration // how long a suspended session waits for its agent
-	keepEnded time.Duration // how long an ended session is remembered (for clear errors)
-	ice       []protocol.ICEServer
+	codeTTL   time.Duration                             // a code's life before an agent joins
+	window    time.Duration                             // how long a suspended session waits for its agent
+	keepEnded time.Duration                             // how long an ended session is remembered (for clear errors)
+	ice       func(session string) []protocol.ICEServer // STUN/TURN for a session's peers
 
 	mu       sync.Mutex
 	byCode   map[string]*session
 	byID     map[string]*session
 	maxLive  int
 	liveSess int
+	persist  *persister // nil: sessions live in memory only (persist.go)
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry(c clock.Clock, codeTTL, window time.Duration, ice []protocol.ICEServer) *Registry {
+func NewRegistry(c clock.Clock, codeTTL, window time.Duration, ice func(session string) []protocol.ICEServer) *Registry {
+	if ice == nil {
+		ice = func(string) []protocol.ICEServer { return nil }
+	}
 	return &Registry{
 		clock: c, codeTTL: codeTTL, window: window, keepEnded: time.Hour, ice: ice,
 		byCode: map[string]*session{}, byID: map[string]*session{}, maxLive: 10000,
@@ -120,17 +112,17 @@ func randomCode() (string, error) {
 }
 
 // Create makes a new waiting session with a fresh code.
-func (r *Registry) Create() (SessionInfo, error) {
+func (r *Registry) Create() (protocol.SessionInfo, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.liveSess >= r.maxLive {
-		return SessionInfo{}, errTooManyCodes
+		return protocol.SessionInfo{}, errTooManyCodes
 	}
 	var code string
 	for {
 		c, err := randomCode()
 		if err != nil {
-			return SessionInfo{}, err
+			return protocol.SessionInfo{}, err
 		}
 		if _, taken := r.byCode[c]; !taken {
 			code = c
@@ -146,6 +138,7 @@ func (r *Registry) Create() (SessionInfo, error) {
 	r.byID[s.id] = s
 	r.liveSess++
 	s.timer = r.clock.AfterFunc(r.codeTTL, func() { r.expire(s) })
+	r.persistLocked()
 	return r.infoLocked(s), nil
 }
 
@@ -158,10 +151,10 @@ func (r *Registry) expire(s *session) {
 }
 
 // List returns every session not yet forgotten, newest first.
-func (r *Registry) List() []SessionInfo {
+func (r *Registry) List() []protocol.SessionInfo {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]SessionInfo, 0, len(r.byID))
+	out := make([]protocol.SessionInfo, 0, len(r.byID))
 	for _, s := range r.byID {
 		out = append(out, r.infoLocked(s))
 	}
@@ -169,8 +162,8 @@ func (r *Registry) List() []SessionInfo {
 	return out
 }
 
-func (r *Registry) infoLocked(s *session) SessionInfo {
-	in := SessionInfo{
+func (r *Registry) infoLocked(s *session) protocol.SessionInfo {
+	in := protocol.SessionInfo{
 		Code: s.code, Session: s.id, State: s.state, Reason: s.reason,
 		Created: s.created, Expires: s.expires, Reps: len(s.reps),
 	}
@@ -270,7 +263,7 @@ func (r *Registry) activateLocked(s *session, a peer) {
 	s.deadline = time.Time{}
 	a.send(protocol.Signal{
 		Type: protocol.SigJoined, Session: s.id, Secret: s.secret, Version: protocol.Version,
-		Deadline: int64(r.window / time.Second), ICEServers: r.ice,
+		Deadline: int64(r.window / time.Second), ICEServers: r.ice(s.id),
 	})
 	reps := make([]string, 0, len(s.reps))
 	for rep := range s.reps {
@@ -284,6 +277,7 @@ func (r *Registry) activateLocked(s *session, a peer) {
 	for _, p := range s.reps {
 		p.send(st)
 	}
+	r.persistLocked()
 }
 
 // AgentGone records that agent a disconnected. The session is suspended for
@@ -301,6 +295,13 @@ func (r *Registry) AgentGone(id string, a peer) {
 	}
 	s.state = protocol.StateSuspended
 	s.reason = "the customer's connection dropped; waiting for it to reconnect"
+	r.suspendLocked(s)
+	r.broadcastStateLocked(s)
+	r.persistLocked()
+}
+
+// suspendLocked starts the reconnect window of a suspended session.
+func (r *Registry) suspendLocked(s *session) {
 	s.deadline = r.clock.Now().Add(r.window)
 	if s.timer != nil {
 		s.timer.Stop()
@@ -312,7 +313,15 @@ func (r *Registry) AgentGone(id string, a peer) {
 			r.endLocked(s, fmt.Sprintf("the customer did not reconnect within %s", r.window))
 		}
 	})
-	r.broadcastStateLocked(s)
+}
+
+// live reports whether session id exists and has not ended (TURN
+// credentials work only for live sessions).
+func (r *Registry) live(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.byID[id]
+	return s != nil && s.state != protocol.StateEnded
 }
 
 // Attach adds rep connection p to the session of code (or id) and sends p
@@ -343,7 +352,7 @@ func (r *Registry) Attach(code, id string, p peer) (protocol.Signal, error) {
 	if s.state == protocol.StateSuspended {
 		att.Deadline = s.deadline.UnixMilli()
 	}
-	att.ICEServers = r.ice
+	att.ICEServers = r.ice(s.id)
 	p.send(att) // before the agent can answer rep_attached with an offer
 	if s.agent != nil {
 		s.agent.send(protocol.Signal{Type: protocol.SigRepAttached, Rep: rep})
@@ -435,12 +444,9 @@ func (r *Registry) endLocked(s *session, reason string) {
 		p.close(reason)
 		delete(s.reps, id)
 	}
-	s.timer = r.clock.AfterFunc(r.keepEnded, func() {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		delete(r.byCode, s.code)
-		delete(r.byID, s.id)
-	})
+	s.endedAt = r.clock.Now()
+	s.timer = r.clock.AfterFunc(r.keepEnded, func() { r.forget(s) })
+	r.persistLocked()
 }
 
 func (r *Registry) broadcastStateLocked(s *session) {

@@ -41,11 +41,17 @@ type Config struct {
 	Downloads string
 	// ICEServers are handed to both peers of every session.
 	ICEServers []protocol.ICEServer
+	// TURN, when set, runs the built-in relay; every session's peers get
+	// their own time-limited credentials for it.
+	TURN *TURNConfig
 	// CodeTTL is how long a code may wait for an agent (default 10 minutes).
 	CodeTTL time.Duration
 	// ReconnectWindow is how long a dropped agent may take to come back
 	// (default 10 minutes).
 	ReconnectWindow time.Duration
+	// StateFile, when set, keeps the sessions across a restart of the
+	// server (persist.go); empty keeps them in memory only.
+	StateFile string
 	// Version is shown by /api/info.
 	Version string
 	Clock   clock.Clock
@@ -64,6 +70,7 @@ type Server struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	webRoot fs.FS
+	turn    *turnRelay
 }
 
 // New returns a server for cfg. Close stops its connections.
@@ -91,7 +98,6 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "server"),
-		reg:     NewRegistry(cfg.Clock, cfg.CodeTTL, cfg.ReconnectWindow, cfg.ICEServers),
 		joins:   newLimiter(cfg.Clock, 10, 6*time.Second),
 		auth:    newLimiter(cfg.Clock, 10, 6*time.Second),
 		mux:     http.NewServeMux(),
@@ -99,8 +105,30 @@ func New(cfg Config) (*Server, error) {
 		cancel:  cancel,
 		webRoot: root,
 	}
+	if cfg.TURN != nil {
+		if err := s.startTURN(*cfg.TURN); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	s.reg = NewRegistry(cfg.Clock, cfg.CodeTTL, cfg.ReconnectWindow, s.iceServers)
+	if cfg.StateFile != "" {
+		if err := s.reg.UseStateFile(cfg.StateFile, cfg.Logger); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	s.routes()
 	return s, nil
+}
+
+// iceServers are the STUN/TURN servers for one session's peers.
+func (s *Server) iceServers(session string) []protocol.ICEServer {
+	out := append([]protocol.ICEServer(nil), s.cfg.ICEServers...)
+	if s.turn != nil {
+		out = append(out, s.turn.iceServers(session, s.cfg.Clock.Now())...)
+	}
+	return out
 }
 
 // Registry exposes the session registry (for tests and the command line).
@@ -109,10 +137,15 @@ func (s *Server) Registry() *Registry { return s.reg }
 // Handler returns the HTTP handler for everything the server offers.
 func (s *Server) Handler() http.Handler { return s.mux }
 
-// Close disconnects every WebSocket and waits for their goroutines.
+// Close disconnects every WebSocket, stops the relay and waits for their
+// goroutines.
 func (s *Server) Close() error {
 	s.cancel()
+	if s.turn != nil {
+		s.turn.close()
+	}
 	s.wg.Wait()
+	s.reg.closePersist()
 	return nil
 }
 

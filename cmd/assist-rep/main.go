@@ -8,6 +8,8 @@
 //	assist-rep end CODE
 //	assist-rep push CODE LOCAL [NAME]
 //	assist-rep pull CODE REMOTE_PATH LOCAL
+//	assist-rep chat CODE [TEXT]
+//	assist-rep reboot CODE [--timeout 5m]
 //
 // The server and token come from --server/--token or ASSIST_SERVER /
 // ASSIST_REP_TOKEN. Exit status 0 on success; otherwise 1 with a one-line
@@ -59,6 +61,10 @@ commands:
   pull CODE REMOTE_PATH LOCAL [--timeout 15s]
                                        fetch a file from the customer (they are asked) into the
                                        folder or new file LOCAL; prints "saved PATH: N bytes (..), sha256 HEX, RATE/s"
+  chat CODE [TEXT]                     send TEXT to the customer (when given), then print the
+                                       session's chat as JSON lines {"id","from","text","time"}
+  reboot CODE [--timeout 5m]           ask the customer to restart the computer and reconnect;
+                                       prints "restarting: ..." when they allow it, fails when not
 
 --server and --token default to $ASSIST_SERVER and $ASSIST_REP_TOKEN.
 Set ASSIST_ICE_LOOPBACK=1 to keep WebRTC on 127.0.0.1 (tests, one-machine demos).
@@ -86,6 +92,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	server := fs.String("server", os.Getenv("ASSIST_SERVER"), "")
 	token := fs.String("token", os.Getenv("ASSIST_REP_TOKEN"), "")
 	timeout := fs.Duration("timeout", 15*time.Second, "")
+	rebootTimeout := 5 * time.Minute // the customer must save their work first
 	watch := fs.Duration("for", 5*time.Second, "")
 	verbose := fs.Bool("v", false, "")
 	pos, err := parse(fs, args)
@@ -166,6 +173,23 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		return pull(ctx, cfg, rest[0], rest[1], rest[2], *timeout, stdout)
+	case "chat":
+		if len(rest) != 1 && len(rest) != 2 {
+			return errors.New("usage: assist-rep chat CODE [TEXT]")
+		}
+		text := ""
+		if len(rest) == 2 {
+			text = rest[1]
+		}
+		return chat(ctx, cfg, rest[0], text, *timeout, stdout)
+	case "reboot":
+		if err := need(1, "reboot CODE [--timeout 5m]"); err != nil {
+			return err
+		}
+		if flagGiven(fs, "timeout") {
+			rebootTimeout = *timeout
+		}
+		return reboot(ctx, cfg, rest[0], rebootTimeout, stdout)
 	default:
 		fmt.Fprint(os.Stderr, usageText)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -221,4 +245,10 @@ func stats(ctx context.Context, cfg rep.Config, code string, watch time.Duration
 	}
 	s := c.Stats()
 	return json.NewEncoder(stdout).Encode(s)
+}
+
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

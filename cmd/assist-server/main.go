@@ -16,8 +16,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -50,7 +52,13 @@ serve flags:
   --public-url URL     the URL customers reach this server at (default: from each request)
   --downloads DIR      directory of agent binaries (assist-<os>-<arch>[.exe]) offered on the support page
   --ice-server URL     a STUN/TURN URL handed to both peers (repeatable; user:pass@ for TURN credentials)
+  --turn               run the built-in TURN relay on the listen port, TCP and UDP (default true)
+  --turn-host H        the name or address peers reach the relay at (default: the host of
+                       --public-url, else the listen address when it is not a wildcard)
+  --turn-relay-ip IP   the address relayed traffic uses (default: --turn-host when it is an IP)
   --reconnect-window D how long a dropped agent may take to come back (default 10m)
+  --state FILE         keep the sessions in FILE, so that a restarted server resumes them
+                       (default: in memory only; env ASSIST_SERVER_STATE)
   --log-level L        debug, info, warn or error (default info)
 `)
 }
@@ -83,9 +91,13 @@ func serve(args []string) error {
 	public := fs.String("public-url", "", "")
 	downloads := fs.String("downloads", "", "")
 	window := fs.Duration("reconnect-window", 10*time.Minute, "")
+	stateFile := fs.String("state", os.Getenv("ASSIST_SERVER_STATE"), "")
 	level := fs.String("log-level", "info", "")
 	var ice stringList
 	fs.Var(&ice, "ice-server", "")
+	turnOn := fs.Bool("turn", true, "")
+	turnHost := fs.String("turn-host", "", "")
+	turnRelay := fs.String("turn-relay-ip", "", "")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -104,23 +116,42 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Config{
-		RepToken: *token, PublicURL: *public, Downloads: *downloads, ICEServers: servers,
-		ReconnectWindow: *window, Version: version, Logger: log,
-	})
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	var turnCfg *server.TURNConfig
+	if *turnOn {
+		turnCfg, err = relayConfig(ln.Addr().(*net.TCPAddr), *public, *turnHost, *turnRelay)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		if turnCfg == nil {
+			log.Warn("TURN relay off: listening on a wildcard address without --public-url or --turn-host")
+		}
+	}
+	srv, err := server.New(server.Config{
+		RepToken: *token, PublicURL: *public, Downloads: *downloads, ICEServers: servers, TURN: turnCfg,
+		ReconnectWindow: *window, StateFile: *stateFile, Version: version, Logger: log,
+	})
+	if err != nil {
+		ln.Close()
+		if turnCfg != nil && turnCfg.UDP != nil {
+			turnCfg.UDP.Close()
+		}
+		return err
+	}
+	defer srv.Close()
+	httpLn := srv.SplitListener(ln)
+	if turnCfg != nil {
+		log.Info("TURN relay", "host", turnCfg.Host, "port", turnCfg.Port, "relay_ip", turnCfg.RelayIP.String(), "udp", turnCfg.UDP != nil)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(httpLn) }()
 	log.Info("serving", "addr", ln.Addr().String(), "console", "http://"+ln.Addr().String()+"/console")
 	select {
 	case err := <-errc:
@@ -132,6 +163,46 @@ func serve(args []string) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return hs.Shutdown(sctx)
+}
+
+// relayConfig works out where the TURN relay is reachable. It returns nil
+// (relay off) when nothing says which address peers should use.
+func relayConfig(addr *net.TCPAddr, public, host, relayIP string) (*server.TURNConfig, error) {
+	if host == "" && public != "" {
+		u, err := url.Parse(public)
+		if err != nil {
+			return nil, fmt.Errorf("--public-url: %w", err)
+		}
+		host = u.Hostname()
+	}
+	if host == "" && !addr.IP.IsUnspecified() {
+		host = addr.IP.String()
+	}
+	if host == "" {
+		return nil, nil
+	}
+	var ip net.IP
+	switch {
+	case relayIP != "":
+		ip = net.ParseIP(relayIP)
+		if ip == nil {
+			return nil, fmt.Errorf("--turn-relay-ip %q is not an IP address", relayIP)
+		}
+	case net.ParseIP(host) != nil:
+		ip = net.ParseIP(host)
+	default:
+		ips, err := net.LookupIP(host)
+		if err != nil || len(ips) == 0 {
+			return nil, fmt.Errorf("TURN: cannot resolve %q for the relay address (set --turn-relay-ip): %v", host, err)
+		}
+		ip = ips[0]
+	}
+	cfg := &server.TURNConfig{Host: host, Port: addr.Port, RelayIP: ip}
+	udp, err := net.ListenPacket("udp", net.JoinHostPort(addr.IP.String(), strconv.Itoa(addr.Port)))
+	if err == nil {
+		cfg.UDP = udp
+	}
+	return cfg, nil
 }
 
 func envOr(k, def string) string {

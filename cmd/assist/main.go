@@ -2,8 +2,8 @@
 // code the support technician gave, asks the customer's consent, and shares
 // the screen with the technician over WebRTC.
 //
-//	assist join CODE [--server URL] [--yes]
-//	assist resume [--ticket FILE] [--yes]
+//	assist join CODE [--server URL] [--yes] [--no-browser]
+//	assist resume
 //	assist version
 package main
 
@@ -21,7 +21,6 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
-	"time"
 
 	"assist/agent"
 	"assist/capture"
@@ -45,31 +44,38 @@ func main() {
 			os.Exit(3)
 		case errors.Is(err, agent.ErrDeclined):
 			os.Exit(4)
+		case errors.As(err, new(*nothingToResume)):
+			os.Exit(5)
 		}
 		os.Exit(1)
 	}
 }
 
-const usageText = `usage: assist join CODE [--server URL] [--yes]
-       assist resume [--ticket FILE] [--yes]
+const usageText = `usage: assist join CODE [--server URL] [--yes] [--no-browser]
+       assist resume
        assist version
 
-join flags:
+join: joins the support session of the nine-digit CODE. A chat window opens
+in your browser: it shows who is connected, the chat, every question asked of
+you, Pause sharing and End session. Closing it ends the session.
+resume: picks up the session after a crash or a restart (the service that a
+reboot installs runs it); it finds the session by itself.
+
+flags:
   --server URL   the support server (default %s; env ASSIST_SERVER)
-  --yes          answer yes to the consent question without asking
+  --yes          answer yes to every consent question without asking
                  (for scripts and tests: it shares the screen without a prompt)
+  --no-browser   do not open the chat window; print its address instead (and
+                 ask on the terminal too, when there is one)
   --fps N        highest frame rate (default 20)
   --log-level L  debug, info, warn or error (default warn)
-  --downloads D  where files from the support technician are saved
-                 (default: your Downloads folder)
-  --ticket FILE  the resume ticket (default $XDG_STATE_HOME/assist/ticket.json)
+  --downloads D  where files from the support technician are saved (default:
+                 your Downloads folder); unfinished transfers continue after
+                 resume from their last verified block
 
-resume continues the session of the resume ticket after the agent stopped
-(a crash, a reboot) within the session's reconnect window; unfinished file
-transfers continue from their last verified block.
-
-Exit status: 0 when the session ended normally, 3 when the server refused the
-code, 4 when the customer declined, 1 on any other error.
+Exit status: 0 when the session ended normally (or the computer restarts to
+resume it), 3 when the server refused the code, 4 when the customer declined,
+5 when resume found no session to pick up, 1 on any other error.
 `
 
 func usage() { fmt.Fprintf(os.Stderr, usageText, defaultServer) }
@@ -81,9 +87,9 @@ func run(ctx context.Context, args []string) error {
 	}
 	switch args[0] {
 	case "join":
-		return join(ctx, args[1:], false)
+		return join(ctx, args[1:])
 	case "resume":
-		return join(ctx, args[1:], true)
+		return resume(ctx, args[1:])
 	case "version", "--version":
 		fmt.Println(version)
 		return nil
@@ -96,66 +102,51 @@ func run(ctx context.Context, args []string) error {
 	}
 }
 
-func join(ctx context.Context, args []string, resume bool) error {
+func join(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("join", flag.ContinueOnError)
 	fs.Usage = usage
-	server := fs.String("server", envOr("ASSIST_SERVER", defaultServer), "")
-	yes := fs.Bool("yes", false, "")
-	fps := fs.Int("fps", 20, "")
-	level := fs.String("log-level", "warn", "")
-	downloads := fs.String("downloads", "", "")
-	ticket := fs.String("ticket", "", "")
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-	files, err := sessionFiles(resume, pos, *ticket, *server)
+	f := addSessionFlags(fs)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
-		usage()
 		return err
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+	if len(pos) != 1 {
+		usage()
+		return errors.New("join takes exactly one session code")
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	code := protocol.NormalizeCode(pos[0])
+	if !protocol.IsCode(code) {
+		return fmt.Errorf("%q is not a session code: the code has nine digits", pos[0])
+	}
+	log, err := f.logger()
+	if err != nil {
+		return err
+	}
+	store, err := f.store()
+	if err == nil {
+		var unlock func()
+		if unlock, err = store.Lock(); err == nil {
+			defer unlock()
+		}
+	}
+	if err != nil {
+		log.Warn("no resume ticket: a crash or restart will end the session", "err", err)
+		store = nil
+	}
+	return runSession(ctx, f, log, store, agent.Config{Server: *f.server, Code: code})
+}
 
+func openScreen(log *slog.Logger) (capture.Source, error) {
 	screen, err := capture.Open(capture.Options{Logger: log})
 	if err != nil {
-		return fmt.Errorf("cannot capture the screen: %w", err)
+		return nil, fmt.Errorf("cannot capture the screen: %w", err)
 	}
-	defer screen.Close()
-
-	ask := func(ctx context.Context, q string) (bool, error) {
-		if *yes {
-			fmt.Printf("%s yes (--yes)\n", q)
-			return true, nil
-		}
-		return askTerminal(ctx, os.Stdin, q)
-	}
-	err = agent.Run(ctx, agent.Config{
-		Server: files.server, Code: files.code, Resume: files.resume, TicketPath: files.ticket,
-		Screen: screen, Ask: ask, Info: machineInfo(), MaxFPS: *fps, Logger: log, Downloads: *downloads,
-		OnState: func(s string) { fmt.Printf("%s  %s\n", time.Now().Format("15:04:05"), s) },
-	})
-	var ended *agent.EndedError
-	if errors.As(err, &ended) {
-		return nil // the state line already said why
-	}
-	return err
+	return screen, nil
 }
 
 // askTerminal asks a yes/no question on the terminal.
 func askTerminal(ctx context.Context, in io.Reader, q string) (bool, error) {
-	if fi, err := os.Stdin.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+	if !isTerminal() {
 		return false, errors.New("no terminal to ask for consent: run assist in a terminal, or pass --yes")
 	}
 	fmt.Printf("%s [y/N] ", q)

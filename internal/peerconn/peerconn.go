@@ -1,21 +1,21 @@
 // Package peerconn builds the pion WebRTC API that both the agent and the
 // Go rep client use, with the settings measured in platform-facts.md: one
 // UDP socket with 4 MiB kernel buffers shared through an ICE UDP mux, a
-// 256 KiB SCTP receive buffer, mDNS off, and pion's logs bridged into slog.
+// 256 KiB SCTP receive buffer, mDNS off, and pion's logs bridged into slog
+// (internal/pionlog).
 // In loopback mode (tests) ICE is restricted to 127.0.0.1.
 package peerconn
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 
 	"github.com/pion/ice/v4"
-	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 
+	"assist/internal/pionlog"
 	"assist/protocol"
 )
 
@@ -24,15 +24,20 @@ type Options struct {
 	// Loopback restricts ICE to 127.0.0.1 (tests, benchmarks, the demo on
 	// one machine). The environment variable ASSIST_ICE_LOOPBACK=1 sets it too.
 	Loopback bool
-	Logger   *slog.Logger
+	// RelayOnly uses TURN relays only (ICE transport policy "relay"), as a
+	// network that blocks everything but the server's TCP port forces. The
+	// environment variable ASSIST_ICE_RELAY_ONLY=1 sets it too.
+	RelayOnly bool
+	Logger    *slog.Logger
 }
 
 // API is a pion API bound to one UDP socket. Close it after every
 // PeerConnection made from it is closed.
 type API struct {
 	*webrtc.API
-	conn net.PacketConn
-	mux  ice.UDPMux
+	conn      net.PacketConn
+	mux       ice.UDPMux
+	relayOnly bool
 }
 
 const socketBuffer = 4 << 20
@@ -41,6 +46,9 @@ const socketBuffer = 4 << 20
 func NewAPI(opts Options) (*API, error) {
 	if os.Getenv("ASSIST_ICE_LOOPBACK") == "1" {
 		opts.Loopback = true
+	}
+	if os.Getenv("ASSIST_ICE_RELAY_ONLY") == "1" {
+		opts.RelayOnly = true
 	}
 	log := opts.Logger
 	if log == nil {
@@ -59,7 +67,7 @@ func NewAPI(opts Options) (*API, error) {
 		_ = u.SetReadBuffer(socketBuffer)
 		_ = u.SetWriteBuffer(socketBuffer)
 	}
-	lf := loggerFactory{log: log.With("component", "pion")}
+	lf := pionlog.Factory{Log: log.With("component", "pion")}
 	mux := webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), pc)
 
 	var se webrtc.SettingEngine
@@ -73,7 +81,7 @@ func NewAPI(opts Options) (*API, error) {
 		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	}
-	return &API{API: webrtc.NewAPI(webrtc.WithSettingEngine(se)), conn: pc, mux: mux}, nil
+	return &API{API: webrtc.NewAPI(webrtc.WithSettingEngine(se)), conn: pc, mux: mux, relayOnly: opts.RelayOnly}, nil
 }
 
 // Close releases the UDP socket.
@@ -82,9 +90,13 @@ func (a *API) Close() error {
 	return a.conn.Close()
 }
 
-// Configuration converts ICE servers from signalling into pion's form.
-func Configuration(servers []protocol.ICEServer) webrtc.Configuration {
+// Configuration converts ICE servers from signalling into pion's form,
+// with the API's transport policy.
+func (a *API) Configuration(servers []protocol.ICEServer) webrtc.Configuration {
 	var cfg webrtc.Configuration
+	if a.relayOnly {
+		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
 	for _, s := range servers {
 		cfg.ICEServers = append(cfg.ICEServers, webrtc.ICEServer{
 			URLs: s.URLs, Username: s.Username, Credential: s.Credential,
@@ -108,34 +120,3 @@ func CandidateFromWire(c *protocol.ICECandidate) webrtc.ICECandidateInit {
 		UsernameFragment: c.UsernameFragment,
 	}
 }
-
-// loggerFactory bridges pion's leveled loggers into slog. pion is chatty:
-// its Warn (mostly about connections closing) becomes Info, its Info
-// becomes Debug, and its Debug and Trace go below Debug.
-type loggerFactory struct{ log *slog.Logger }
-
-func (f loggerFactory) NewLogger(scope string) logging.LeveledLogger {
-	return pionLogger{log: f.log.With("scope", scope)}
-}
-
-type pionLogger struct{ log *slog.Logger }
-
-const levelTrace = slog.LevelDebug - 4
-
-func (l pionLogger) logf(level slog.Level, format string, args ...any) {
-	if !l.log.Enabled(context.Background(), level) {
-		return
-	}
-	l.log.Log(context.Background(), level, fmt.Sprintf(format, args...))
-}
-
-func (l pionLogger) Trace(msg string)                  { l.logf(levelTrace-4, "%s", msg) }
-func (l pionLogger) Tracef(format string, args ...any) { l.logf(levelTrace-4, format, args...) }
-func (l pionLogger) Debug(msg string)                  { l.logf(levelTrace, "%s", msg) }
-func (l pionLogger) Debugf(format string, args ...any) { l.logf(levelTrace, format, args...) }
-func (l pionLogger) Info(msg string)                   { l.logf(slog.LevelDebug, "%s", msg) }
-func (l pionLogger) Infof(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
-func (l pionLogger) Warn(msg string)                   { l.logf(slog.LevelInfo, "%s", msg) }
-func (l pionLogger) Warnf(format string, args ...any)  { l.logf(slog.LevelInfo, format, args...) }
-func (l pionLogger) Error(msg string)                  { l.logf(slog.LevelError, "%s", msg) }
-func (l pionLogger) Errorf(format string, args ...any) { l.logf(slog.LevelError, format, args...) }

@@ -98,12 +98,6 @@ func Start(tb testing.TB, opts ...Option) *Server {
 	}
 	quietXGB()
 
-	r, w, err := os.Pipe()
-	if err != nil {
-		tb.Fatalf("xtest: pipe: %v", err)
-	}
-	defer r.Close()
-	// The child gets the write end as fd 3 (ExtraFiles[0]).
 	s := &Server{stderr: &syncBuffer{}}
 	for _, sc := range cfg.screens {
 		if sc.w <= 0 || sc.h <= 0 {
@@ -113,8 +107,14 @@ func Start(tb testing.TB, opts ...Option) *Server {
 		s.Width += sc.w
 		s.Height = max(s.Height, sc.h)
 	}
+	// The child gets the pipe's write end as fd 3 (ExtraFiles[0]).
 	args := []string{"-displayfd", "3", "-screen", "0", fmt.Sprintf("%dx%dx24", s.Width, s.Height),
 		"-noreset", "-nolisten", "tcp"}
+	r, w, err := os.Pipe()
+	if err != nil {
+		tb.Fatalf("xtest: pipe: %v", err)
+	}
+	defer r.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, path, args...)

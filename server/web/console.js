@@ -5,6 +5,7 @@
 import { formatCode, isCode, normalizeCode, osName, statusText } from './format.js';
 import { RepSession, SessionError } from './session.js';
 import { ScreenRenderer } from './screen.js';
+import { ChatPanel } from './chat.js';
 import { Transfers } from './transfer.js';
 import { renderTransfers, saveDownload, wireTransfers } from './transfer_ui.js';
 
@@ -27,6 +28,7 @@ let polling = false;
 let current = null; // {session: RepSession, renderer: ScreenRenderer}
 let notice = { text: '', until: 0 };
 let lastCreated = null;
+let chat = null; // ChatPanel, created in wire()
 
 // --- the server's HTTP API ---
 
@@ -312,11 +314,13 @@ function openSession(code, tok) {
     onScreen: (data) => renderer.push(data),
     onPeerReset: () => renderer.reset(),
     onNotice: setNotice,
+    onControl: (msg) => chat.handle(msg),
     onFileControl: (m) => transfers.handleControl(m),
     onFileChannel: (ch) => transfers.adoptChannel(ch),
     onLinkUp: () => transfers.linkUp(),
     onLinkDown: () => transfers.linkDown(),
   });
+  chat.reset();
   session.ended.then(() => sessionStorage.removeItem(ATTACH_KEY));
   const ticker = setInterval(renderSession, 1000);
   renderTransfers($('transfers'), transfers);
@@ -378,7 +382,7 @@ function renderSession() {
   const status = $('status');
   status.dataset.state = s.state || s.phase;
   status.dataset.fatal = String(Boolean(s.fatal));
-  setText($('status-text'), statusText(s, now));
+  setText($('status-text'), statusText(s, now) + (chat.state.paused && s.state === 'active' ? ' · sharing paused by the customer' : ''));
   setText($('status-notice'), notice.until > now ? notice.text : '');
   setText($('session-title'), `Session ${formatCode(s.code)}`);
   setText($('session-agent'), customerText(s.agent));
@@ -387,6 +391,7 @@ function renderSession() {
   $('end').disabled = s.state === 'ended' || (s.fatal && s.phase === 'closed');
   renderTransfers($('transfers'), current.transfers);
   $('placeholder').hidden = renderer.width > 0;
+  chat.setLive(s.state === 'active' && s.channels.control === 'open');
 }
 
 function state() {
@@ -403,6 +408,7 @@ function state() {
     seq: renderer.seq,
     fps: renderer.fps(),
     screenErrors: renderer.errors,
+    chat: chat.snapshot(),
     transfers: current.transfers.list(),
   };
 }
@@ -417,6 +423,11 @@ function attachFromUI(code) {
 }
 
 function wire() {
+  chat = new ChatPanel({
+    log: $('chat-log'), form: $('chat-form'), input: $('chat-text'), send: $('chat-send'),
+    reboot: $('reboot'), rebootStatus: $('reboot-status'), paused: $('chat-paused'),
+    sendControl: (msg) => Boolean(current && current.session.sendControl(msg)),
+  });
   new ResizeObserver(fitScreen).observe($('screen').parentElement);
   $('login-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -478,6 +489,10 @@ window.assistConsole = {
   newSession,
   /** Leaves the session view without ending the session. */
   back,
+  /** Sends a chat line to the customer; true when it left. */
+  chat: (text) => chat.sendText(text),
+  /** Asks the customer to restart and reconnect (as the button). */
+  reboot: () => chat.requestReboot(),
   /** Sends a File (or Blob) to the customer, as a drop would; returns the transfer id. */
   sendFile: (file, name) => current.transfers.send(file, name),
   /** Asks the customer for the file at path; returns the transfer id. */

@@ -33,7 +33,9 @@ export class RepSession {
   /**
    * opts: code, token, url (the /ws/rep WebSocket URL), onChange(),
    * onScreen(ArrayBuffer), onPeerReset() (a new PeerConnection replaced the
-   * old one), onNotice(text) (a non-fatal problem to show), and for tests
+   * old one), onNotice(text) (a non-fatal problem to show), onControl(msg)
+   * (a control message session.js does not handle; returns true when
+   * handled), and for tests
    * WebSocket, RTCPeerConnection, fetch, now.
    */
   constructor(opts) {
@@ -44,6 +46,7 @@ export class RepSession {
     this.onScreen = opts.onScreen || (() => {});
     this.onPeerReset = opts.onPeerReset || (() => {});
     this.onNotice = opts.onNotice || (() => {});
+    this.onControl = opts.onControl || (() => false); // other control messages (chat.js); true when handled
     // File transfers (transfer.js): file_* control messages, file:<id>
     // channels, and the link going up (agent's hello) or down.
     this.onFileControl = opts.onFileControl || (() => {});
@@ -435,8 +438,10 @@ export class RepSession {
           this.onFileControl(msg);
           return;
         }
-        console.debug('assist: ignoring control message', msg.type);
-        return;
+        if (!this.onControl(msg)) {
+          console.debug('assist: ignoring control message', msg.type);
+          return;
+        }
     }
     this.changed();
   }

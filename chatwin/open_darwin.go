@@ -1,0 +1,3 @@
+package chatwin
+
+func opener(string) (string, []string) { return "open", nil }

@@ -1,0 +1,5 @@
+//go:build !windows && !darwin
+
+package chatwin
+
+func opener(string) (string, []string) { return "xdg-open", nil }
