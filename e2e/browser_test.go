@@ -48,6 +48,7 @@ func browser(t *testing.T) context.Context {
 		// One disable-features value: a second flag would replace the first.
 		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
 		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.WindowSize(1400, 900), // a rep's laptop, not headless chromium's 800x600
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
