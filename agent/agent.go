@@ -497,6 +497,10 @@ func (a *agent) loop(ctx context.Context, l *link) error {
 				a.setPaused(true)
 			case chatwin.ActUnpause:
 				a.setPaused(false)
+			case chatwin.ActRevoke:
+				if n := a.revokeAll("the customer took back control"); n > 0 {
+					a.cfg.OnState("You took back control: the support technician can only watch your screen now.")
+				}
 			case chatwin.ActEnd:
 				return end("the customer ended the session")
 			case chatwin.ActClosed:
