@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"compress/flate"
+	"fmt"
 	"image"
 	"image/color"
 	"testing"
@@ -124,4 +125,34 @@ func FuzzZStream(f *testing.F) {
 		_ = dec.Apply(dst, rect) // must not panic
 		_ = dec.Apply(dst, rect)
 	})
+}
+
+// BenchmarkZStream is the zlib encoding's cost: a 64x64 two-colour text
+// tile compressed onto the stream, then the same tile again (history).
+func BenchmarkZStream(b *testing.B) {
+	_, pal, idx := paletteImage(64, 64, 2, 7)
+	payload := AppendPalettePayload(nil, pal, idx, 64, 64)
+	for _, level := range []int{flate.BestSpeed, 6, flate.BestCompression} {
+		b.Run(fmt.Sprintf("level=%d", level), func(b *testing.B) {
+			enc, err := NewZEncoder(level)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var dec Decoder
+			dst := image.NewRGBA(image.Rect(0, 0, 64, 64))
+			b.SetBytes(int64(len(payload)))
+			var n int
+			for b.Loop() {
+				r, err := enc.Rect(image.Rect(0, 0, 64, 64), payload)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := dec.Apply(dst, r); err != nil {
+					b.Fatal(err)
+				}
+				n = len(r.Data)
+			}
+			b.ReportMetric(float64(n), "out-bytes")
+		})
+	}
 }
