@@ -76,6 +76,11 @@ func startProc(t testing.TB, env []string, bin string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
+	// Its own process group, so that cleanup also ends what it started (nsenter's
+	// child in a container, helpers); and a bounded wait for its output pipes,
+	// which such a child may still hold.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 5 * time.Second
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	p := &proc{cmd: cmd, added: make(chan struct{}), done: make(chan struct{})}
@@ -98,6 +103,7 @@ func startProc(t testing.TB, env []string, bin string, args ...string) *proc {
 		close(p.done)
 	}()
 	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Process.Kill()
 		<-p.done
 		if t.Failed() {
