@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"assist/internal/xgblog"
 	"context"
 	"errors"
 	"fmt"
@@ -41,6 +42,7 @@ type x11Source struct {
 const maxAttempts = 3
 
 func open(display string, log *slog.Logger) (Source, error) {
+	xgblog.Quiet()
 	if display == "" {
 		display = os.Getenv("DISPLAY")
 		if display == "" {

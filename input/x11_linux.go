@@ -1,14 +1,11 @@
 package input
 
 import (
-	"bytes"
+	"assist/internal/xgblog"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"log/slog"
 	"os"
-	"sync"
 	"sync/atomic"
 
 	"github.com/jezek/xgb"
@@ -68,7 +65,7 @@ func openBackend(opts Options) (backend, error) {
 			return nil, errors.New("input: no X display: DISPLAY is not set (Wayland-only sessions are not supported)")
 		}
 	}
-	quietXGB()
+	xgblog.Quiet()
 	conn, err := xgb.NewConnDisplay(display)
 	if err != nil {
 		return nil, fmt.Errorf("input: open display %q: %w", display, err)
@@ -81,28 +78,6 @@ func openBackend(opts Options) (backend, error) {
 		return nil, fmt.Errorf("input: display %q: %w", display, err)
 	}
 	return x, nil
-}
-
-var quietOnce sync.Once
-
-// quietXGB keeps xgb's complaint about a missing Xauthority file (printed
-// on every connection to a display that needs none) off the customer's
-// terminal; xgb's other messages still go to stderr. xgb.Logger is read by
-// connection goroutines, so it is set once, before this package's first
-// connection.
-func quietXGB() {
-	quietOnce.Do(func() {
-		xgb.Logger = log.New(authFilter{os.Stderr}, "XGB: ", log.Lshortfile)
-	})
-}
-
-type authFilter struct{ w io.Writer }
-
-func (f authFilter) Write(p []byte) (int, error) {
-	if bytes.Contains(p, []byte("Could not get authority info")) || bytes.Contains(p, []byte("without authority info")) {
-		return len(p), nil
-	}
-	return f.w.Write(p)
 }
 
 func (x *x11) init() error {

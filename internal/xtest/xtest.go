@@ -9,14 +9,13 @@
 package xtest
 
 import (
+	"assist/internal/xgblog"
 	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"image"
-	"io"
-	"log"
 	"os"
 	"os/exec"
 	"strconv"
@@ -96,7 +95,7 @@ func Start(tb testing.TB, opts ...Option) *Server {
 		}
 		return nil
 	}
-	quietXGB()
+	xgblog.Quiet()
 
 	s := &Server{stderr: &syncBuffer{}}
 	for _, sc := range cfg.screens {
@@ -229,29 +228,6 @@ func (s *Server) closeConn() {
 		<-s.drained
 		s.conn = nil
 	}
-}
-
-var quietOnce sync.Once
-
-// quietXGB drops xgb's "Could not get authority info" complaint, which it
-// prints on every connection to a server without an Xauthority entry (all of
-// ours), and passes its other messages on to stderr. xgb.Logger is a
-// package variable read by connection goroutines, so it is set once, before
-// the first connection of the process.
-func quietXGB() {
-	quietOnce.Do(func() {
-		xgb.Logger = log.New(authFilter{os.Stderr}, "XGB: ", log.Lshortfile)
-	})
-}
-
-type authFilter struct{ w io.Writer }
-
-func (f authFilter) Write(p []byte) (int, error) {
-	if bytes.Contains(p, []byte("Could not get authority info")) ||
-		bytes.Contains(p, []byte("Trying connection without authority info")) {
-		return len(p), nil
-	}
-	return f.w.Write(p)
 }
 
 // syncBuffer collects Xvfb's output for failure messages.
