@@ -76,11 +76,15 @@ func (p *peer) pingClock(now time.Time) float64 {
 	return float64(now.Sub(p.epoch).Microseconds()) / 1000
 }
 
-// tick does a peer's periodic chores from the streamer: a ping a second
+// pingEvery is how often the agent pings each rep (the RTT sizes the
+// screen channel's buffer goal; it changes slowly).
+const pingEvery = 2 * time.Second
+
+// tick does a peer's periodic chores from the streamer: a ping now and then
 // (the RTT feeds the adaptation) and the channel's low-water mark.
 func (p *peer) tick(now time.Time) {
 	v := p.view
-	if now.Sub(v.lastPing) >= time.Second && p.controlOpen() {
+	if now.Sub(v.lastPing) >= pingEvery && p.controlOpen() {
 		v.lastPing = now
 		p.sendControl(protocol.Control{Type: protocol.CtlPing, T: max(p.pingClock(now), 0.001)})
 	}

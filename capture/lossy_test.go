@@ -278,3 +278,36 @@ func TestScrollCostsACopy(t *testing.T) {
 	}
 	t.Logf("plain diff %d rects, with copy 1 + %d", nPlain, len(rest))
 }
+
+// TestStackedMixedRun: a stack of runs (what the agent sends for a block
+// of changed tiles) holding text and photo tiles sends the text tiles
+// losslessly and only the photo tiles as JPEG.
+func TestStackedMixedRun(t *testing.T) {
+	mixed := clone(frame)
+	for y := 64; y < 128; y++ { // photo in the right half of the first row
+		copy(mixed.Pix[mixed.PixOffset(192, y):mixed.PixOffset(320, y)], photo.Pix[photo.PixOffset(192, y):photo.PixOffset(320, y)])
+	}
+	out, err := NewPool(1).Encode(mixed, []Job{{Rect: image.Rect(0, 64, 320, 256), Quality: 75}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := image.NewRGBA(mixed.Bounds())
+	for _, p := range out[0] {
+		if p.Lossy && !p.Area.In(image.Rect(192, 64, 320, 128)) {
+			t.Fatalf("%v went out lossy; only the photo tiles should", p.Area)
+		}
+		if err := p.Rect.Draw(got); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for y := 64; y < 256; y++ {
+		for x := 0; x < 320; x++ {
+			if image.Pt(x, y).In(image.Rect(192, 64, 320, 128)) {
+				continue
+			}
+			if got.RGBAAt(x, y) != mixed.RGBAAt(x, y) {
+				t.Fatalf("pixel %d,%d differs", x, y)
+			}
+		}
+	}
+}

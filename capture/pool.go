@@ -106,6 +106,17 @@ func (e *Encoder) run(img *image.RGBA, j Job) ([]Encoded, error) {
 func (e *Encoder) encodeJob(img *image.RGBA, j Job, dst []Encoded) ([]Encoded, error) {
 	r := j.Rect
 	rect, lossy, err := e.EncodeAuto(img, r, j.Quality)
+	if err == nil && lossy && r.Dy() > TileSize && !e.allMany(img, r) {
+		// A stack of runs mixing text and photo tiles: class by class, row
+		// by row.
+		for y := r.Min.Y; y < r.Max.Y; y += TileSize {
+			row := Job{Rect: image.Rect(r.Min.X, y, r.Max.X, min(y+TileSize, r.Max.Y)), Quality: j.Quality, Stream: j.Stream}
+			if dst, err = e.encodeJob(img, row, dst); err != nil {
+				return dst, err
+			}
+		}
+		return dst, nil
+	}
 	if err == nil && lossy && r.Dx() > TileSize {
 		if runs := e.splitByClass(img, r); len(runs) > 1 {
 			for _, sub := range runs {
@@ -132,6 +143,16 @@ func (e *Encoder) encodeJob(img *image.RGBA, j Job, dst []Encoded) ([]Encoded, e
 		}
 	}
 	return dst, nil
+}
+
+// allMany reports whether every tile of r has more than 256 colours.
+func (e *Encoder) allMany(img *image.RGBA, r image.Rectangle) bool {
+	for _, t := range SplitTiles(r) {
+		if e.palettize(img, t) {
+			return false
+		}
+	}
+	return true
 }
 
 type classRun struct {
@@ -186,6 +207,10 @@ const (
 	// SettleQuality is the JPEG quality an area is re-sent at when it has
 	// less fidelity than SettlePSNR and its exact pixels cost too much.
 	SettleQuality = 92
+	// SettleTrustQuality: JPEGs at this quality or better (what a good link
+	// gets) of areas whose exact pixels would cost far more (photos) are
+	// taken as faithful without decoding them to measure.
+	SettleTrustQuality = 75
 )
 
 // Settle returns what to send for an area that went out lossy at quality q
@@ -199,9 +224,15 @@ func (e *Encoder) Settle(img *image.RGBA, r image.Rectangle, q int) ([]Encoded, 
 		return nil, err
 	}
 	jpegSize := float64(piecesSize(shown))
-	was, err := piecesPSNR(img, shown)
-	if err != nil {
-		return nil, err
+	estimate := pngEstimate(img, r)
+	// Measuring means decoding: worth it where the answer can change what
+	// is sent (the JPEG went out below a trusted quality, or exact pixels
+	// might be affordable should the JPEG fall short).
+	was := math.Inf(1)
+	if q < SettleTrustQuality || estimate <= 2*SettleFailingRatio*jpegSize {
+		if was, err = piecesPSNR(img, shown); err != nil {
+			return nil, err
+		}
 	}
 	// Exact when that costs little more than the JPEG; or, where the JPEG
 	// visibly fails (text on a gradient, sharp UI), when it costs a few
@@ -211,7 +242,7 @@ func (e *Encoder) Settle(img *image.RGBA, r image.Rectangle, q int) ([]Encoded, 
 	if was < SettlePSNR {
 		budget = max(budget, SettleFailingRatio*jpegSize)
 	}
-	if pngEstimate(img, r) <= 2*budget {
+	if estimate <= 2*budget {
 		payload := e.payload
 		e.payload = false // real sizes: PNG
 		exact, err := e.encodeJob(img, Job{Rect: r}, nil)

@@ -29,9 +29,8 @@ func HashTiles(img *image.RGBA, size int, reuse *Tiles) *Tiles {
 }
 
 // HashTilesIn is HashTiles when only the pixels inside changed differ from
-// the frame reuse was hashed from: only the rows of tiles that changed
-// touches are hashed again (all of them when reuse is nil or of another
-// geometry).
+// the frame reuse was hashed from: only the tiles that changed touches are
+// hashed again (all of them when reuse is nil or of another geometry).
 func HashTilesIn(img *image.RGBA, size int, reuse *Tiles, changed image.Rectangle) *Tiles {
 	if size <= 0 {
 		size = TileSize
@@ -48,13 +47,14 @@ func HashTilesIn(img *image.RGBA, size int, reuse *Tiles, changed image.Rectangl
 	t.Hash = grow(t.Hash, t.Cols*t.Rows)
 	band := size * 8 // bytes of row hashes per column
 	t.rows = grow(t.rows, t.Cols*band)
-	first, last := 0, t.Rows
+	first, last, c0, c1 := 0, t.Rows, 0, t.Cols
 	if same {
 		c := changed.Intersect(b).Sub(b.Min)
 		if c.Empty() {
 			return t
 		}
 		first, last = c.Min.Y/size, (c.Max.Y+size-1)/size
+		c0, c1 = c.Min.X/size, (c.Max.X+size-1)/size
 	}
 	for row := first; row < last; row++ {
 		y0 := b.Min.Y + row*size
@@ -62,7 +62,7 @@ func HashTilesIn(img *image.RGBA, size int, reuse *Tiles, changed image.Rectangl
 		for y := y0; y < y1; y++ {
 			line := img.Pix[img.PixOffset(b.Min.X, y):][:4*w]
 			k := (y - y0) * 8
-			for c := 0; c < t.Cols; c++ {
+			for c := c0; c < c1; c++ {
 				x0 := c * size * 4
 				seg := line[x0:min(x0+size*4, len(line))]
 				binary.LittleEndian.PutUint64(t.rows[c*band+k:], maphash.Bytes(seed, seg))
@@ -70,7 +70,7 @@ func HashTilesIn(img *image.RGBA, size int, reuse *Tiles, changed image.Rectangl
 		}
 		n := (y1 - y0) * 8
 		hashes := t.Hash[row*t.Cols : (row+1)*t.Cols]
-		for c := range hashes {
+		for c := c0; c < c1; c++ {
 			hashes[c] = maphash.Bytes(seed, t.rows[c*band:c*band+n])
 		}
 	}

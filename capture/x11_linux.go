@@ -232,6 +232,7 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 	}
 	// With DAMAGE and a whole frame in hand, read only the rows that changed.
 	y0, rows, rearm := 0, s.h, true
+	var damaged image.Rectangle // what changed, when DAMAGE knows
 	if s.haveFull {
 		band, ok, err := s.damagedRows(ctx)
 		if err != nil {
@@ -242,7 +243,7 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 				s.changed = image.Rectangle{}
 				return s.img, nil
 			}
-			y0, rows, rearm = band.Min.Y, band.Dy(), false
+			y0, rows, rearm, damaged = band.Min.Y, band.Dy(), false, band
 		}
 	}
 	var lastErr error
@@ -288,6 +289,9 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 		}
 		s.convert(s.img.Pix[y0*s.w*4:y0*s.w*4+n], src)
 		s.changed = image.Rect(0, y0, s.w, y0+rows)
+		if !damaged.Empty() && rows == damaged.Dy() {
+			s.changed = damaged // the rest of those rows is as it was
+		}
 		s.haveFull = true
 		return s.img, nil
 	}

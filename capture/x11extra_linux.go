@@ -74,8 +74,8 @@ func (s *x11Source) rearmDamage() {
 }
 
 // damagedRows moves the damage so far into s.region (which also re-arms
-// DamageNotify) and returns the rows it spans; ok is false when the server
-// cannot tell (then read everything).
+// DamageNotify) and returns its bounding box (whole rows are read); ok is
+// false when the server cannot tell (then read everything).
 func (s *x11Source) damagedRows(ctx context.Context) (image.Rectangle, bool, error) {
 	if !s.damageOK || s.region == 0 {
 		return image.Rectangle{}, false, nil
@@ -92,8 +92,8 @@ func (s *x11Source) damagedRows(ctx context.Context) (image.Rectangle, bool, err
 		return image.Rectangle{}, false, nil
 	}
 	e := r.Extents
-	band := image.Rect(0, int(e.Y), s.w, int(e.Y)+int(e.Height)).Intersect(image.Rect(0, 0, s.w, s.h))
-	return band, true, nil
+	ext := image.Rect(int(e.X), int(e.Y), int(e.X)+int(e.Width), int(e.Y)+int(e.Height)).Intersect(image.Rect(0, 0, s.w, s.h))
+	return ext, true, nil
 }
 
 // Changed implements ChangeReporter.

@@ -115,6 +115,7 @@ type Decoder struct {
 	fr    io.ReadCloser
 	err   error // the stream broke: every EncZlib rect fails until Reset
 	buf   []byte
+	keep  []byte // compressed input not yet inflated
 	cache tileCache
 }
 
@@ -192,7 +193,12 @@ func (d *Decoder) apply(dst *image.RGBA, r Rect) error {
 	if raw < 4 || raw > maxPalettePayload(r.W, r.H) {
 		return fmt.Errorf("%w: zlib rect of %dx%d claims %d bytes", ErrMalformed, r.W, r.H, raw)
 	}
-	d.in.b = r.Data[4:]
+	// The inflater may have stopped short of the previous segment's sync
+	// flush marker (its output was complete before it): that rest comes
+	// first. Kept in our own buffer: r.Data belongs to the message.
+	d.keep = append(d.keep[:0], d.in.b...)
+	d.keep = append(d.keep, r.Data[4:]...)
+	d.in.b = d.keep
 	if d.fr == nil {
 		d.fr = flate.NewReader(&d.in)
 	}
@@ -201,8 +207,8 @@ func (d *Decoder) apply(dst *image.RGBA, r Rect) error {
 		d.err = err
 		return fmt.Errorf("%w: zlib rect: %v", ErrMalformed, err)
 	}
-	if len(d.in.b) != 0 {
-		// Unread input would be lost: what the rest says is unknown.
+	if len(d.in.b) > 16 {
+		// More than a sync marker left: the segment said less than it holds.
 		d.err = fmt.Errorf("%d bytes after the segment's data", len(d.in.b))
 		return fmt.Errorf("%w: zlib rect: %v", ErrMalformed, d.err)
 	}

@@ -78,6 +78,35 @@ func TestZStreamRoundTrip(t *testing.T) {
 	}
 }
 
+// TestZStreamRepeats sends the same tile many times (past the point, some
+// 128 MB of input, where the compressor starts a new block mid-stream): a
+// segment whose output is complete before its sync marker is read leaves
+// the marker for the next segment, which must not break the stream.
+func TestZStreamRepeats(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sends 34000 tiles")
+	}
+	for _, level := range []int{flate.BestSpeed, 6} {
+		enc, _ := NewZEncoder(level)
+		var dec Decoder
+		img, pal, idx := paletteImage(64, 64, 2, 7)
+		payload := AppendPalettePayload(nil, pal, idx, 64, 64)
+		dst := image.NewRGBA(image.Rect(0, 0, 64, 64))
+		for i := 0; i < 34000; i++ {
+			r, err := enc.Rect(image.Rect(0, 0, 64, 64), payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := dec.Apply(dst, r); err != nil {
+				t.Fatalf("level %d, tile %d: %v", level, i, err)
+			}
+			if !bytes.Equal(dst.Pix, img.Pix) {
+				t.Fatalf("level %d, tile %d differs", level, i)
+			}
+		}
+	}
+}
+
 func TestZStreamRejects(t *testing.T) {
 	enc, _ := NewZEncoder(flate.BestSpeed)
 	_, pal, idx := paletteImage(8, 8, 3, 1)
