@@ -23,13 +23,7 @@ func TestConsoleTransfers(t *testing.T) {
 	x := xtest.Start(t, xtest.Size(640, 480))
 	x.Show(t, xtest.Pattern(640, 480))
 	ctx := deadline(t, 150*time.Second)
-	s := startStack(t, ctx, x)
-	code := s.newCode(t, ctx)
-	cust := s.customer(t, "")
-	cust.join(t, s, code)
-	if _, err := cust.waitLine(ctx, sharingRe); err != nil {
-		t.Fatal(err)
-	}
+	s, code, cust := sharing(t, ctx, x, "")
 
 	b := browser(t)
 	downloads := t.TempDir()

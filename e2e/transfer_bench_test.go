@@ -355,6 +355,21 @@ func (s *screenProbe) run(ctx context.Context, tx *webrtc.DataChannel) {
 	}
 }
 
+// launch runs the probe on tx until the returned stop is called.
+func (s *screenProbe) launch(tx *webrtc.DataChannel) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.run(ctx, tx)
+	}()
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
+
 func (s *screenProbe) onMessage(m webrtc.DataChannelMessage) {
 	now := time.Now()
 	sent := s.start.Add(time.Duration(binary.BigEndian.Uint64(m.Data)))
@@ -407,17 +422,7 @@ func BenchmarkScreenDuringTransfer(b *testing.B) {
 	probe := &screenProbe{start: time.Now()}
 	fp := newFilePair(b, p, control, screen)
 	p.channelB(protocol.ChannelScreen).OnMessage(probe.onMessage)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		probe.run(ctx, screen)
-	}()
-	defer func() {
-		cancel()
-		wg.Wait()
-	}()
+	defer probe.launch(screen)()
 	drops := udpDrops()
 	b.ResetTimer()
 	var idle99, busy99, busy50, idle50, gap time.Duration
@@ -486,17 +491,7 @@ func BenchmarkScreenDuringBarePush(b *testing.B) {
 	probe := &screenProbe{start: time.Now()}
 	p.channelB(protocol.ChannelScreen).OnMessage(probe.onMessage)
 	bulkB := p.channelB("bulk")
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		probe.run(ctx, screen)
-	}()
-	defer func() {
-		cancel()
-		wg.Wait()
-	}()
+	defer probe.launch(screen)()
 	drops := udpDrops()
 	b.ResetTimer()
 	var busy99, busy50, gap, d time.Duration

@@ -41,6 +41,20 @@ func (s *stack) customer(t *testing.T, downloads string) *customer {
 	return c
 }
 
+// sharing starts a server, a session and a customer's agent (Downloads
+// in downloads, a new folder when empty) that shares its screen.
+func sharing(t *testing.T, ctx context.Context, x *xtest.Server, downloads string) (*stack, string, *customer) {
+	t.Helper()
+	s := startStack(t, ctx, x)
+	code := s.newCode(t, ctx)
+	cust := s.customer(t, downloads)
+	cust.join(t, s, code)
+	if _, err := cust.waitLine(ctx, sharingRe); err != nil {
+		t.Fatal(err)
+	}
+	return s, code, cust
+}
+
 func (c *customer) join(t *testing.T, s *stack, code string) {
 	c.proc = startProc(t, c.env, filepath.Join(s.bin, "assist"), "join", code, "--server", s.url, "--yes", "--no-browser")
 }
@@ -100,13 +114,7 @@ var (
 func TestTransferBothWaysBinaries(t *testing.T) {
 	x := xtest.Start(t, xtest.Size(320, 240))
 	ctx := deadline(t, 120*time.Second)
-	s := startStack(t, ctx, x)
-	code := s.newCode(t, ctx)
-	cust := s.customer(t, "")
-	cust.join(t, s, code)
-	if _, err := cust.waitLine(ctx, sharingRe); err != nil {
-		t.Fatal(err)
-	}
+	s, code, cust := sharing(t, ctx, x, "")
 
 	// Push, with a hostile name.
 	data := randomBytes(20<<20+12345, 1)
@@ -160,13 +168,7 @@ func TestTransferBothWaysBinaries(t *testing.T) {
 func TestTransferResumesAfterKill(t *testing.T) {
 	x := xtest.Start(t, xtest.Size(320, 240))
 	ctx := deadline(t, 120*time.Second)
-	s := startStack(t, ctx, x)
-	code := s.newCode(t, ctx)
-	cust := s.customer(t, "")
-	cust.join(t, s, code)
-	if _, err := cust.waitLine(ctx, sharingRe); err != nil {
-		t.Fatal(err)
-	}
+	s, code, cust := sharing(t, ctx, x, "")
 	c, err := rep.Attach(ctx, s.repConfig(), code)
 	if err != nil {
 		t.Fatal(err)
@@ -252,13 +254,7 @@ func TestTransferFullDiskBinaries(t *testing.T) {
 	x := xtest.Start(t, xtest.Size(320, 240))
 	ctx := deadline(t, 120*time.Second)
 	disk := mountSmallDisk(t, 48<<20)
-	s := startStack(t, ctx, x)
-	code := s.newCode(t, ctx)
-	cust := s.customer(t, disk)
-	cust.join(t, s, code)
-	if _, err := cust.waitLine(ctx, sharingRe); err != nil {
-		t.Fatal(err)
-	}
+	s, code, cust := sharing(t, ctx, x, disk)
 
 	big := writeFile(t, t.TempDir(), "big.iso", randomBytes(64<<20, 4))
 	_, errOut, rc := s.rep(t, ctx, "push", code, big)

@@ -20,22 +20,13 @@ func push(ctx context.Context, cfg rep.Config, code, local, name string, timeout
 	} else if !info.Mode().IsRegular() {
 		return fmt.Errorf("push: %s is not a regular file", local)
 	}
-	actx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	c, err := rep.Attach(actx, cfg, code)
+	st, err := run1(ctx, cfg, code, timeout, func(actx context.Context, c *rep.Client) (*transfer.Transfer, error) {
+		return c.Push(actx, local, name)
+	})
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	t, err := c.Push(actx, local, name)
-	if err != nil {
-		return err
-	}
-	st, err := follow(ctx, t, c)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "sent %s: %d bytes (%s), sha256 %s, %s/s\n", st.Name, st.Size, transfer.Size(st.Size), st.SHA256, transfer.Size(int64(st.AvgRate)))
+	fmt.Fprintf(stdout, "sent %s: %s\n", st.Name, summary(st))
 	return nil
 }
 
@@ -51,23 +42,36 @@ func pull(ctx context.Context, cfg rep.Config, code, remote, local string, timeo
 		}
 		dest = transfer.Dest{Dir: filepath.Dir(local), Name: filepath.Base(local), Exact: true}
 	}
+	st, err := run1(ctx, cfg, code, timeout, func(actx context.Context, c *rep.Client) (*transfer.Transfer, error) {
+		return c.Pull(actx, remote, dest)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "saved %s: %s\n", st.Path, summary(st))
+	return nil
+}
+
+// run1 attaches (within timeout), starts one transfer and follows it.
+func run1(ctx context.Context, cfg rep.Config, code string, timeout time.Duration,
+	start func(context.Context, *rep.Client) (*transfer.Transfer, error)) (transfer.Status, error) {
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c, err := rep.Attach(actx, cfg, code)
 	if err != nil {
-		return err
+		return transfer.Status{}, err
 	}
 	defer c.Close()
-	t, err := c.Pull(actx, remote, dest)
+	t, err := start(actx, c)
 	if err != nil {
-		return err
+		return transfer.Status{}, err
 	}
-	st, err := follow(ctx, t, c)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "saved %s: %d bytes (%s), sha256 %s, %s/s\n", st.Path, st.Size, transfer.Size(st.Size), st.SHA256, transfer.Size(int64(st.AvgRate)))
-	return nil
+	return follow(ctx, t, c)
+}
+
+// summary is the end of the final line: "N bytes (80.0 MB), sha256 HEX, 41.2 MB/s".
+func summary(st transfer.Status) string {
+	return fmt.Sprintf("%d bytes (%s), sha256 %s, %s/s", st.Size, transfer.Size(st.Size), st.SHA256, transfer.Size(int64(st.AvgRate)))
 }
 
 // follow waits for the transfer, drawing a progress bar on stderr when it
