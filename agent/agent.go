@@ -489,6 +489,8 @@ func (a *agent) loop(ctx context.Context, l *link) error {
 				return end("the customer ended the session")
 			case chatwin.ActClosed:
 				return end("the customer closed the chat window")
+			case chatwin.ActCancelFile:
+				a.cancelFile(act.Text)
 			}
 		case <-refresh.C:
 			a.saveTicket() // moves the deadline on while connected

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -90,9 +91,9 @@ func (f *Files) Cancel(id string) bool {
 	if err != nil {
 		return false
 	}
-	t, ok := a.files.manager().Get(id)
+	_, ok := a.files.manager().Get(id)
 	if ok {
-		t.Cancel("the customer cancelled")
+		a.cancelFile(id)
 	}
 	return ok
 }
@@ -179,8 +180,43 @@ func (a *agent) askPull(ctx context.Context, r transfer.PullRequest) (bool, erro
 	return a.ask(ctx, fmt.Sprintf("The support technician asks for your file %s (%s). Send it?", r.Path, transfer.Size(r.Size)))
 }
 
-// fileChanged tells the customer about each transfer's state changes.
+// transferWindow is a chat window that shows transfers (chatwin.Window).
+type transferWindow interface {
+	SetTransfers([]chatwin.Transfer)
+}
+
+// showTransfers puts every transfer, with its progress, in the chat window.
+func (a *agent) showTransfers() {
+	w, ok := a.cfg.Window.(transferWindow)
+	m := a.files.manager()
+	if !ok || m == nil {
+		return
+	}
+	list := m.List()
+	sort.Slice(list, func(i, j int) bool { return list[i].Started.Before(list[j].Started) })
+	out := make([]chatwin.Transfer, 0, len(list))
+	for _, s := range list {
+		out = append(out, chatwin.Transfer{
+			ID: s.ID, Name: s.Name, Send: s.Send, Size: s.Size, Bytes: s.Bytes, Rate: s.Rate,
+			ETA: s.ETA.Seconds(), State: s.State, Error: s.Err, Path: s.Path,
+		})
+	}
+	w.SetTransfers(out)
+}
+
+// cancelFile: the customer cancelled a transfer in the chat window.
+func (a *agent) cancelFile(id string) {
+	if m := a.files.manager(); m != nil {
+		if t, ok := m.Get(id); ok {
+			t.Cancel("the customer cancelled")
+		}
+	}
+}
+
+// fileChanged tells the customer about each transfer: progress in the
+// chat window, a line at each state change.
 func (a *agent) fileChanged(s transfer.Status) {
+	a.showTransfers()
 	a.files.mu.Lock()
 	if a.files.states[s.ID] == s.State {
 		a.files.mu.Unlock()

@@ -116,6 +116,7 @@ type Window struct {
 	closedSet bool // ActClosed was sent
 	ended     string
 	grace     clock.Timer
+	transfers []Transfer // transfers.go
 }
 
 type pending struct {
@@ -252,6 +253,8 @@ type message struct {
 	Allow   bool                `json:"allow,omitempty"`
 	Text    string              `json:"text,omitempty"`
 	Reason  string              `json:"reason,omitempty"`
+	// Transfers: "transfers" and "hello" (transfers.go).
+	Transfers []Transfer `json:"transfers,omitempty"`
 }
 
 // Heartbeat: the page sends something (a ping at least) every 2 s; a page
@@ -288,7 +291,7 @@ func (w *Window) serveWS(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := w.state
-	hello, _ := json.Marshal(message{Type: "hello", State: &st, History: w.history, Prompts: w.prompts})
+	hello, _ := json.Marshal(message{Type: "hello", State: &st, History: w.history, Prompts: w.prompts, Transfers: w.transfers})
 	pc.out <- hello
 	w.conns[pc] = struct{}{}
 	w.connected = true
@@ -415,6 +418,10 @@ func (w *Window) fromPage(m message) {
 		w.act(Action{Kind: ActUnpause})
 	case "end":
 		w.act(Action{Kind: ActEnd})
+	case ActCancelFile:
+		if m.Text != "" && len(m.Text) <= 64 {
+			w.act(Action{Kind: ActCancelFile, Text: m.Text})
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,6 +14,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"assist/internal/xtest"
+	"assist/rep"
+	"assist/transfer"
 )
 
 // TestConsoleTransfers drives the real console in chromium against the real
@@ -124,3 +127,69 @@ func TestConsoleTransfers(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestChatWindowFiles drives the customer's chat window in chromium while
+// the rep sends files: the window asks about each file, shows its progress,
+// and its Cancel stops the transfer on both sides with nothing left behind;
+// a file that arrives is shown with where it was saved.
+func TestChatWindowFiles(t *testing.T) {
+	x := xtest.Start(t, xtest.Size(320, 240))
+	ctx := deadline(t, 150*time.Second)
+	s := startStack(t, ctx, x)
+	code := s.newCode(t, ctx)
+	downloads := t.TempDir()
+	env := append(append([]string(nil), s.env...), "ASSIST_STATE_DIR="+t.TempDir(), "XDG_DOWNLOAD_DIR="+downloads)
+	agent := startProc(t, env, filepath.Join(s.bin, "assist"), "join", code, "--server", s.url, "--no-browser", "--chat-grace", "5s")
+	m, err := agent.waitLine(ctx, chatURLRe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := browser(t)
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(page, 60*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	step("allow viewing", chromedp.EmulateViewport(720, 900), chromedp.Navigate(m[1]),
+		chromedp.WaitVisible(`.prompt[data-kind="view"] button.allow`),
+		chromedp.Click(`.prompt[data-kind="view"] button.allow`))
+	c, err := rep.Attach(ctx, s.repConfig(), code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	big, err := c.Push(ctx, sparseFile(t, 4<<30), "disk image.iso")
+	if err != nil {
+		t.Fatal(err)
+	}
+	step("the window asks about the file", chromedp.WaitVisible(`.prompt[data-kind="file"] button.allow`))
+	screenshotTo(t, page, "chat-window-file-prompt.png")
+	step("allow it, then it runs with progress", chromedp.Click(`.prompt[data-kind="file"] button.allow`),
+		chromedp.Poll[chromedp.Void](`(() => { const t = window.assistChat.state().transfers[0]; return t && t.state === 'running' && t.bytes > 0; })()`))
+	screenshotTo(t, page, "chat-window-file-running.png")
+	step("cancel it in the window", chromedp.Click(`#file-list li[data-state="running"] button`))
+	if _, err := big.Wait(ctx); !errors.Is(err, transfer.ErrCancelled) {
+		t.Fatalf("the rep's transfer after the customer's Cancel: %v", err)
+	}
+	step("the window says cancelled", chromedp.Poll[chromedp.Void](`window.assistChat.state().transfers[0].state === 'cancelled'`))
+	dirHolds(t, downloads)
+
+	data := randomBytes(1<<20+3, 12)
+	small, err := c.Push(ctx, writeFile(t, t.TempDir(), "notes.txt", data), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	step("allow the second file", chromedp.WaitVisible(`.prompt[data-kind="file"] button.allow`),
+		chromedp.Click(`.prompt[data-kind="file"] button.allow`))
+	if st, err := small.Wait(ctx); err != nil || st.SHA256 != hexSHA(data) {
+		t.Fatalf("second file: %v %+v", err, st)
+	}
+	step("the window says where it was saved",
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('#file-list .detail')].some((e) => e.textContent.includes(`+jsString(filepath.Join(downloads, "notes.txt"))+`))`))
+	screenshotTo(t, page, "chat-window-files.png")
+	dirHolds(t, downloads, "notes.txt")
+}

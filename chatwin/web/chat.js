@@ -16,6 +16,7 @@ let ws = null;
 let state = { session: 'connecting', reps: [], paused: false };
 let ended = '';
 let pingTimer = 0;
+let transfers = [];
 const prompts = new Map();
 const seen = new Set();
 
@@ -57,6 +58,10 @@ function handle(m) {
       prompts.clear();
       $('prompts').replaceChildren();
       (m.prompts || []).forEach(addPrompt);
+      transfers = m.transfers || [];
+      break;
+    case 'transfers':
+      transfers = m.transfers || [];
       break;
     case 'state':
       state = m.state || state;
@@ -146,6 +151,79 @@ function answer(id, allow) {
   if (send({ type: 'answer', id, allow })) removePrompt(id);
 }
 
+function size(n) {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n / 1000;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+}
+
+function left(sec) {
+  const s = Math.ceil(sec);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+function fileDetail(t) {
+  switch (t.state) {
+    case 'done':
+      return t.send ? `Sent (${size(t.size)}).` : `Saved to ${t.path} (${size(t.size)}).`;
+    case 'failed':
+      return `Failed: ${t.error}`;
+    case 'cancelled':
+      return 'Cancelled.';
+    case 'refused':
+      return t.error || 'Declined.';
+    case 'waiting':
+      return 'Paused until the connection is back…';
+    case 'asking':
+    case 'offered':
+      return 'Waiting for an answer…';
+    default: {
+      let s = `${size(t.bytes)} of ${size(t.size)}`;
+      if (t.rate > 0) s += ` · ${size(Math.round(t.rate))}/s`;
+      if (t.eta > 0) s += ` · ${left(t.eta)} left`;
+      return s;
+    }
+  }
+}
+
+function renderFiles() {
+  $('files').hidden = transfers.length === 0;
+  const list = $('file-list');
+  list.replaceChildren();
+  for (const t of transfers) {
+    const li = document.createElement('li');
+    li.dataset.id = t.id;
+    li.dataset.state = t.state;
+    const name = document.createElement('div');
+    name.className = 'name';
+    name.textContent = `${t.send ? 'To support: ' : 'From support: '}${t.name}`;
+    const bar = document.createElement('progress');
+    bar.max = Math.max(t.size, 1);
+    bar.value = t.state === 'done' ? bar.max : t.bytes;
+    const detail = document.createElement('div');
+    detail.className = 'detail';
+    detail.textContent = fileDetail(t);
+    li.append(name, bar, detail);
+    if (['running', 'waiting', 'offered'].includes(t.state)) {
+      const cancel = document.createElement('button');
+      cancel.type = 'button';
+      cancel.className = 'secondary';
+      cancel.textContent = 'Cancel';
+      cancel.onclick = () => send({ type: 'cancel_file', text: t.id });
+      li.append(cancel);
+    }
+    list.append(li);
+  }
+}
+
 function bannerText() {
   if (ended) return `Session ended: ${ended}`;
   switch (state.session) {
@@ -202,6 +280,7 @@ function render() {
   $('chat-text').disabled = !live;
   $('chat-send').disabled = !live;
   if (!live) $('end-confirm').hidden = true;
+  renderFiles();
 }
 
 function showGone() {
@@ -230,7 +309,7 @@ function wire() {
 }
 
 window.assistChat = {
-  state: () => ({ ...state, ended, prompts: [...prompts.keys()], lines: $('log').children.length, open: Boolean(ws && ws.readyState === 1) }),
+  state: () => ({ ...state, ended, prompts: [...prompts.keys()], lines: $('log').children.length, open: Boolean(ws && ws.readyState === 1), transfers }),
 };
 
 wire();
