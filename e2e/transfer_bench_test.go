@@ -333,8 +333,9 @@ type screenProbe struct {
 	mu    sync.Mutex
 	lat   []time.Duration
 	gaps  []time.Duration
-	last  time.Time
-	start time.Time
+	last    time.Time
+	start   time.Time
+	skipped int // frames not sent: the screen channel still held 64 KiB
 }
 
 func (s *screenProbe) run(ctx context.Context, tx *webrtc.DataChannel) {
@@ -348,6 +349,9 @@ func (s *screenProbe) run(ctx context.Context, tx *webrtc.DataChannel) {
 		case <-tick.C:
 		}
 		if tx.BufferedAmount() >= 64<<10 {
+			s.mu.Lock()
+			s.skipped++
+			s.mu.Unlock()
 			continue
 		}
 		binary.BigEndian.PutUint64(frame, uint64(time.Since(s.start)))
@@ -385,7 +389,7 @@ func (s *screenProbe) onMessage(m webrtc.DataChannelMessage) {
 func (s *screenProbe) reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.lat, s.gaps, s.last = nil, nil, time.Time{}
+	s.lat, s.gaps, s.last, s.skipped = nil, nil, time.Time{}, 0
 }
 
 func (s *screenProbe) stats() (p50, p99, maxGap time.Duration, n int) {
@@ -443,6 +447,7 @@ func BenchmarkScreenDuringTransfer(b *testing.B) {
 	b.ReportMetric(float64(busy99.Microseconds())/1000, "busy_p99_ms")
 	b.ReportMetric(float64(busy99)/float64(max(idle99, time.Microsecond)), "p99_ratio")
 	b.ReportMetric(float64(gap.Microseconds())/1000, "max_gap_ms")
+	b.ReportMetric(float64(probe.skipped), "frames_skipped")
 	b.ReportMetric(rate/1e6, "transfer_MB/s")
 	b.ReportMetric(float64(udpDrops()-drops), "udp_drops")
 }
