@@ -330,9 +330,9 @@ func BenchmarkTransferThroughput(b *testing.B) {
 // channel has room (as the agent paces frames) and records each one's
 // one-way latency and the gaps between arrivals.
 type screenProbe struct {
-	mu    sync.Mutex
-	lat   []time.Duration
-	gaps  []time.Duration
+	mu      sync.Mutex
+	lat     []time.Duration
+	gaps    []time.Duration
 	last    time.Time
 	start   time.Time
 	skipped int // frames not sent: the screen channel still held 64 KiB
