@@ -71,13 +71,15 @@ test-service: deps build ## The reboot-and-resume test against a real systemd (s
 		$(GO) test -count=1 -timeout 10m -run 'TestRebootAsService' -v ./e2e/
 
 .PHONY: bench
-bench: deps build ## Benchmarks in the namespace -> out/bench.txt and out/bench.json
+bench: deps build ## Micro-benchmarks, then the desktop workload vs x11vnc -> out/bench.json (+ table)
 	@mkdir -p $(OUT)
 	@rc=0; \
 	$(TEST_ENV) scripts/netns.sh $(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./... 2>&1 \
 		| tee $(OUT)/bench.txt || rc=$$?; \
-	awk -v procs=$(NPROC) -f scripts/bench2json.awk $(OUT)/bench.txt > $(OUT)/bench.json; \
-	echo "bench: wrote $(OUT)/bench.txt and $(OUT)/bench.json"; \
+	awk -v procs=$(NPROC) -f scripts/bench2json.awk $(OUT)/bench.txt > $(OUT)/micro.json; \
+	echo "bench: wrote $(OUT)/bench.txt and $(OUT)/micro.json"; \
+	$(TEST_ENV) ASSIST_BENCH_OUT=$(OUT)/bench.json scripts/netns.sh $(GO) test -v -count=1 -run '^TestWorkload$$' \
+		-timeout 20m ./bench/ 2>&1 | tee $(OUT)/workload.txt || rc=$$?; \
 	exit $$rc
 
 .PHONY: demo

@@ -78,6 +78,15 @@ type Config struct {
 	// Files, when set, is bound to the running session: the customer's
 	// side (the chat window) offers files and watches transfers through it.
 	Files *Files
+	// Display is the X display input is injected into (default $DISPLAY).
+	Display string
+	// RevokeControl takes remote control back from every rep: each value
+	// received (or its close) returns them to view-only and releases the
+	// keys they held. Control is asked for with Ask, per rep.
+	RevokeControl <-chan struct{}
+	// ClipboardPoll is how often the clipboard is read while a rep has
+	// control (default 500 ms).
+	ClipboardPoll time.Duration
 }
 
 // RefusedError is the server's refusal of a join or resume.
@@ -120,7 +129,8 @@ type agent struct {
 	wakeCh chan struct{}
 	events chan event
 
-	files files // file transfers (transfer.go)
+	files files  // file transfers (transfer.go)
+	hands *hands // remote control: keyboard, pointer, clipboard (input.go)
 }
 
 // link is one signalling connection and its reader goroutine.
@@ -229,6 +239,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer api.Close()
 	a.api = api
+	a.startHands(ctx)
+	defer a.hands.close() // after the peers have released their keys
 
 	err = a.run(ctx)
 	// A restart for a reboot keeps unfinished transfers for the resumed
@@ -485,6 +497,10 @@ func (a *agent) loop(ctx context.Context, l *link) error {
 				a.setPaused(true)
 			case chatwin.ActUnpause:
 				a.setPaused(false)
+			case chatwin.ActRevoke:
+				if n := a.revokeAll("the customer took back control"); n > 0 {
+					a.cfg.OnState("You took back control: the support technician can only watch your screen now.")
+				}
 			case chatwin.ActEnd:
 				return end("the customer ended the session")
 			case chatwin.ActClosed:
@@ -737,13 +753,13 @@ func (a *agent) closePeers(reason string) {
 	}
 }
 
-// readyPeers lists the peers whose screen channel is open with room.
-func (a *agent) readyPeers() []*peer {
+// openPeers lists the peers whose screen channel is open.
+func (a *agent) openPeers() []*peer {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []*peer
 	for _, p := range a.peers {
-		if p.ready() {
+		if p.open() {
 			out = append(out, p)
 		}
 	}

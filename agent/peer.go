@@ -2,12 +2,12 @@ package agent
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/pion/webrtc/v4"
 
-	"assist/capture"
 	"assist/internal/peerconn"
 	"assist/protocol"
 )
@@ -26,17 +26,17 @@ type peer struct {
 	control, screen, input *webrtc.DataChannel
 	screenOpen             atomic.Bool
 	failed                 atomic.Bool
-	screenSeen             atomic.Int64 // unix ns the screen channel last held data (transfer.go)
 	connected              atomic.Bool  // the PeerConnection is connected
 	controlling            atomic.Bool  // the rep holds remote control (the input work sets it)
+	screenSeen             atomic.Int64 // unix ns the screen channel last held data (transfer.go)
 
-	mu            sync.Mutex
-	remoteSet     bool
-	pending       []webrtc.ICECandidateInit
-	closed        bool
-	tracker       *capture.Tracker // what this rep's picture holds; used by the streamer only
-	width, height int              // the size last announced; streamer only
-	seq           uint32           // streamer only
+	mu        sync.Mutex
+	remoteSet bool
+	pending   []webrtc.ICECandidateInit
+	closed    bool
+	rc        remote // remote control (input.go)
+
+	screenPeer // screen state: screenpeer.go
 }
 
 func (a *agent) newPeer(rep string) (*peer, error) {
@@ -44,7 +44,8 @@ func (a *agent) newPeer(rep string) (*peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: new peer connection: %w", err)
 	}
-	p := &peer{a: a, rep: rep, pc: pc, tracker: capture.NewTracker()}
+	p := &peer{a: a, rep: rep, pc: pc}
+	p.initScreen(a)
 	ordered := true
 	mk := func(label string) (*webrtc.DataChannel, error) {
 		dc, err := pc.CreateDataChannel(label, &webrtc.DataChannelInit{Ordered: &ordered})
@@ -91,7 +92,10 @@ func (p *peer) wire() {
 			p.connected.Store(true)
 			a.cfg.OnState("The support technician is viewing your screen.")
 			a.publish()
+		case webrtc.PeerConnectionStateDisconnected:
+			p.releaseKeys()
 		case webrtc.PeerConnectionStateFailed:
+			p.releaseKeys()
 			p.connected.Store(false)
 			p.failed.Store(true)
 			a.publish()
@@ -120,10 +124,8 @@ func (p *peer) wire() {
 	})
 	p.pc.OnDataChannel(p.onDataChannel)
 	p.control.OnMessage(func(m webrtc.DataChannelMessage) { p.onControl(m) })
-	p.input.OnMessage(func(m webrtc.DataChannelMessage) {
-		p.sendControl(protocol.Control{Type: protocol.CtlError, Error: "not_granted",
-			Message: "remote control has not been granted by the customer"})
-	})
+	p.input.OnMessage(p.onInput)
+	p.input.OnClose(p.releaseKeys)
 }
 
 func (p *peer) onControl(m webrtc.DataChannelMessage) {
@@ -146,10 +148,21 @@ func (p *peer) onControl(m webrtc.DataChannelMessage) {
 		}
 	case protocol.CtlBye:
 		p.a.log.Info("rep said bye", "rep", p.rep, "reason", c.Reason)
+	case protocol.CtlPong, protocol.CtlMonitor:
+		p.onScreenControl(c)
 	default:
-		if !p.a.fileControl(p, c) {
-			p.a.onLifecycleControl(p, c)
+		if p.a.onLifecycleControl(p, c) {
+			return
 		}
+		if strings.HasPrefix(c.Type, "file_") {
+			p.a.fileControl(p, c)
+			return
+		}
+		if p.onRemote(c) { // remote control and clipboard (input.go)
+			return
+		}
+		p.sendControl(protocol.Control{Type: protocol.CtlError, Error: protocol.CodeMalformed,
+			Message: "unknown control message " + c.Type})
 	}
 }
 
@@ -197,9 +210,9 @@ func (p *peer) addCandidate(c *protocol.ICECandidate) {
 	}
 }
 
-// ready reports whether the screen channel is open and has room.
-func (p *peer) ready() bool {
-	return p.screenOpen.Load() && !p.failed.Load() && p.screen.BufferedAmount() < lowWater
+// open reports whether the screen channel is open.
+func (p *peer) open() bool {
+	return p.screenOpen.Load() && !p.failed.Load()
 }
 
 func (p *peer) dead() bool {
@@ -217,6 +230,7 @@ func (p *peer) close(reason string) {
 	p.closed = true
 	p.mu.Unlock()
 	p.a.detachFiles(p)
+	p.closeRemote()
 	if p.control.ReadyState() == webrtc.DataChannelStateOpen {
 		p.sendControl(protocol.Control{Type: protocol.CtlBye, Reason: reason})
 	}

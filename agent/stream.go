@@ -1,126 +1,697 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"image"
+	"image/png"
 	"time"
 
 	"assist/capture"
 	"assist/protocol"
 )
 
-// stream captures the screen whenever a peer has room in its screen
-// channel, at most MaxFPS times a second, and sends each peer the tiles
-// that differ from what it already has. Damage accumulates while a peer's
-// channel is full: the tracker compares against what the peer last
-// received, so the newest pixels win and no stale frame is ever queued.
+// Streaming timings.
+const (
+	// refineQuiet is how long a lossy area must stay unchanged before it
+	// is refined.
+	refineQuiet = 300 * time.Millisecond
+	// pointerInterval is how often the pointer is polled while a rep
+	// watches (X11 reports shape changes, not motion).
+	pointerInterval = 25 * time.Millisecond
+	// pointerIdleInterval is the polling interval once the pointer has
+	// rested for pointerIdleAfter: a static screen costs next to nothing.
+	pointerIdleInterval = 100 * time.Millisecond
+	pointerIdleAfter    = 2 * time.Second
+	// monitorsEvery is how often the monitor list is read again.
+	monitorsEvery = 5 * time.Second
+)
+
+// streamer is the screen pipeline, owned by the stream goroutine: capture
+// when something changed and some rep has room, hash, find moves, diff per
+// rep, encode in parallel (once per distinct rectangle and quality), send.
+type streamer struct {
+	a        *agent
+	src      Screen
+	damage   <-chan struct{} // nil: poll at the frame rate
+	pointer  capture.PointerSource
+	monitors capture.MonitorSource
+	windows  capture.WindowSource
+	pool     *capture.Pool
+	wins     []capture.Window // the top-level windows at the last capture
+
+	areas       map[image.Rectangle]*area // per shared area (a monitor or all)
+	mons        []capture.Monitor
+	monsAt      time.Time
+	full        image.Rectangle // the whole screen at the last capture
+	dirty       bool            // the screen changed since the last capture
+	lastCapture time.Time
+	frame       *image.RGBA // the last capture (owned by src)
+	captureNo   uint64      // counts captures
+	lastErr     string
+	synced      []bool // scratch for Tracker.Synced
+
+	ptr      capture.Pointer
+	ptrMoved time.Time // when the pointer last moved
+	shape    []byte    // the pointer's shape as PNG, for reps that lack it
+	shapeHot image.Point
+	serial   uint32
+}
+
+// area is the state of one shared rectangle of the screen.
+type area struct {
+	rect      image.Rectangle
+	tiles     *capture.Tiles // this frame's
+	prevTiles *capture.Tiles // the previous frame's
+	prev      *image.RGBA    // the previous frame's pixels (bounds = rect)
+	det       capture.MoveDetector
+	wins      []capture.Window // the windows when prev was captured
+	pending   image.Rectangle  // changed since tiles were hashed
+	used      bool
+}
+
+// stream runs the streamer until ctx ends.
 func (a *agent) stream(ctx context.Context) {
-	tick := time.NewTicker(a.interval)
-	defer tick.Stop()
-	enc := capture.NewEncoder()
-	var tiles *capture.Tiles
-	var lastErr string
+	s := &streamer{a: a, src: a.cfg.Screen, pool: capture.NewPool(0), areas: map[image.Rectangle]*area{}, dirty: true}
+	if d, ok := s.src.(capture.Damager); ok {
+		s.damage = d.Damage()
+	}
+	s.pointer, _ = s.src.(capture.PointerSource)
+	s.monitors, _ = s.src.(capture.MonitorSource)
+	s.windows, _ = s.src.(capture.WindowSource)
+	var ptrTick <-chan time.Time
+	var ptrTimer *time.Timer
+	if s.pointer != nil {
+		ptrTimer = time.NewTimer(pointerInterval)
+		defer ptrTimer.Stop()
+		ptrTick = ptrTimer.C
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
+		wait := s.step(ctx)
+		if wait > 0 {
+			timer.Reset(wait)
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-s.damage:
+			s.dirty = true
 		case <-a.wakeCh:
-		}
-		if a.isPaused() {
-			continue // the customer paused sharing: nothing is captured
-		}
-		ready := a.readyPeers()
-		if len(ready) == 0 {
-			continue
-		}
-		img, err := a.cfg.Screen.Capture(ctx)
-		if err != nil {
-			if msg := err.Error(); msg != lastErr {
-				a.log.Error("screen capture failed", "err", err)
-				lastErr = msg
+		case <-ptrTick:
+			// Poll fast while the pointer moves, slowly while it rests.
+			next := pointerIdleInterval
+			if s.sendPointer(ctx, a.openPeers()) || time.Since(s.ptrMoved) < pointerIdleAfter {
+				next = pointerInterval
 			}
-			continue
+			ptrTimer.Reset(next)
+		case <-timer.C:
 		}
-		lastErr = ""
-		tiles = capture.HashTiles(img, capture.TileSize, tiles)
-		cache := map[image.Rectangle]protocol.Rect{}
-		for _, p := range ready {
-			if err := p.sendFrame(img, tiles, enc, cache); err != nil {
-				a.log.Debug("screen send failed", "rep", p.rep, "err", err)
-				p.tracker.Reset()
-				p.width = 0
+		if wait > 0 && !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
 			}
-		}
-		// Pace by the tick: a wake-up right after a frame must not make the
-		// next capture come sooner than the frame interval.
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
 		}
 	}
 }
 
-// sendFrame sends p what changed since its last frame, then a frame end.
-func (p *peer) sendFrame(img *image.RGBA, tiles *capture.Tiles, enc *capture.Encoder, cache map[image.Rectangle]protocol.Rect) error {
-	w, h := img.Bounds().Dx(), img.Bounds().Dy()
-	if w != p.width || h != p.height {
-		if err := p.screen.Send(protocol.AppendScreenInfo(nil, w, h)); err != nil {
-			return fmt.Errorf("screen info: %w", err)
+// step does whatever is due now and returns how long to wait before the
+// next step is due (0: only an event can make one due).
+func (s *streamer) step(ctx context.Context) time.Duration {
+	if s.a.isPaused() {
+		s.dirty = true // the customer paused sharing: nothing is captured; resuming wakes us
+		return 0
+	}
+	now := time.Now()
+	peers := s.a.openPeers()
+	if len(peers) == 0 {
+		s.areas = map[image.Rectangle]*area{}
+		return 0
+	}
+	s.refreshMonitors(ctx, peers, now)
+	// What each peer needs: a frame when the screen changed (or no damage
+	// reports), a full picture when it has none, refinement when due.
+	var wait time.Duration
+	var ready []*peer
+	for _, p := range peers {
+		p.tick(now)
+		v := p.view
+		q, interval := p.adapt.settings()
+		needs := s.dirty || s.damage == nil || v.frameNo != s.captureNo || !v.tracker.Valid() || v.area != s.areaFor(p)
+		if at, ok := v.tracker.NextRefinement(refineQuiet); ok {
+			if !now.Before(at) {
+				needs = true
+			} else {
+				wait = minWait(wait, at.Sub(now))
+			}
 		}
-		p.width, p.height = w, h
-		p.tracker.Reset()
+		if !needs {
+			continue
+		}
+		if since := now.Sub(v.lastFrame); since < interval {
+			wait = minWait(wait, interval-since)
+			continue
+		}
+		room := p.room()
+		p.adapt.frameDue(now, !room, p.sent.Load(), p.screen.BufferedAmount())
+		if !room {
+			continue // OnBufferedAmountLow wakes us
+		}
+		v.quality = q
+		ready = append(ready, p)
 	}
-	changed := p.tracker.Diff(tiles)
-	if len(changed) == 0 {
-		return nil
+	if len(ready) == 0 {
+		if s.damage == nil && wait == 0 {
+			wait = s.a.interval
+		}
+		return wait
 	}
-	batch := protocol.RectBatcher{Flush: p.screen.Send}
-	for _, r := range changed {
-		if err := p.addRect(img, r, enc, cache, &batch); err != nil {
+	if s.dirty || s.damage == nil || s.frame == nil {
+		img, err := s.src.Capture(ctx)
+		if err != nil {
+			if msg := err.Error(); msg != s.lastErr {
+				s.a.log.Error("screen capture failed", "err", err)
+				s.lastErr = msg
+			}
+			return s.a.interval
+		}
+		s.lastErr = ""
+		s.frame, s.dirty, s.lastCapture = img, false, now
+		s.full = img.Bounds()
+		s.captureNo++
+		changed := s.full
+		if cr, ok := s.src.(capture.ChangeReporter); ok {
+			changed = cr.Changed()
+		}
+		for _, ar := range s.areas {
+			ar.pending = ar.pending.Union(changed)
+		}
+		if s.windows != nil {
+			if ws, err := s.windows.Windows(ctx); err == nil {
+				s.wins = ws
+			}
+		}
+	}
+	s.sendFrame(ready, now)
+	return minWait(wait, time.Millisecond) // look again soon: more may be due
+}
+
+func minWait(a, b time.Duration) time.Duration {
+	if a == 0 || b < a {
+		return max(b, time.Millisecond)
+	}
+	return a
+}
+
+// areaFor returns the part of the screen p shares: its chosen monitor, or
+// the whole screen.
+func (s *streamer) areaFor(p *peer) image.Rectangle {
+	full := s.full
+	if full.Empty() && s.frame != nil {
+		full = s.frame.Bounds()
+	}
+	if m := int(p.monitor.Load()); m > 0 && m <= len(s.mons) {
+		if r := s.mons[m-1].Rect.Intersect(full); !r.Empty() {
+			return r
+		}
+	}
+	return full
+}
+
+// sendFrame sends each ready peer what it lacks of the current frame.
+func (s *streamer) sendFrame(ready []*peer, now time.Time) {
+	for _, ar := range s.areas {
+		ar.used = false
+	}
+	byArea := map[*area][]*peer{}
+	var order []*area
+	for _, p := range ready {
+		r := s.areaFor(p)
+		ar := s.areas[r]
+		if ar == nil {
+			ar = &area{rect: r}
+			s.areas[r] = ar
+		}
+		if !ar.used {
+			ar.used = true
+			order = append(order, ar)
+		}
+		byArea[ar] = append(byArea[ar], p)
+	}
+	for _, ar := range order {
+		s.sendArea(ar, byArea[ar], now)
+	}
+}
+
+// peerPlan is what one peer gets in this frame.
+type peerPlan struct {
+	p     *peer
+	move  *capture.Move
+	items []planItem
+}
+
+// planItem is an encoding job (shared by the peers that need it) or a
+// reference to a tile the peer's cache holds.
+type planItem struct {
+	job    int // index into the frame's jobs; -1 for a cached tile
+	cached protocol.Rect
+	tile   image.Rectangle // cached: the tile, frame coordinates
+	q      int             // cached: the quality it went out at (0 exact)
+}
+
+func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
+	sub, ok := s.frame.SubImage(ar.rect).(*image.RGBA)
+	if !ok || sub.Bounds().Empty() {
+		return
+	}
+	ar.tiles = capture.HashTilesIn(sub, capture.TileSize, ar.tiles, ar.pending)
+	ar.pending = image.Rectangle{}
+
+	// Scroll and move detection against the previous frame, once for all.
+	var move *capture.Move
+	var post *capture.Tiles
+	if ar.prev != nil && ar.prevTiles != nil && ar.prev.Rect == sub.Rect {
+		if changed, any := changedBounds(ar.prevTiles, ar.tiles); any {
+			m, ok := movedWindow(ar.wins, s.wins, ar.prev, sub)
+			if !ok {
+				m, ok = ar.det.Detect(ar.prev, sub, changed)
+			}
+			if ok {
+				move = &m
+				if err := protocol.CopyRect(m.Dst, m.Src).Draw(ar.prev); err == nil {
+					// Only the copy's rows changed from prevTiles.
+					post = &capture.Tiles{}
+					*post = *ar.prevTiles
+					post.Hash = append([]uint64(nil), ar.prevTiles.Hash...)
+					post = capture.HashTilesIn(ar.prev, capture.TileSize, post, m.Dst)
+				} else {
+					move = nil
+				}
+			}
+		}
+	}
+
+	type jobKey struct {
+		r      image.Rectangle
+		q      int
+		settle bool
+	}
+	var jobs []capture.Job
+	var keys []jobKey
+	index := map[jobKey]int{}
+	add := func(k jobKey) int {
+		if i, ok := index[k]; ok {
+			return i
+		}
+		index[k] = len(jobs)
+		keys = append(keys, k)
+		jobs = append(jobs, capture.Job{Rect: k.r, Quality: k.q, Settle: k.settle, Stream: true})
+		return len(jobs) - 1
+	}
+	var plans []peerPlan
+	for _, p := range peers {
+		v := p.view
+		plan := peerPlan{p: p}
+		if v.area != ar.rect || v.width != ar.rect.Dx() || v.height != ar.rect.Dy() {
+			if err := p.sendScreen(protocol.AppendScreenInfo(nil, ar.rect.Dx(), ar.rect.Dy())); err != nil {
+				p.screenFailed(err)
+				continue
+			}
+			v.area, v.width, v.height = ar.rect, ar.rect.Dx(), ar.rect.Dy()
+			v.tracker.Reset()
+			p.z.Reset() // ScreenInfo restarts the stream and the cache on both sides
+			v.cache.reset()
+			v.shapeSerial = 0
+			v.cursorSent = false
+		}
+		if move != nil && post != nil {
+			src := image.Rectangle{Min: move.Src, Max: move.Src.Add(move.Dst.Size())}
+			if v.tracker.Holds(ar.prevTiles, src.Union(move.Dst)) {
+				plan.move = move
+				v.tracker.ApplyCopy(post, *move)
+			}
+		}
+		ref := ar.prevTiles
+		if plan.move != nil {
+			ref = post
+		}
+		synced := v.tracker.Synced(ref, s.synced)
+		s.synced = synced
+		encode := func(r image.Rectangle) {
+			// Where the rep holds the reference exactly, only the changed
+			// pixels go (a keystroke is a glyph, not a 64x64 tile).
+			if len(synced) > 0 && ar.prev != nil && ar.prev.Rect == sub.Rect {
+				all := true
+				ar.tiles.TileIndexes(r, func(i int) { all = all && synced[i] })
+				if all {
+					if tight, ok := capture.ChangedBounds(ar.prev, sub, r); ok {
+						r = tight
+					}
+				}
+			}
+			plan.items = append(plan.items, planItem{job: add(jobKey{r: r, q: v.quality})})
+		}
+		var misses []image.Rectangle
+		for _, r := range v.tracker.Diff(ar.tiles) {
+			// Tiles the rep's cache holds go as references; the rest in runs.
+			miss := image.Rectangle{}
+			for x := r.Min.X; x < r.Max.X; x += capture.TileSize {
+				t := image.Rect(x, r.Min.Y, min(x+capture.TileSize, r.Max.X), r.Max.Y)
+				i := -1
+				ar.tiles.TileIndexes(t, func(k int) { i = k })
+				if i < 0 {
+					continue
+				}
+				if slot, q, ok := v.cache.lookup(ar.tiles.Hash[i], t.Size()); ok {
+					if !miss.Empty() {
+						misses = append(misses, miss)
+						miss = image.Rectangle{}
+					}
+					plan.items = append(plan.items, planItem{job: -1, cached: protocol.CachedRect(t, slot), tile: t, q: q})
+					continue
+				}
+				miss = miss.Union(t)
+			}
+			if !miss.Empty() {
+				misses = append(misses, miss)
+			}
+		}
+		for _, r := range stackRuns(misses) {
+			encode(r)
+		}
+		for _, rf := range v.tracker.Refinable(now, refineQuiet) {
+			plan.items = append(plan.items, planItem{job: add(jobKey{r: rf.Rect, q: rf.Quality, settle: true})})
+		}
+		plans = append(plans, plan)
+	}
+
+	encoded, err := s.pool.Encode(sub, jobs)
+	if err != nil {
+		s.a.log.Error("screen encode failed", "err", err)
+		for _, pl := range plans {
+			pl.p.view.tracker.Reset()
+		}
+		return
+	}
+	for _, pl := range plans {
+		if err := s.sendPlan(pl, ar, jobs, encoded, now); err != nil {
+			pl.p.screenFailed(err)
+		}
+	}
+
+	// Remember this frame for the next move detection.
+	if ar.prev == nil || ar.prev.Rect != sub.Rect {
+		ar.prev = image.NewRGBA(sub.Rect)
+		copyRect(ar.prev, sub, sub.Rect)
+	} else {
+		ref := ar.prevTiles
+		if post != nil {
+			ref = post
+		}
+		copyChanged(ar.prev, sub, ref, ar.tiles)
+	}
+	ar.wins = s.wins
+	if ar.prevTiles == nil {
+		ar.prevTiles = &capture.Tiles{}
+	}
+	*ar.prevTiles = *ar.tiles
+	ar.prevTiles.Hash = append([]uint64(nil), ar.tiles.Hash...)
+}
+
+// sendPlan sends one peer its copy, rectangles, refinements and frame end.
+func (s *streamer) sendPlan(pl peerPlan, ar *area, jobs []capture.Job, encoded [][]capture.Encoded, now time.Time) error {
+	p, v := pl.p, pl.p.view
+	origin := ar.rect.Min
+	batch := protocol.RectBatcher{Flush: p.sendScreen}
+	rel := func(r protocol.Rect) protocol.Rect {
+		r.X -= origin.X
+		r.Y -= origin.Y
+		return r
+	}
+	n := 0
+	if pl.move != nil {
+		src := pl.move.Src.Sub(origin)
+		if err := batch.Add(protocol.CopyRect(pl.move.Dst.Sub(origin), src)); err != nil {
 			return err
 		}
+		n++
+	}
+	// Cached tiles first: they were looked up before this frame stores
+	// anything, and a store may reuse their slots.
+	for _, it := range pl.items {
+		if it.job >= 0 {
+			continue
+		}
+		if err := batch.Add(rel(it.cached)); err != nil {
+			return err
+		}
+		if it.q > 0 {
+			v.tracker.MarkLossy(it.tile, it.q, now)
+		}
+		n++
+	}
+	for _, it := range pl.items {
+		if it.job < 0 {
+			continue
+		}
+		j := jobs[it.job]
+		for _, e := range encoded[it.job] {
+			r := e.Rect
+			if r.Enc == protocol.EncZlib { // a payload: onto this rep's stream
+				var err error
+				if r, err = p.z.Rect(image.Rect(r.X, r.Y, r.X+r.W, r.Y+r.H), r.Data); err != nil {
+					return err
+				}
+			}
+			// Encoded pieces are relative to the area already (Encoder.Encode).
+			if err := batch.Add(r); err != nil {
+				return err
+			}
+			q := 0
+			if e.Lossy {
+				q = j.Quality
+				if j.Settle {
+					q = capture.SettleQuality
+				} else {
+					v.tracker.MarkLossy(e.Area, q, now)
+				}
+			}
+			// The rep stores what the cache rule says; so does its mirror.
+			if protocol.Cacheable(r, v.width, v.height) {
+				for _, t := range protocol.CacheTiles(r) {
+					ar.tiles.TileIndexes(t.Add(origin), func(i int) { v.cache.store(ar.tiles.Hash[i], t.Size(), q) })
+				}
+			}
+			n++
+		}
+	}
+	v.frameNo = s.captureNo
+	_, refining := v.tracker.NextRefinement(refineQuiet)
+	if n == 0 && refining == v.refining {
+		return nil
 	}
 	if err := batch.Done(); err != nil {
 		return err
 	}
-	p.seq++
-	return p.screen.Send(protocol.AppendFrameEnd(nil, p.seq))
-}
-
-// addRect encodes r (once per frame, whatever the number of peers) and
-// queues it; a rectangle too large for one message is sent tile by tile.
-func (p *peer) addRect(img *image.RGBA, r image.Rectangle, enc *capture.Encoder, cache map[image.Rectangle]protocol.Rect, batch *protocol.RectBatcher) error {
-	er, ok := cache[r]
-	if !ok {
-		var err error
-		er, err = enc.Encode(img, r)
-		if err != nil {
-			if r.Dx() <= capture.TileSize && r.Dy() <= capture.TileSize {
-				return fmt.Errorf("encode %v: %w", r, err)
-			}
-			for _, t := range splitTiles(r) {
-				if err := p.addRect(img, t, enc, cache, batch); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		cache[r] = er
+	v.seq++
+	v.lastFrame = now
+	v.refining = refining
+	if err := p.sendScreen(protocol.AppendFrameEndFlags(nil, v.seq, refining)); err != nil {
+		return err
 	}
-	return batch.Add(er)
+	if q, fps, bps, rtt, ok := p.adapt.report(now); ok {
+		return p.sendScreen(protocol.AppendQuality(nil, protocol.Quality{Quality: q, FPS: fps, BytesPerSec: bps, RTTms: rtt}))
+	}
+	return nil
 }
 
-// splitTiles cuts r into tile-sized pieces.
-func splitTiles(r image.Rectangle) []image.Rectangle {
-	const t = capture.TileSize
+// maxStack is how many tile rows stackRuns puts in one rectangle: one
+// JPEG of 320x256 instead of four of 320x64 saves three sets of tables
+// (about 600 bytes each); anything that then does not fit a message is
+// split again by the encoder.
+const maxStack = 4
+
+// stackRuns merges runs (one tile row high, top to bottom) that cover the
+// same columns in consecutive rows.
+func stackRuns(runs []image.Rectangle) []image.Rectangle {
 	var out []image.Rectangle
-	for y := r.Min.Y; y < r.Max.Y; y += t {
-		for x := r.Min.X; x < r.Max.X; x += t {
-			out = append(out, image.Rect(x, y, min(x+t, r.Max.X), min(y+t, r.Max.Y)))
+	open := map[[2]int]int{} // x-span -> index in out of the stack it can extend
+	for _, r := range runs {
+		key := [2]int{r.Min.X, r.Max.X}
+		if i, ok := open[key]; ok && out[i].Max.Y == r.Min.Y && out[i].Dy() < maxStack*capture.TileSize {
+			out[i].Max.Y = r.Max.Y
+			continue
 		}
+		open[key] = len(out)
+		out = append(out, r)
 	}
 	return out
+}
+
+// movedWindow finds a window that kept its size and moved between two
+// captures, and checks its pixels moved with it: the largest such copy.
+func movedWindow(before, after []capture.Window, prev, cur *image.RGBA) (capture.Move, bool) {
+	old := map[uint32]image.Rectangle{}
+	for _, w := range before {
+		old[w.ID] = w.Rect
+	}
+	var best capture.Move
+	found := false
+	for _, w := range after {
+		o, ok := old[w.ID]
+		if !ok || o == w.Rect || o.Size() != w.Rect.Size() {
+			continue
+		}
+		if m, ok := capture.MoveOf(prev, cur, w.Rect, o.Min.Sub(w.Rect.Min)); ok &&
+			(!found || m.Dst.Dx()*m.Dst.Dy() > best.Dst.Dx()*best.Dst.Dy()) {
+			best, found = m, true
+		}
+	}
+	return best, found
+}
+
+// changedBounds returns the bounding box of the tiles that differ.
+func changedBounds(a, b *capture.Tiles) (image.Rectangle, bool) {
+	if a.W != b.W || a.H != b.H || a.Size != b.Size || len(a.Hash) != len(b.Hash) {
+		return image.Rectangle{}, false
+	}
+	var out image.Rectangle
+	for i := range b.Hash {
+		if a.Hash[i] != b.Hash[i] {
+			c, r := i%b.Cols, i/b.Cols
+			t := image.Rect(c*b.Size, r*b.Size, min((c+1)*b.Size, b.W), min((r+1)*b.Size, b.H))
+			out = out.Union(t)
+		}
+	}
+	return out.Add(b.Origin()), !out.Empty()
+}
+
+// copyChanged copies into dst the tiles of src whose hashes differ between
+// have (what dst holds) and want (what src holds).
+func copyChanged(dst, src *image.RGBA, have, want *capture.Tiles) {
+	if len(have.Hash) != len(want.Hash) {
+		copyRect(dst, src, src.Rect)
+		return
+	}
+	o := want.Origin()
+	for i := range want.Hash {
+		if have.Hash[i] == want.Hash[i] {
+			continue
+		}
+		c, r := i%want.Cols, i/want.Cols
+		t := image.Rect(c*want.Size, r*want.Size, min((c+1)*want.Size, want.W), min((r+1)*want.Size, want.H))
+		copyRect(dst, src, t.Add(o))
+	}
+}
+
+func copyRect(dst, src *image.RGBA, r image.Rectangle) {
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		copy(dst.Pix[dst.PixOffset(r.Min.X, y):dst.PixOffset(r.Max.X, y)], src.Pix[src.PixOffset(r.Min.X, y):src.PixOffset(r.Max.X, y)])
+	}
+}
+
+// refreshMonitors reads the monitor list now and then, and tells every rep
+// that has not heard it (or when it changed).
+func (s *streamer) refreshMonitors(ctx context.Context, peers []*peer, now time.Time) {
+	if s.monitors == nil {
+		return
+	}
+	if s.mons == nil || now.Sub(s.monsAt) >= monitorsEvery {
+		ms, err := s.monitors.Monitors(ctx)
+		if err != nil {
+			s.a.log.Debug("monitors", "err", err)
+			return
+		}
+		changed := len(ms) != len(s.mons)
+		for i := 0; !changed && i < len(ms); i++ {
+			changed = ms[i] != s.mons[i]
+		}
+		s.mons, s.monsAt = ms, now
+		if changed {
+			for _, p := range peers {
+				p.view.monitorsSent = false
+			}
+		}
+	}
+	for _, p := range peers {
+		if p.view.monitorsSent {
+			continue
+		}
+		c := protocol.Control{Type: protocol.CtlMonitors, Monitor: int(p.monitor.Load())}
+		for _, m := range s.mons {
+			c.Monitors = append(c.Monitors, protocol.MonitorInfo{X: m.Rect.Min.X, Y: m.Rect.Min.Y, W: m.Rect.Dx(), H: m.Rect.Dy(), Primary: m.Primary})
+		}
+		if c.Monitor > len(c.Monitors) {
+			c.Monitor = 0
+		}
+		if p.controlOpen() {
+			p.sendControl(c)
+			p.view.monitorsSent = true
+		}
+	}
+}
+
+// sendPointer polls the pointer and sends each rep its position (and its
+// shape when the rep lacks it), relative to the area the rep watches. It
+// reports whether the pointer moved.
+func (s *streamer) sendPointer(ctx context.Context, peers []*peer) bool {
+	if len(peers) == 0 {
+		return false
+	}
+	ptr, err := s.pointer.Pointer(ctx)
+	if err != nil {
+		s.a.log.Debug("pointer", "err", err)
+		return false
+	}
+	moved := ptr.X != s.ptr.X || ptr.Y != s.ptr.Y || ptr.Shape != nil
+	if moved {
+		s.ptrMoved = time.Now()
+	}
+	if ptr.Shape != nil {
+		var buf bytes.Buffer
+		if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, ptr.Shape); err == nil {
+			s.shape, s.shapeHot, s.serial = buf.Bytes(), ptr.Hot, ptr.Serial
+		}
+	}
+	s.ptr = ptr
+	for _, p := range peers {
+		v := p.view
+		if v.width == 0 {
+			continue // no picture yet
+		}
+		if s.shape != nil && v.shapeSerial != s.serial+1 {
+			msg := protocol.AppendCursorShape(nil, s.shapeHot.X, s.shapeHot.Y, s.shape)
+			if len(msg) <= protocol.MaxScreenMessage {
+				if err := p.sendScreen(msg); err != nil {
+					p.screenFailed(err)
+					continue
+				}
+			}
+			v.shapeSerial = s.serial + 1 // +1: serial 0 is a real serial
+		}
+		at := image.Pt(ptr.X, ptr.Y)
+		visible := ptr.Visible && at.In(v.area)
+		rel := at.Sub(v.area.Min)
+		if v.cursorSent && visible == v.cursorVisible && (!visible || rel == v.cursorAt) {
+			continue
+		}
+		if err := p.sendScreen(protocol.AppendCursor(nil, visible, rel.X, rel.Y)); err != nil {
+			p.screenFailed(err)
+			continue
+		}
+		v.cursorSent, v.cursorVisible, v.cursorAt = true, visible, rel
+	}
+	return moved
+}
+
+// screenFailed forgets what a peer has after a failed send: it gets a full
+// picture once its channel works again.
+func (p *peer) screenFailed(err error) {
+	p.a.log.Debug("screen send failed", "rep", p.rep, "err", fmt.Errorf("screen: %w", err))
+	p.view.tracker.Reset()
+	p.view.width = 0
+	p.view.area = image.Rectangle{}
 }

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"fmt"
 	"image"
 	"testing"
 )
@@ -110,4 +111,118 @@ func BenchmarkConvert1080p(b *testing.B) {
 			xrgbToRGBA(dst, src)
 		}
 	})
+}
+
+func BenchmarkEncodeAuto(b *testing.B) {
+	for _, bb := range []struct {
+		name string
+		img  *image.RGBA
+		r    image.Rectangle
+		q    int
+	}{
+		{"photo tile q80", photo, image.Rect(640, 320, 704, 384), 80},
+		{"photo 5 tiles q80", photo, image.Rect(640, 320, 960, 384), 80},
+		{"photo tile q50", photo, image.Rect(640, 320, 704, 384), 50},
+		{"text tile", frame, tileIn(layout.Text), 80},
+		{"typing-sized update 16x32", frame, image.Rect(200, 200, 216, 232), 80},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			e := NewEncoder()
+			rect, _, err := e.EncodeAuto(bb.img, bb.r, bb.q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(4 * bb.r.Dx() * bb.r.Dy()))
+			for b.Loop() {
+				e.EncodeAuto(bb.img, bb.r, bb.q)
+			}
+			b.ReportMetric(float64(len(rect.Data)), "out-bytes")
+		})
+	}
+}
+
+// BenchmarkTypingUpdate is one keystroke's worth of work after capture:
+// hash the frame, diff, encode the one changed tile.
+func BenchmarkTypingUpdate(b *testing.B) {
+	next := clone(frame)
+	for y := 100; y < 116; y++ {
+		for x := 100; x < 108; x++ {
+			next.Pix[next.PixOffset(x, y)] ^= 0xff
+		}
+	}
+	imgs := []*image.RGBA{frame, next}
+	tr := NewTracker()
+	var tiles *Tiles
+	tiles = HashTiles(frame, TileSize, tiles)
+	tr.Diff(tiles)
+	pool := NewPool(0)
+	i := 0
+	for b.Loop() {
+		i++
+		img := imgs[i%2]
+		tiles = HashTiles(img, TileSize, tiles)
+		var jobs []Job
+		for _, r := range tr.Diff(tiles) {
+			jobs = append(jobs, Job{Rect: r, Quality: 80})
+		}
+		if _, err := pool.Encode(img, jobs); err != nil || len(jobs) != 1 {
+			b.Fatal(err, len(jobs))
+		}
+	}
+}
+
+func BenchmarkPoolEncodePhotoFrame(b *testing.B) {
+	var jobs []Job
+	for _, r := range NewTracker().Diff(HashTiles(photo, TileSize, nil)) {
+		jobs = append(jobs, Job{Rect: r, Quality: 80})
+	}
+	for _, n := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", n), func(b *testing.B) {
+			p := NewPool(n)
+			b.SetBytes(int64(len(photo.Pix)))
+			var total int
+			for b.Loop() {
+				out, err := p.Encode(photo, jobs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				total = 0
+				for _, es := range out {
+					for _, e := range es {
+						total += len(e.Rect.Data)
+					}
+				}
+			}
+			b.ReportMetric(float64(total), "out-bytes")
+		})
+	}
+}
+
+func BenchmarkSettlePhoto(b *testing.B) {
+	e := NewEncoder()
+	r := image.Rect(640, 320, 960, 384)
+	b.SetBytes(int64(4 * r.Dx() * r.Dy()))
+	for b.Loop() {
+		if _, err := e.Settle(photo, r, 80); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMoveDetect(b *testing.B) {
+	for _, bb := range []struct {
+		name      string
+		prev, cur *image.RGBA
+	}{
+		{"terminal scroll", frame, scrolled(frame, image.Rect(40, 80, 900, 500), 0, -13, [3]byte{255, 255, 255})},
+		{"window move", frame, scrolled(frame, image.Rect(300, 200, 700, 500), 37, 21, [3]byte{})},
+		{"new photo, no move", frame, photo},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			var d MoveDetector
+			for b.Loop() {
+				d.Detect(bb.prev, bb.cur, bb.cur.Bounds())
+			}
+		})
+	}
 }

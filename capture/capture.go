@@ -57,3 +57,60 @@ func normalize(img *image.RGBA) *image.RGBA {
 	}
 	return img
 }
+
+// Damager is a Source that says when the screen changed, so that a static
+// screen costs no captures. The X11 source is one when the server has the
+// DAMAGE extension.
+type Damager interface {
+	// Damage delivers (at most one pending value) when the screen changed
+	// since the last Capture began.
+	Damage() <-chan struct{}
+}
+
+// Pointer is the mouse pointer.
+type Pointer struct {
+	X, Y    int  // the hotspot, in screen coordinates
+	Visible bool // on this screen
+	Serial  uint32
+	// Shape is set when the pointer's shape changed since the last call
+	// (and on the first): straight-alpha pixels with the hotspot at Hot.
+	Shape *image.NRGBA
+	Hot   image.Point
+}
+
+// PointerSource is a Source that reports the pointer apart from the pixels
+// (X11 never draws the pointer into captured frames).
+type PointerSource interface {
+	Pointer(ctx context.Context) (Pointer, error)
+}
+
+// Monitor is one monitor of the screen, in screen coordinates.
+type Monitor struct {
+	Rect    image.Rectangle
+	Primary bool
+}
+
+// MonitorSource is a Source that lists the monitors its screen spans.
+type MonitorSource interface {
+	Monitors(ctx context.Context) ([]Monitor, error)
+}
+
+// Window is a top-level window on screen.
+type Window struct {
+	ID   uint32
+	Rect image.Rectangle // screen coordinates, border included
+}
+
+// WindowSource is a Source that lists the visible top-level windows, so
+// that a window that moved can be sent as a copy even when its content
+// (a blank page, a border) says nothing about where it came from.
+type WindowSource interface {
+	Windows(ctx context.Context) ([]Window, error)
+}
+
+// ChangeReporter is a Source that knows which part of the frame its last
+// Capture read anew (the rest is as the Capture before left it). The X11
+// source with DAMAGE reads only the rows that changed.
+type ChangeReporter interface {
+	Changed() image.Rectangle
+}

@@ -33,6 +33,10 @@ type Encoder struct {
 	pal     image.Paletted // scratch paletted copy
 	colours [maxPalette]color.RGBA
 	table   colourTable
+	// payload: few-colour rectangles come back as protocol.EncZlib with
+	// Data holding the uncompressed palette payload, for the sender to
+	// compress onto its channel's stream (ZEncoder.Rect).
+	payload bool
 }
 
 // NewEncoder returns an Encoder.
@@ -52,13 +56,31 @@ func NewEncoder() *Encoder {
 // not inside img, or one whose encoding would not fit in a screen message
 // (protocol.RectSize over protocol.MaxScreenMessage-16) is an error.
 func (e *Encoder) Encode(img *image.RGBA, r image.Rectangle) (protocol.Rect, error) {
+	out, _, err := e.encode(img, r, 0)
+	return out, err
+}
+
+// encode is Encode, and EncodeAuto when quality > 0.
+func (e *Encoder) encode(img *image.RGBA, r image.Rectangle, quality int) (protocol.Rect, bool, error) {
+	out, lossy, err := e.encodeRect(img, r, quality)
+	if err != nil {
+		return protocol.Rect{}, false, err
+	}
+	if n := protocol.RectSize(out); n > maxRectSize {
+		return protocol.Rect{}, false, fmt.Errorf("capture: a %dx%d rect encodes to %d bytes, over the %d a screen message allows: split it",
+			r.Dx(), r.Dy(), n, maxRectSize)
+	}
+	return out, lossy, nil
+}
+
+func (e *Encoder) encodeRect(img *image.RGBA, r image.Rectangle, quality int) (protocol.Rect, bool, error) {
 	b := img.Bounds()
 	if r.Empty() || !r.In(b) {
-		return protocol.Rect{}, fmt.Errorf("capture: encode %v of an image of %v", r, b)
+		return protocol.Rect{}, false, fmt.Errorf("capture: encode %v of an image of %v", r, b)
 	}
 	w, h := r.Dx(), r.Dy()
 	if w > protocol.MaxDimension || h > protocol.MaxDimension {
-		return protocol.Rect{}, fmt.Errorf("capture: encode a %dx%d rect: larger than %d", w, h, protocol.MaxDimension)
+		return protocol.Rect{}, false, fmt.Errorf("capture: encode a %dx%d rect: larger than %d", w, h, protocol.MaxDimension)
 	}
 	out := protocol.Rect{X: r.Min.X - b.Min.X, Y: r.Min.Y - b.Min.Y, W: w, H: h}
 
@@ -66,9 +88,22 @@ func (e *Encoder) Encode(img *image.RGBA, r image.Rectangle) (protocol.Rect, err
 	if e.solid(img, r, first) {
 		out.Enc = protocol.EncSolid
 		out.Data = []byte{byte(first), byte(first >> 8), byte(first >> 16)}
-		return out, nil
+		return out, false, nil
 	}
 	paletted := e.palettize(img, r)
+	if !paletted && quality > 0 {
+		return e.jpeg(img, r, out, quality)
+	}
+	if paletted && e.payload {
+		pal := make([][3]byte, len(e.pal.Palette))
+		for i := range pal {
+			c := e.colours[i]
+			pal[i] = [3]byte{c.R, c.G, c.B}
+		}
+		out.Enc = protocol.EncZlib
+		out.Data = protocol.AppendPalettePayload(nil, pal, e.pal.Pix, w, h)
+		return out, false, nil
+	}
 	if !paletted {
 		e.copyOpaque(img, r)
 	}
@@ -81,7 +116,7 @@ func (e *Encoder) Encode(img *image.RGBA, r image.Rectangle) (protocol.Rect, err
 		err = e.png.Encode(&e.out, &e.rgba)
 	}
 	if err != nil {
-		return protocol.Rect{}, fmt.Errorf("capture: png of a %dx%d rect: %w", w, h, err)
+		return protocol.Rect{}, false, fmt.Errorf("capture: png of a %dx%d rect: %w", w, h, err)
 	}
 	if raw := 3 * w * h; raw <= e.out.Len() {
 		out.Enc = protocol.EncRaw
@@ -96,11 +131,7 @@ func (e *Encoder) Encode(img *image.RGBA, r image.Rectangle) (protocol.Rect, err
 		out.Enc = protocol.EncPNG
 		out.Data = bytes.Clone(e.out.Bytes())
 	}
-	if n := protocol.RectSize(out); n > maxRectSize {
-		return protocol.Rect{}, fmt.Errorf("capture: a %dx%d rect encodes to %d bytes, over the %d a screen message allows: split it",
-			w, h, n, maxRectSize)
-	}
-	return out, nil
+	return out, false, nil
 }
 
 // solid reports whether every pixel of img inside r has colour first

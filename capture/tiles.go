@@ -25,6 +25,14 @@ type Tiles struct {
 // once, in one call, and the tile's hash is the hash of its row hashes: a
 // frame is read exactly once. All four bytes of every pixel count.
 func HashTiles(img *image.RGBA, size int, reuse *Tiles) *Tiles {
+	return HashTilesIn(img, size, reuse, img.Bounds())
+}
+
+// HashTilesIn is HashTiles when only the pixels inside changed differ from
+// the frame reuse was hashed from: only the rows of tiles that changed
+// touches are hashed again (all of them when reuse is nil or of another
+// geometry).
+func HashTilesIn(img *image.RGBA, size int, reuse *Tiles, changed image.Rectangle) *Tiles {
 	if size <= 0 {
 		size = TileSize
 	}
@@ -34,12 +42,21 @@ func HashTiles(img *image.RGBA, size int, reuse *Tiles) *Tiles {
 	}
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
+	same := reuse != nil && t.W == w && t.H == h && t.Size == size && t.origin == b.Min && len(t.Hash) == t.Cols*t.Rows
 	t.W, t.H, t.Size, t.origin = w, h, size, b.Min
 	t.Cols, t.Rows = (w+size-1)/size, (h+size-1)/size
 	t.Hash = grow(t.Hash, t.Cols*t.Rows)
 	band := size * 8 // bytes of row hashes per column
 	t.rows = grow(t.rows, t.Cols*band)
-	for row := 0; row < t.Rows; row++ {
+	first, last := 0, t.Rows
+	if same {
+		c := changed.Intersect(b).Sub(b.Min)
+		if c.Empty() {
+			return t
+		}
+		first, last = c.Min.Y/size, (c.Max.Y+size-1)/size
+	}
+	for row := first; row < last; row++ {
 		y0 := b.Min.Y + row*size
 		y1 := min(y0+size, b.Max.Y)
 		for y := y0; y < y1; y++ {
@@ -73,6 +90,11 @@ type Tracker struct {
 	w, h, size int
 	origin     image.Point
 	hash       []uint64
+	// lossyAt is, per tile, when the tile last went out lossy (unix
+	// nanoseconds), or 0 when the receiver has its exact pixels. See
+	// MarkLossy and Refinable.
+	lossyAt []int64
+	lossyQ  []uint8 // and at which JPEG quality
 }
 
 // NewTracker returns a Tracker for a receiver that has nothing yet.
@@ -110,6 +132,9 @@ func (t *Tracker) Diff(cur *Tiles) []image.Rectangle {
 		for c := 0; c < cur.Cols; c++ {
 			i := row*cur.Cols + c
 			if all || t.hash[i] != cur.Hash[i] {
+				if !all {
+					t.lossyAt[i] = 0 // resent now; MarkLossy says if lossy again
+				}
 				if start < 0 {
 					start = c
 				}
@@ -131,8 +156,19 @@ func (t *Tracker) Diff(cur *Tiles) []image.Rectangle {
 	t.valid = true
 	t.w, t.h, t.size, t.origin = cur.W, cur.H, cur.Size, cur.origin
 	t.hash = append(t.hash[:0], cur.Hash...)
+	if all {
+		t.lossyAt = append(t.lossyAt[:0], make([]int64, len(cur.Hash))...)
+		t.lossyQ = append(t.lossyQ[:0], make([]uint8, len(cur.Hash))...)
+	}
 	return out
 }
 
 // Reset forgets what the receiver has: the next Diff reports every tile.
 func (t *Tracker) Reset() { t.valid = false }
+
+// Origin is the top-left corner of the frame the tiles were hashed from.
+func (t *Tiles) Origin() image.Point { return t.origin }
+
+// Valid reports whether the tracker knows what the receiver has (false at
+// first and after Reset: the next Diff reports every tile).
+func (t *Tracker) Valid() bool { return t.valid }

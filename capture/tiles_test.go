@@ -215,3 +215,22 @@ func ExampleTracker() {
 	// [(0,0)-(256,64) (0,64)-(256,128)]
 	// [(192,64)-(256,128)]
 }
+
+func TestHashTilesIn(t *testing.T) {
+	img := clone(frame)
+	tiles := HashTiles(img, TileSize, nil)
+	img.Pix[img.PixOffset(700, 300)] ^= 0xff
+	img.Pix[img.PixOffset(5, 1070)] ^= 0xff // outside the band: must not be seen
+	part := HashTilesIn(img, TileSize, tiles, image.Rect(0, 290, 1920, 310))
+	full := HashTiles(img, TileSize, nil)
+	for i := range full.Hash {
+		row := i / full.Cols
+		want := full.Hash[i]
+		if row == 1070/TileSize {
+			want = HashTiles(frame, TileSize, nil).Hash[i]
+		}
+		if part.Hash[i] != want {
+			t.Fatalf("tile %d (row %d) hash wrong after a partial rehash", i, row)
+		}
+	}
+}

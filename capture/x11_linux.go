@@ -25,12 +25,15 @@ type x11Source struct {
 
 	eventsDone chan struct{} // closed when drainEvents returns
 
-	mu      sync.Mutex // guards everything below
-	closed  bool
-	w, h    int
-	img     *image.RGBA
-	seg     *shmSegment     // nil: plain GetImage
-	pending chan grabResult // replies of a Capture whose context ended first
+	mu       sync.Mutex // guards everything below
+	closed   bool
+	w, h     int
+	img      *image.RGBA
+	seg      *shmSegment     // nil: plain GetImage
+	imgOnSeg bool            // img's pixels are seg's memory
+	pending  chan grabResult // replies of a Capture whose context ended first
+
+	extras // damage, cursor and monitors (x11extra_linux.go)
 }
 
 // maxAttempts bounds how often one Capture re-reads a screen that changes
@@ -49,6 +52,7 @@ func open(display string, log *slog.Logger) (Source, error) {
 		return nil, fmt.Errorf("capture: open display %q: %w", display, err)
 	}
 	s := &x11Source{log: log.With("display", display), conn: conn, eventsDone: make(chan struct{})}
+	s.damageCh = make(chan struct{}, 1)
 	go s.drainEvents()
 	if err := s.init(); err != nil {
 		s.closeConn()
@@ -74,7 +78,6 @@ func (s *x11Source) init() error {
 		return fmt.Errorf("root geometry: %w", err)
 	}
 	s.w, s.h = int(geo.Width), int(geo.Height)
-	s.img = image.NewRGBA(image.Rect(0, 0, s.w, s.h))
 
 	if err := shm.Init(s.conn); err != nil {
 		s.log.Warn("capture: MIT-SHM unavailable, using plain GetImage (slower)", "err", err)
@@ -86,7 +89,10 @@ func (s *x11Source) init() error {
 	} else {
 		s.seg = seg
 	}
-	s.log.Info("capture: X11 source", "width", s.w, "height", s.h, "shm", s.seg != nil)
+	s.bindImage()
+	s.initExtras()
+	s.log.Info("capture: X11 source", "width", s.w, "height", s.h, "shm", s.seg != nil,
+		"damage", s.damageOK, "cursor", s.xfixesOK, "monitors", s.randrOK)
 	return nil
 }
 
@@ -154,17 +160,21 @@ type grabResult struct {
 	viaShm bool   // the pixels are in the segment
 }
 
-// request sends GetGeometry and GetImage for the current size together, so
+// request sends GetGeometry and GetImage of rows [y0, y0+rows) together, so
 // that a size change costs no extra round trip, and returns a channel that
-// delivers the replies. The waiting goroutine touches only xgb cookies,
+// delivers the replies. With shared memory the rows land where a whole
+// frame would put them. The waiting goroutine touches only xgb cookies,
 // never s, so an abandoned request cannot race with Close.
-func (s *x11Source) request() chan grabResult {
+func (s *x11Source) request(y0, rows int, rearm bool) chan grabResult {
+	if rearm {
+		s.rearmDamage() // damage from here on wakes the next capture
+	}
 	geoC := xproto.GetGeometry(s.conn, xproto.Drawable(s.root))
-	w, h := uint16(s.w), uint16(s.h)
+	w, h := uint16(s.w), uint16(rows)
 	ch := make(chan grabResult, 1)
 	if seg := s.seg; seg != nil {
-		imgC := shm.GetImage(s.conn, xproto.Drawable(s.root), 0, 0, w, h, ^uint32(0),
-			xproto.ImageFormatZPixmap, seg.id, 0)
+		imgC := shm.GetImage(s.conn, xproto.Drawable(s.root), 0, int16(y0), w, h, ^uint32(0),
+			xproto.ImageFormatZPixmap, seg.id, uint32(y0*s.w*4))
 		go func() {
 			var r grabResult
 			r.viaShm = true
@@ -178,7 +188,7 @@ func (s *x11Source) request() chan grabResult {
 		}()
 		return ch
 	}
-	imgC := xproto.GetImage(s.conn, xproto.ImageFormatZPixmap, xproto.Drawable(s.root), 0, 0, w, h, ^uint32(0))
+	imgC := xproto.GetImage(s.conn, xproto.ImageFormatZPixmap, xproto.Drawable(s.root), 0, int16(y0), w, h, ^uint32(0))
 	go func() {
 		var r grabResult
 		geo, err := geoC.Reply()
@@ -205,6 +215,9 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if s.imgOnSeg && s.seg == nil {
+		s.bindImage() // the segment went away (tests drop it to force plain GetImage)
+	}
 	if s.pending != nil {
 		// The server may still be writing an abandoned frame into the
 		// segment: let it finish first.
@@ -215,9 +228,24 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 			return nil, ctx.Err()
 		}
 	}
+	// With DAMAGE and a whole frame in hand, read only the rows that changed.
+	y0, rows, rearm := 0, s.h, true
+	if s.haveFull {
+		band, ok, err := s.damagedRows(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if band.Empty() {
+				s.changed = image.Rectangle{}
+				return s.img, nil
+			}
+			y0, rows, rearm = band.Min.Y, band.Dy(), false
+		}
+	}
 	var lastErr error
 	for range maxAttempts {
-		ch := s.request()
+		ch := s.request(y0, rows, rearm)
 		var r grabResult
 		select {
 		case r = <-ch:
@@ -233,25 +261,32 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 			if err := s.resize(r.w, r.h); err != nil {
 				return nil, err
 			}
+			y0, rows, rearm = 0, s.h, true
 			continue
 		}
 		if r.imgErr != nil {
 			lastErr = r.imgErr
 			if _, sizeRace := r.imgErr.(xproto.MatchError); !sizeRace && r.viaShm {
 				s.log.Warn("capture: shm GetImage failed, using plain GetImage", "err", r.imgErr)
+				s.img = nil
 				s.seg.free(s.conn)
 				s.seg = nil
+				s.bindImage()
+				y0, rows, rearm = 0, s.h, true
 			}
 			continue // BadMatch: the size changed after GetGeometry
 		}
+		n := s.w * rows * 4
 		src := r.data
 		if r.viaShm {
-			src = s.seg.mem[:s.w*s.h*4]
+			src = s.seg.mem[y0*s.w*4 : y0*s.w*4+n]
 		}
-		if len(src) != s.w*s.h*4 {
-			return nil, fmt.Errorf("capture: GetImage of %dx%d returned %d bytes", s.w, s.h, len(src))
+		if len(src) != n {
+			return nil, fmt.Errorf("capture: GetImage of %dx%d returned %d bytes", s.w, rows, len(src))
 		}
-		s.convert(src)
+		s.convert(s.img.Pix[y0*s.w*4:y0*s.w*4+n], src)
+		s.changed = image.Rect(0, y0, s.w, y0+rows)
+		s.haveFull = true
 		return s.img, nil
 	}
 	if lastErr == nil {
@@ -260,14 +295,14 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 	return nil, fmt.Errorf("capture: GetImage of %dx%d: %w", s.w, s.h, lastErr)
 }
 
-// convert fills s.img from the server's pixels, splitting a large frame
-// across two goroutines.
-func (s *x11Source) convert(src []byte) {
+// convert fills dst (rows of s.img) from the server's pixels, splitting a
+// large frame across two goroutines.
+func (s *x11Source) convert(dst, src []byte) {
 	conv := bgrxToRGBA
 	if s.msb {
 		conv = xrgbToRGBA
 	}
-	dst := s.img.Pix // stride is 4*w, like the server's (32-bit pad)
+	// dst's stride is 4*w, like the server's (32-bit pad).
 	if len(dst) < 1<<20 {
 		conv(dst, src)
 		return
@@ -286,8 +321,8 @@ func (s *x11Source) resize(w, h int) error {
 		return fmt.Errorf("capture: root window is %dx%d", w, h)
 	}
 	s.w, s.h = w, h
-	s.img = image.NewRGBA(image.Rect(0, 0, w, h))
 	if s.seg != nil && len(s.seg.mem) < w*h*4 {
+		s.img = nil // it lives in the segment
 		s.seg.free(s.conn)
 		s.seg = nil
 		seg, err := newShmSegment(s.conn, w*h*4)
@@ -297,7 +332,26 @@ func (s *x11Source) resize(w, h int) error {
 			s.seg = seg
 		}
 	}
+	s.bindImage()
 	return nil
+}
+
+// bindImage points s.img at the frame's memory: the shared segment itself
+// when there is one (the server's BGRX pixels become RGBA in place: no
+// second 8 MB buffer), else the heap. Whatever it held is no longer a whole
+// frame.
+func (s *x11Source) bindImage() {
+	s.haveFull = false
+	r := image.Rect(0, 0, s.w, s.h)
+	if s.seg != nil && len(s.seg.mem) >= s.w*s.h*4 {
+		s.img = &image.RGBA{Pix: s.seg.mem[: s.w*s.h*4 : s.w*s.h*4], Stride: 4 * s.w, Rect: r}
+		s.imgOnSeg = true
+		return
+	}
+	if s.imgOnSeg || s.img == nil || s.img.Rect != r {
+		s.img = image.NewRGBA(r)
+	}
+	s.imgOnSeg = false
 }
 
 // drainEvents reads what the server sends unasked until the connection
@@ -312,6 +366,7 @@ func (s *x11Source) drainEvents() {
 		if ev == nil && err == nil {
 			return // closed
 		}
+		s.onEvent(ev)
 		if err != nil {
 			s.log.Debug("capture: X error", "err", err)
 		}

@@ -380,10 +380,52 @@ func BenchmarkCapture1080p(b *testing.B) {
 			ctx := context.Background()
 			b.SetBytes(int64(s.Width * s.Height * 4))
 			for b.Loop() {
+				src.haveFull = false // a whole frame every time
 				if _, err := src.Capture(ctx); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
 	}
+}
+
+// BenchmarkCaptureDamaged is what DAMAGE saves: a static screen, and a
+// typing-sized change (one 16x16 spot) between captures.
+func BenchmarkCaptureDamaged(b *testing.B) {
+	s := xtest.Start(b)
+	pattern := xtest.Pattern(s.Width, s.Height)
+	win := s.Show(b, pattern)
+	other := clone(pattern)
+	for i := range other.Pix {
+		other.Pix[i] ^= 0x5a
+	}
+	src := openX(b, s, true)
+	ctx := context.Background()
+	if _, err := src.Capture(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("static", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := src.Capture(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("16x16 changed", func(b *testing.B) {
+		imgs := []*image.RGBA{pattern, other}
+		i := 0
+		for b.Loop() {
+			b.StopTimer()
+			i++
+			win.Update(b, image.Rect(500, 500, 516, 516), imgs[i%2])
+			<-src.Damage()
+			b.StartTimer()
+			if _, err := src.Capture(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if got := src.Changed(); got.Dy() > 64 {
+				b.Fatalf("changed %v", got)
+			}
+		}
+	})
 }

@@ -41,6 +41,7 @@ const (
 	ActPause   = "pause"   // pause sharing
 	ActUnpause = "unpause" // share again
 	ActEnd     = "end"     // End session
+	ActRevoke  = "revoke"  // take back remote control from every rep
 	ActClosed  = "closed"  // every page closed and none came back within the grace
 )
 
@@ -418,6 +419,8 @@ func (w *Window) fromPage(m message) {
 		w.act(Action{Kind: ActUnpause})
 	case "end":
 		w.act(Action{Kind: ActEnd})
+	case "revoke":
+		w.act(Action{Kind: ActRevoke})
 	case ActCancelFile:
 		if m.Text != "" && len(m.Text) <= 64 {
 			w.act(Action{Kind: ActCancelFile, Text: m.Text})

@@ -144,8 +144,9 @@ func TestChatPromptsAndActions(t *testing.T) {
 	p.send(ctx, map[string]any{"type": "chat", "text": "  hi there  "})
 	p.send(ctx, map[string]any{"type": "chat", "text": strings.Repeat("x", protocol.MaxChatText+1)}) // dropped
 	p.send(ctx, map[string]any{"type": "pause"})
+	p.send(ctx, map[string]any{"type": "revoke"})
 	p.send(ctx, map[string]any{"type": "end"})
-	for _, want := range []Action{{ActChat, "hi there"}, {ActPause, ""}, {ActEnd, ""}} {
+	for _, want := range []Action{{ActChat, "hi there"}, {ActPause, ""}, {ActRevoke, ""}, {ActEnd, ""}} {
 		select {
 		case a := <-w.Actions():
 			if a != want {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"image"
+	"image/png"
 	"os"
 	"os/exec"
 	"regexp"
@@ -47,6 +48,7 @@ func browser(t *testing.T) context.Context {
 		// One disable-features value: a second flag would replace the first.
 		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
 		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.WindowSize(1400, 900), // a rep's laptop, not headless chromium's 800x600
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
@@ -96,7 +98,7 @@ func canvasPixels(t *testing.T, ctx context.Context) *image.RGBA {
 // console canvas, and End session ends it for the agent too.
 func TestConsoleShowsCustomerScreen(t *testing.T) {
 	x := xtest.Start(t, xtest.Size(800, 600))
-	x.Show(t, xtest.Pattern(800, 600))
+	win := x.Show(t, xtest.Pattern(800, 600))
 	ctx := deadline(t, 120*time.Second)
 	s := startStack(t, ctx, x)
 	b := browser(t)
@@ -105,7 +107,8 @@ func TestConsoleShowsCustomerScreen(t *testing.T) {
 		sctx, cancel := context.WithTimeout(b, 30*time.Second)
 		defer cancel()
 		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
+			st, _ := chromedp.Run(b, chromedp.Evaluate[string](`JSON.stringify(window.assistConsole ? window.assistConsole.state() : null)`))
+			t.Fatalf("%s: %v (console state %s)", what, err, st)
 		}
 	}
 
@@ -139,16 +142,29 @@ func TestConsoleShowsCustomerScreen(t *testing.T) {
 	step("open the session", chromedp.Click(chromedp.ID("connect-new")), chromedp.WaitVisible(chromedp.ID("screen")))
 
 	agent := s.join(t, code)
-	step("wait for a complete frame on the canvas",
-		chromedp.Poll[chromedp.Void](`Number(document.getElementById('screen').dataset.frames || 0) >= 1`),
+	step("wait for a settled frame on the canvas",
+		chromedp.Poll[chromedp.Void](`Number(document.getElementById('screen').dataset.frames || 0) >= 1 && document.getElementById('screen').dataset.refining === 'false'`),
 	)
 	got := canvasPixels(t, b)
 	want := x.Screenshot(t)
-	if ok, at := equalImages(got, want); !ok {
-		t.Fatalf("the console canvas differs from the customer's screen at %v (canvas %v, screen %v)", at, got.Rect, want.Rect)
+	if os.Getenv("DBG_SHOT") != "" {
+		for name, img := range map[string]*image.RGBA{"got": got, "want": want} {
+			f, _ := os.Create("/tmp/" + name + ".png")
+			png.Encode(f, img)
+			f.Close()
+		}
+	}
+	// The pattern's "photo" is per-pixel colour noise, which 4:2:0 JPEG
+	// cannot carry, and chromium's decoder lands a few dB below Go's (which
+	// the agent judges by): a loose bound here; make bench checks a natural
+	// photo at 35 dB.
+	if why := settledMatch(got, want, xtest.PatternLayout(800, 600).Photo, 20); why != "" {
+		t.Fatalf("the console canvas vs the customer's screen: %s", why)
 	}
 	status, _ := chromedp.Run(b, chromedp.Text(chromedp.ID("status-text")))
 	t.Logf("console status while sharing: %q", status)
+
+	consoleScreenFeatures(t, b, x, win, step)
 
 	step("end the session from the console",
 		chromedp.Click(chromedp.ID("end")),

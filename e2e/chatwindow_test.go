@@ -97,6 +97,21 @@ func TestChatWindowInBrowser(t *testing.T) {
 	step(customer, "resume sharing", chromedp.Click(chromedp.ID("pause")))
 	step(console, "sharing again", chromedp.Poll[chromedp.Void](`document.getElementById('chat-paused').hidden`))
 
+	// Remote control is asked for in the chat window, and taken back there.
+	step(console, "the rep requests control", chromedp.Click(chromedp.ID("request-control")))
+	step(customer, "the customer allows control",
+		chromedp.WaitVisible(`.prompt[data-kind="control"] button.allow`),
+		chromedp.Click(`.prompt[data-kind="control"] button.allow`))
+	step(console, "the console has control",
+		chromedp.Poll[chromedp.Void](`window.assistConsole.state().input.control === 'granted'`))
+	step(customer, "the page shows who controls and offers to take it back",
+		chromedp.Poll[chromedp.Void](`document.querySelector('#reps .tag.controlling') !== null && !document.getElementById('revoke').hidden`),
+		chromedp.Click(chromedp.ID("revoke")))
+	step(console, "the console is view-only again",
+		chromedp.Poll[chromedp.Void](`window.assistConsole.state().input.control === 'view'`))
+	step(customer, "the page shows viewing again",
+		chromedp.Poll[chromedp.Void](`document.querySelector('#reps .tag.controlling') === null && document.getElementById('revoke').hidden`))
+
 	// A reload is not a close: the reloaded page gets the whole chat back.
 	step(customer, "reload", chromedp.Reload(),
 		chromedp.Poll[chromedp.Void](`document.querySelectorAll('#log li').length === 2 && window.assistChat.state().open`))

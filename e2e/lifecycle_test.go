@@ -449,7 +449,7 @@ func TestLinkCutLongerThanWindow(t *testing.T) {
 // loopback). Reported as ms/restart.
 func BenchmarkAgentRestartToFirstFrame(b *testing.B) {
 	x := xtest.Start(b, xtest.Size(1280, 720))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	s := startStack(b, ctx, x)
 	code := s.newCode(b, ctx)
@@ -474,7 +474,7 @@ func BenchmarkAgentRestartToFirstFrame(b *testing.B) {
 		start := time.Now()
 		agent = s.resumeAgent(b, state, "--no-browser", "--yes")
 		if _, err := c.WaitPicture(ctx, func(img *image.RGBA) bool { return img.RGBAAt(640, 360) == want }); err != nil {
-			b.Fatal(err)
+			b.Fatalf("iteration %d: %v\n%s", i, err, agent.output())
 		}
 		times = append(times, time.Since(start))
 	}

@@ -164,7 +164,9 @@ func startStack(t testing.TB, ctx context.Context, x *xtest.Server, extra ...str
 	t.Helper()
 	bin := binaries(t)
 	// Agents keep their resume tickets in the test's own directory.
-	env := append(x.Env(), "ASSIST_ICE_LOOPBACK=1", "ASSIST_STATE_DIR="+filepath.Join(t.TempDir(), "agent-state"))
+	// ASSIST_NO_BROWSER: the agent prints its chat window's address instead
+	// of starting the desktop's browser (tests open it themselves).
+	env := append(x.Env(), "ASSIST_ICE_LOOPBACK=1", "ASSIST_NO_BROWSER=1", "ASSIST_STATE_DIR="+filepath.Join(t.TempDir(), "agent-state"))
 	s := &stack{bin: bin, token: "e2e-token", env: env}
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--rep-token", s.token}, extra...)
 	s.server = startProc(t, env, filepath.Join(bin, "assist-server"), args...)
@@ -248,10 +250,12 @@ func TestBinariesScreenshotMatchesX(t *testing.T) {
 	if _, errOut, rc := s.rep(t, ctx, "screenshot", code, file, "--timeout", "30s"); rc != 0 {
 		t.Fatalf("assist-rep screenshot: exit %d: %s", rc, errOut)
 	}
+	// Text, lines, solids, gradients exact; the pattern's noise "photo"
+	// settles as JPEG (make bench checks a natural photo at >= 35 dB).
 	got := readPNG(t, file)
 	want := x.Screenshot(t)
-	if ok, at := equalImages(got, want); !ok {
-		t.Fatalf("screenshot differs from the X server's image at %v (sizes %v / %v)", at, got.Rect, want.Rect)
+	if why := settledMatch(got, want, xtest.PatternLayout(1280, 720).Photo, 28); why != "" {
+		t.Fatalf("screenshot vs the X server's image: %s", why)
 	}
 
 	out, errOut, rc := s.rep(t, ctx, "stats", code, "--for", "2s")

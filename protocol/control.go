@@ -19,6 +19,13 @@ const (
 	CtlError = "error"
 	// CtlBye announces that the sender is closing the connection, with Reason.
 	CtlBye = "bye"
+	// CtlMonitors (agent to rep) lists the customer's monitors and which
+	// one is shared (Monitor: 0 all of them, n the n-th of Monitors).
+	CtlMonitors = "monitors"
+	// CtlMonitor (rep to agent) picks what to share: Monitor 0 is all the
+	// monitors, n the n-th of the agent's list.
+	CtlMonitor = "monitor"
+	// Remote control and clipboard: see remote.go.
 )
 
 // Control is one control-channel message.
@@ -44,6 +51,10 @@ type Control struct {
 	Offset int64  `json:"offset,omitempty"`
 	SHA256 string `json:"sha256,omitempty"`
 	Resume bool   `json:"resume,omitempty"`
+	// Monitor and Monitors: see CtlMonitor, CtlMonitors (screenctl.go).
+	Monitor  int           `json:"monitor,omitempty"`
+	Monitors []MonitorInfo `json:"monitors,omitempty"`
+	Clip     *Clip         `json:"clip,omitempty"` // CtlClipboard, CtlClipboardAck
 }
 
 // EncodeControl marshals c after validating it.
@@ -99,10 +110,17 @@ func (c Control) Validate() error {
 			return bad("version is required")
 		}
 	case CtlPing, CtlPong, CtlBye:
+	case CtlMonitor, CtlMonitors:
+		if err := c.validateMonitors(); err != nil {
+			return bad(err.Error())
+		}
 	case CtlError:
 		if c.Error == "" && c.Message == "" {
 			return bad("error or message is required")
 		}
+	case CtlRequestControl, CtlReleaseControl, CtlControlGranted, CtlControlRefused, CtlControlRevoked,
+		CtlClipboard, CtlClipboardAck:
+		return c.validateRemote()
 	case "":
 		return bad("type is required")
 	case CtlFileOffer, CtlFileAccept, CtlFileRefuse, CtlFileProgress, CtlFileDone, CtlFileCancel, CtlFileError, CtlFilePull:

@@ -1,9 +1,7 @@
 // Package protocol defines the wire messages shared by the customer agent, the
 // support server and the rep's clients: the JSON signalling messages relayed
 // by assist-server over WebSocket, the JSON control messages on the "control"
-// data channel, the binary screen messages on the "screen" data channel, and
-// the file transfer messages (file_* control messages and the binary chunks
-// on each "file:<id>" channel, transfer.go).
+// data channel, and the binary screen messages on the "screen" data channel.
 //
 // It imports nothing of ours and nothing outside the standard library, so every
 // side can use it. Every decoder validates its input and returns an error

@@ -86,6 +86,12 @@ func TestControlValidation(t *testing.T) {
 		{`{"type":"hello","version":1,"width":-1}`, false},
 		{`{"type":"nope"}`, false},
 		{`{"type":"bye","reason":"x"}`, true},
+		{`{"type":"monitor","monitor":2}`, true},
+		{`{"type":"monitor"}`, true},
+		{`{"type":"monitor","monitor":-1}`, false},
+		{`{"type":"monitors","monitor":1,"monitors":[{"x":0,"y":0,"w":1920,"h":1080,"primary":true},{"x":1920,"y":0,"w":1280,"h":1024}]}`, true},
+		{`{"type":"monitors","monitor":3,"monitors":[{"x":0,"y":0,"w":1920,"h":1080}]}`, false},
+		{`{"type":"monitors","monitors":[{"x":0,"y":0,"w":0,"h":1080}]}`, false},
 	}
 	for _, tt := range tests {
 		_, err := DecodeControl([]byte(tt.json))
@@ -265,6 +271,7 @@ func FuzzDecodeControl(f *testing.F) {
 	f.Add([]byte(`{"type":"chat","chat":{"id":"1","from":"rep","text":"hola"}}`))
 	f.Add([]byte(`{"type":"chat_history","history":[{"text":"a"}]}`))
 	f.Add([]byte(`{"type":"reboot","state":"asking"}`))
+	f.Add([]byte(`{"type":"monitors","monitor":1,"monitors":[{"x":0,"y":0,"w":10,"h":10}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := DecodeControl(b)
 		if err != nil {
@@ -282,14 +289,24 @@ func FuzzDecodeScreen(f *testing.F) {
 	f.Add(AppendFrameEnd(nil, 1))
 	f.Add(AppendRects(nil, []Rect{{X: 1, Y: 1, W: 4, H: 4, Enc: EncPNG, Data: pngOf(f, tile)}}))
 	f.Add(AppendRects(nil, []Rect{{X: 0, Y: 0, W: 2, H: 1, Enc: EncRaw, Data: make([]byte, 6)}, {W: 3, H: 3, Enc: EncSolid, Data: []byte{1, 2, 3}}}))
+	f.Add(AppendRects(nil, []Rect{{X: 2, Y: 2, W: 4, H: 4, Enc: EncJPEG, Data: jpegOf(f, tile, 80)}, CopyRect(image.Rect(0, 0, 8, 8), image.Pt(3, 1))}))
+	f.Add(AppendCursor(nil, true, 3, 4))
+	f.Add(AppendRects(nil, []Rect{{X: 0, Y: 0, W: 16, H: 16, Enc: EncRaw, Data: make([]byte, 768)}, CachedRect(image.Rect(0, 0, 16, 16), 0)}))
+	f.Add(AppendCursorShape(nil, 1, 1, pngOf(f, tile)))
+	f.Add(AppendQuality(nil, Quality{Quality: 80, FPS: 20}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := DecodeScreen(b)
 		if err != nil {
 			return
 		}
 		dst := image.NewRGBA(image.Rect(0, 0, 16, 16))
+		var dec Decoder
 		for _, r := range m.Rects {
 			_ = r.Draw(dst) // must not panic, whatever the payload
+			_ = dec.Apply(dst, r)
+		}
+		if m.Kind == ScreenCursorShape {
+			_, _ = m.Cursor.CursorImage()
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 )
 
 // Screen message kinds: the first byte of every binary message on the
@@ -18,8 +19,11 @@ const (
 	// ScreenRects: [2][u16 count] then count rectangles, each
 	// [u16 x][u16 y][u16 w][u16 h][u8 encoding][u32 length][length bytes].
 	ScreenRects byte = 2
-	// ScreenFrameEnd: [3][u32 seq]. Every rectangle of frame seq has been
-	// sent: the receiver's picture now equals the captured frame.
+	// ScreenFrameEnd: [3][u32 seq] or [3][u32 seq][u8 flags]. Every
+	// rectangle of frame seq has been sent: the receiver's picture now
+	// equals the captured frame, exactly except for areas sent lossy. Flags
+	// bit 0 (FrameRefining): some of those areas will be refined once they
+	// stop changing; without it the picture is settled.
 	ScreenFrameEnd byte = 3
 )
 
@@ -31,6 +35,13 @@ const (
 	EncPNG byte = 2
 	// EncRaw: w*h*3 bytes R, G, B, row by row.
 	EncRaw byte = 3
+	// EncJPEG: a baseline JPEG image exactly w x h pixels (lossy; the agent
+	// refines the area later). See screenext.go.
+	EncJPEG byte = 4
+	// EncCopy: [u16 srcX][u16 srcY]: copy the w x h pixels at (srcX, srcY)
+	// of the picture, as it is before this rectangle, to (x, y). Scrolled
+	// and moved content; the two areas may overlap.
+	EncCopy byte = 5
 )
 
 // MaxDimension bounds a screen's width or height in pixels.
@@ -51,6 +62,9 @@ type ScreenMsg struct {
 	Width, Height int    // ScreenInfo
 	Rects         []Rect // ScreenRects; Data aliases the decoded buffer
 	Seq           uint32 // ScreenFrameEnd
+	Refining      bool   // ScreenFrameEnd: FrameRefining was set
+	Cursor        Cursor // ScreenCursor, ScreenCursorShape
+	Quality       Quality
 }
 
 // AppendScreenInfo appends a ScreenInfo message to dst.
@@ -107,10 +121,11 @@ func DecodeScreen(b []byte) (ScreenMsg, error) {
 			return ScreenMsg{}, fmt.Errorf("%w: screen size %dx%d", ErrMalformed, m.Width, m.Height)
 		}
 	case ScreenFrameEnd:
-		if len(p) != 4 {
+		if len(p) != 4 && (len(p) != 5 || p[4]&^FrameRefining != 0) {
 			return ScreenMsg{}, fmt.Errorf("%w: frame end of %d bytes", ErrMalformed, len(b))
 		}
 		m.Seq = binary.BigEndian.Uint32(p)
+		m.Refining = len(p) == 5 && p[4]&FrameRefining != 0
 	case ScreenRects:
 		if len(p) < 2 {
 			return ScreenMsg{}, fmt.Errorf("%w: rects without count", ErrMalformed)
@@ -147,6 +162,10 @@ func DecodeScreen(b []byte) (ScreenMsg, error) {
 		if len(p) != 0 {
 			return ScreenMsg{}, fmt.Errorf("%w: %d trailing bytes after rects", ErrMalformed, len(p))
 		}
+	case ScreenCursor, ScreenCursorShape, ScreenQuality:
+		if err := m.decodeExt(p); err != nil {
+			return ScreenMsg{}, err
+		}
 	default:
 		return ScreenMsg{}, fmt.Errorf("%w: screen message kind %d", ErrUnknownType, m.Kind)
 	}
@@ -170,6 +189,16 @@ func (r Rect) check() error {
 	case EncPNG:
 		if len(r.Data) == 0 {
 			return fmt.Errorf("%w: empty png rect", ErrMalformed)
+		}
+	case EncJPEG, EncCopy:
+		return r.checkExt()
+	case EncZlib:
+		if len(r.Data) < 5 {
+			return fmt.Errorf("%w: zlib rect with %d bytes", ErrMalformed, len(r.Data))
+		}
+	case EncCached:
+		if len(r.Data) != 2 || r.W > CacheTile || r.H > CacheTile {
+			return fmt.Errorf("%w: cached %dx%d rect with %d bytes", ErrMalformed, r.W, r.H, len(r.Data))
 		}
 	default:
 		return fmt.Errorf("%w: encoding %d", ErrUnknownType, r.Enc)
@@ -207,20 +236,35 @@ func (r Rect) Draw(dst *image.RGBA) error {
 			}
 		}
 	case EncPNG:
-		cfg, err := png.DecodeConfig(bytes.NewReader(r.Data))
+		img, err := r.decodeSized("png", png.DecodeConfig, png.Decode)
 		if err != nil {
-			return fmt.Errorf("%w: png rect: %v", ErrMalformed, err)
-		}
-		if cfg.Width != r.W || cfg.Height != r.H {
-			return fmt.Errorf("%w: png of %dx%d in a %dx%d rect", ErrMalformed, cfg.Width, cfg.Height, r.W, r.H)
-		}
-		img, err := png.Decode(bytes.NewReader(r.Data))
-		if err != nil {
-			return fmt.Errorf("%w: png rect: %v", ErrMalformed, err)
+			return err
 		}
 		drawOpaque(dst, img, r.X, r.Y)
+	case EncJPEG:
+		return r.drawJPEG(dst)
+	case EncCopy:
+		return r.drawCopy(dst)
+	case EncZlib, EncCached:
+		return fmt.Errorf("%w: zlib and cached rects need the channel's state: use a Decoder", ErrMalformed)
 	}
 	return nil
+}
+
+// decodeSized decodes r's image payload, which must be exactly r's size.
+func (r Rect) decodeSized(kind string, config func(io.Reader) (image.Config, error), decode func(io.Reader) (image.Image, error)) (image.Image, error) {
+	cfg, err := config(bytes.NewReader(r.Data))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s rect: %v", ErrMalformed, kind, err)
+	}
+	if cfg.Width != r.W || cfg.Height != r.H {
+		return nil, fmt.Errorf("%w: %s of %dx%d in a %dx%d rect", ErrMalformed, kind, cfg.Width, cfg.Height, r.W, r.H)
+	}
+	img, err := decode(bytes.NewReader(r.Data))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s rect: %v", ErrMalformed, kind, err)
+	}
+	return img, nil
 }
 
 // drawOpaque copies src onto dst at (x, y), taking colours as opaque.

@@ -115,6 +115,9 @@ type Stats struct {
 	Width      int              `json:"width"`
 	Height     int              `json:"height"`
 	Seconds    float64          `json:"seconds"`
+	// Encodings: rectangle payload bytes by encoding (solid, png, raw,
+	// jpeg, copy, zlib).
+	Encodings map[string]int64 `json:"encodings,omitempty"`
 }
 
 // Client is one rep connection attached to a session.
@@ -150,11 +153,13 @@ type Client struct {
 	rtts     []float64
 	agent    protocol.AgentInfo
 	ice      []protocol.ICEServer
+	lc       lifecycle   // chat, pause, reboot (lifecycle.go)
+	extra    screenExtra // cursor, quality, monitors: screen.go
 
 	files *transfer.Manager // file transfers (transfer.go)
 	link  *fileLink
 	hello chan struct{} // closed when the agent's control channel is open
-	lc    lifecycle     // chat, pause, reboot (lifecycle.go)
+	rc    remote        // remote control and clipboard (input.go)
 }
 
 // Attach connects to the session of code as a rep and starts receiving.
@@ -342,11 +347,16 @@ func (c *Client) onChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
 		return
 	}
 	label := dc.Label()
+	if label == protocol.ChannelInput {
+		c.onRemoteChannel(dc)
+		return
+	}
 	dc.OnMessage(func(m webrtc.DataChannelMessage) {
 		c.mu.Lock()
 		current := c.pc == pc
 		c.stats.Bytes[label] += int64(len(m.Data))
 		c.stats.BytesTotal += int64(len(m.Data))
+		c.extra.lastMsg = time.Now()
 		c.mu.Unlock()
 		if !current {
 			return
@@ -367,6 +377,7 @@ func (c *Client) onChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
 			c.control = dc
 			c.lcChangedLocked()
 			c.mu.Unlock()
+			c.rc.opened()
 			b, _ := protocol.EncodeControl(protocol.Control{Type: protocol.CtlHello, Version: protocol.Version})
 			dc.SendText(string(b))
 			c.attachFiles(pc, dc)
@@ -380,6 +391,7 @@ func (c *Client) onControl(pc *webrtc.PeerConnection, dc *webrtc.DataChannel, b 
 		c.addErr(err.Error())
 		return
 	}
+	c.onRemote(m) // remote control and clipboard (input.go)
 	switch m.Type {
 	case protocol.CtlPong:
 		rtt := float64(time.Since(c.start).Microseconds())/1000 - m.T
@@ -390,10 +402,11 @@ func (c *Client) onControl(pc *webrtc.PeerConnection, dc *webrtc.DataChannel, b 
 		}
 	case protocol.CtlError:
 		c.addErr(m.Message)
+	case protocol.CtlPing, protocol.CtlMonitors:
+		c.onScreenControl(m)
 	default:
-		if !c.fileControl(pc, dc, m) {
-			c.onLifecycle(m)
-		}
+		c.onLifecycle(m)
+		c.fileControl(pc, dc, m)
 	}
 }
 
@@ -413,22 +426,27 @@ func (c *Client) onScreen(b []byte) error {
 		}
 		c.frames = 0
 		c.screenOK = true
+		c.extra.dec.Reset()
 		c.stats.Width, c.stats.Height = m.Width, m.Height
 	case protocol.ScreenRects:
 		if c.fb == nil {
 			return errors.New("rep: rectangles before the screen size")
 		}
 		for _, r := range m.Rects {
-			if err := r.Draw(c.fb); err != nil {
+			c.countRect(r)
+			if err := c.extra.dec.Apply(c.fb, r); err != nil {
 				return fmt.Errorf("rep: %w", err)
 			}
 		}
 		c.stats.Tiles += int64(len(m.Rects))
+	case protocol.ScreenCursor, protocol.ScreenCursorShape, protocol.ScreenQuality:
+		c.onScreenExtra(m)
 	case protocol.ScreenFrameEnd:
 		if !c.screenOK {
 			return nil
 		}
 		c.frames++
+		c.extra.refining = m.Refining
 		c.stats.Updates++
 		close(c.frameCh)
 		c.frameCh = make(chan struct{})
@@ -555,8 +573,9 @@ func (c *Client) Errors() []string {
 func (c *Client) ResetStats() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.stats = Stats{Bytes: map[string]int64{}, Width: c.stats.Width, Height: c.stats.Height}
+	c.stats = Stats{Bytes: map[string]int64{}, Width: c.stats.Width, Height: c.stats.Height, Encodings: map[string]int64{}}
 	c.rtts = nil
+	c.extra.rects = nil
 	c.start = time.Now()
 }
 
@@ -568,6 +587,10 @@ func (c *Client) Stats() Stats {
 	s.Bytes = map[string]int64{}
 	for k, v := range c.stats.Bytes {
 		s.Bytes[k] = v
+	}
+	s.Encodings = map[string]int64{}
+	for k, v := range c.stats.Encodings {
+		s.Encodings[k] = v
 	}
 	s.Seconds = time.Since(c.start).Seconds()
 	if s.Seconds > 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"sort"
 
 	"github.com/pion/webrtc/v4"
@@ -206,27 +205,4 @@ func (c *Client) Reboot(ctx context.Context) (protocol.Control, error) {
 		return got, errors.New("rep: the customer's agent went away without answering the restart request")
 	}
 	return got, err
-}
-
-// WaitPicture waits until a complete frame satisfies match (checked on
-// the current picture first, then after every frame) and returns a copy.
-// Unlike WaitFrame it cannot miss a frame that arrived just before the
-// call.
-func (c *Client) WaitPicture(ctx context.Context, match func(*image.RGBA) bool) (*image.RGBA, error) {
-	for {
-		c.mu.Lock()
-		ok := c.frames > 0 && c.fb != nil && match(c.fb)
-		ch := c.frameCh
-		c.mu.Unlock()
-		if ok {
-			return c.Picture(), nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("rep: no matching frame from the customer: %w", ctx.Err())
-		case <-c.endedCh:
-			return nil, fmt.Errorf("rep: %w: %s", ErrEnded, c.Reason())
-		case <-ch:
-		}
-	}
 }

@@ -178,8 +178,17 @@ fi
 CODE=$(printf '%s' "$CODE" | tr -d '[:space:]')
 [ -n "$CODE" ] || die "assist-rep new printed no session code"
 
-start agent "$LOGS/agent.log" env DISPLAY="$DISPLAY" "$BIN/assist" join "$CODE" --server "$URL" --yes
+start agent "$LOGS/agent.log" env DISPLAY="$DISPLAY" "$BIN/assist" join "$CODE" --server "$URL" --yes --no-browser
 agent_pid=$started
+# The customer's chat window: the agent prints its address (--no-browser keeps
+# a browser from starting on the virtual desktop); wait for it, bounded.
+CHAT=""
+for _ in $(seq 1 100); do
+	CHAT=$(sed -n 's/.*Chat window: \(http[^ ]*\).*/\1/p' "$LOGS/agent.log" 2>/dev/null | head -n 1)
+	[ -n "$CHAT" ] && break
+	alive "$agent_pid" || break
+	sleep 0.1
+done
 
 cat <<EOF
 
@@ -188,6 +197,7 @@ cat <<EOF
   rep console : $URL/console
   rep token   : $TOKEN
   session code: $CODE
+  chat window : ${CHAT:-see $LOGS/agent.log}   (the customer's side: chat, consent, pause, end)
   display     : $DISPLAY   (e.g. DISPLAY=$DISPLAY xterm &)
   rep CLI     : $BIN/assist-rep --server $URL --token $TOKEN ...
   logs        : $LOGS/

@@ -274,6 +274,9 @@ function render() {
     }
   }
   const live = !ended && ws && ws.readyState === WebSocket.OPEN;
+  // Someone controls the mouse and keyboard: one click takes it back.
+  $('revoke').hidden = !state.reps.some((r) => r.controlling);
+  $('revoke').disabled = !live;
   $('pause').textContent = state.paused ? 'Resume sharing' : 'Pause sharing';
   $('pause').disabled = !live;
   $('end').disabled = !live;
@@ -295,6 +298,7 @@ function wire() {
     if (text && send({ type: 'chat', text })) $('chat-text').value = '';
   });
   $('pause').addEventListener('click', () => send({ type: state.paused ? 'unpause' : 'pause' }));
+  $('revoke').addEventListener('click', () => send({ type: 'revoke' }));
   $('end').addEventListener('click', () => {
     $('end-confirm').hidden = false;
     $('end-no').focus();

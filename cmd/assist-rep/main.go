@@ -6,10 +6,12 @@
 //	assist-rep stats CODE [--for 5s]
 //	assist-rep list
 //	assist-rep end CODE
-//	assist-rep push CODE LOCAL [NAME]
-//	assist-rep pull CODE REMOTE_PATH LOCAL
 //	assist-rep chat CODE [TEXT]
 //	assist-rep reboot CODE [--timeout 5m]
+//	assist-rep push CODE LOCAL [NAME]
+//	assist-rep pull CODE REMOTE_PATH LOCAL
+//	assist-rep type CODE TEXT | key CODE NAME... | click CODE X Y [button] [--double]
+//	assist-rep scroll CODE DX DY [--at X,Y] | clip get CODE | clip set CODE TEXT
 //
 // The server and token come from --server/--token or ASSIST_SERVER /
 // ASSIST_REP_TOKEN. Exit status 0 on success; otherwise 1 with a one-line
@@ -55,17 +57,18 @@ commands:
                                        save the customer's current screen as PNG
   stats CODE [--for 5s]                watch the session and print one JSON object of measurements
   end CODE                             end the session for everyone
+  chat CODE [TEXT]                     send TEXT to the customer (when given), then print the
+                                       session's chat as JSON lines {"id","from","text","time"}
+  reboot CODE [--timeout 5m]           ask the customer to restart the computer and reconnect;
+                                       prints "restarting: ..." when they allow it, fails when not
   push CODE LOCAL [NAME] [--timeout 15s]
                                        send a file to the customer (they are asked); prints
                                        "sent NAME: N bytes (..), sha256 HEX, RATE/s"
   pull CODE REMOTE_PATH LOCAL [--timeout 15s]
                                        fetch a file from the customer (they are asked) into the
                                        folder or new file LOCAL; prints "saved PATH: N bytes (..), sha256 HEX, RATE/s"
-  chat CODE [TEXT]                     send TEXT to the customer (when given), then print the
-                                       session's chat as JSON lines {"id","from","text","time"}
-  reboot CODE [--timeout 5m]           ask the customer to restart the computer and reconnect;
-                                       prints "restarting: ..." when they allow it, fails when not
 
+%s
 --server and --token default to $ASSIST_SERVER and $ASSIST_REP_TOKEN.
 Set ASSIST_ICE_LOOPBACK=1 to keep WebRTC on 127.0.0.1 (tests, one-machine demos).
 `
@@ -74,6 +77,12 @@ Set ASSIST_ICE_LOOPBACK=1 to keep WebRTC on 127.0.0.1 (tests, one-machine demos)
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
+		// A negative number (scroll CODE 0 -2) is an argument, not a flag.
+		if len(args) > 0 && len(args[0]) > 1 && args[0][0] == '-' && args[0][1] >= '0' && args[0][1] <= '9' {
+			pos = append(pos, args[0])
+			args = args[1:]
+			continue
+		}
 		if err := fs.Parse(args); err != nil {
 			return nil, err
 		}
@@ -95,9 +104,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	rebootTimeout := 5 * time.Minute // the customer must save their work first
 	watch := fs.Duration("for", 5*time.Second, "")
 	verbose := fs.Bool("v", false, "")
+	in := inputFlags(fs)
 	pos, err := parse(fs, args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
 	if errors.Is(err, flag.ErrHelp) || len(pos) == 0 {
-		fmt.Fprint(os.Stderr, usageText)
+		fmt.Fprintf(os.Stderr, usageText, inputUsage)
 		if err == nil {
 			return errors.New("missing command")
 		}
@@ -158,21 +171,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		return screenshot(ctx, cfg, rest[0], rest[1], *timeout)
+	case "type", "key", "click", "scroll", "clip":
+		return runInput(ctx, cfg, cmd, rest, in, *timeout, stdout)
 	case "stats":
 		if err := need(1, "stats CODE [--for 5s]"); err != nil {
 			return err
 		}
 		return stats(ctx, cfg, rest[0], *watch, stdout)
-	case "push":
-		if len(rest) != 2 && len(rest) != 3 {
-			return errors.New("usage: assist-rep push CODE LOCAL [NAME]")
-		}
-		return push(ctx, cfg, rest[0], rest[1], strings.Join(rest[2:], ""), *timeout, stdout)
-	case "pull":
-		if err := need(3, "pull CODE REMOTE_PATH LOCAL"); err != nil {
-			return err
-		}
-		return pull(ctx, cfg, rest[0], rest[1], rest[2], *timeout, stdout)
 	case "chat":
 		if len(rest) != 1 && len(rest) != 2 {
 			return errors.New("usage: assist-rep chat CODE [TEXT]")
@@ -190,8 +195,18 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			rebootTimeout = *timeout
 		}
 		return reboot(ctx, cfg, rest[0], rebootTimeout, stdout)
+	case "push":
+		if len(rest) != 2 && len(rest) != 3 {
+			return errors.New("usage: assist-rep push CODE LOCAL [NAME]")
+		}
+		return push(ctx, cfg, rest[0], rest[1], strings.Join(rest[2:], ""), *timeout, stdout)
+	case "pull":
+		if err := need(3, "pull CODE REMOTE_PATH LOCAL"); err != nil {
+			return err
+		}
+		return pull(ctx, cfg, rest[0], rest[1], rest[2], *timeout, stdout)
 	default:
-		fmt.Fprint(os.Stderr, usageText)
+		fmt.Fprintf(os.Stderr, usageText, inputUsage)
 		return fmt.Errorf("unknown command %q", cmd)
 	}
 }
@@ -204,7 +219,8 @@ func screenshot(ctx context.Context, cfg rep.Config, code, file string, timeout 
 		return err
 	}
 	defer c.Close()
-	img, err := c.WaitFrame(ctx, false)
+	// A settled picture: text exact, photo-like areas at their final quality.
+	img, err := c.WaitSettled(ctx)
 	if err != nil {
 		if errs := c.Errors(); len(errs) > 0 {
 			return fmt.Errorf("%w (%s)", err, errs[len(errs)-1])

@@ -38,7 +38,7 @@ func addSessionFlags(fs *flag.FlagSet) *sessionFlags {
 	return &sessionFlags{
 		server:    fs.String("server", envOr("ASSIST_SERVER", defaultServer), ""),
 		yes:       fs.Bool("yes", false, ""),
-		noBrowser: fs.Bool("no-browser", false, ""),
+		noBrowser: fs.Bool("no-browser", os.Getenv("ASSIST_NO_BROWSER") == "1", ""),
 		fps:       fs.Int("fps", 20, ""),
 		level:     fs.String("log-level", "warn", ""),
 		downloads: fs.String("downloads", "", ""),
@@ -234,14 +234,14 @@ func runSession(ctx context.Context, f *sessionFlags, log *slog.Logger, store *r
 	}
 	cfg.Info = machineInfo()
 	cfg.MaxFPS = *f.fps
-	cfg.Logger = log
-	cfg.ReconnectWindow = *f.window
-	cfg.OnState = say
 	cfg.Downloads = *f.downloads
 	if store != nil {
 		// Unfinished transfers live beside the ticket: a resumed agent continues them.
 		cfg.TransferJournal = filepath.Join(store.Dir, "transfers")
 	}
+	cfg.Logger = log
+	cfg.ReconnectWindow = *f.window
+	cfg.OnState = say
 	err = agent.Run(ctx, cfg)
 	var ended *agent.EndedError
 	switch {

@@ -271,3 +271,6 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// Pid is the Xvfb process's id (benchmarks read its CPU time).
+func (s *Server) Pid() int { return s.cmd.Process.Pid }

@@ -8,6 +8,8 @@ import { ScreenRenderer } from './screen.js';
 import { ChatPanel } from './chat.js';
 import { Transfers } from './transfer.js';
 import { renderTransfers, saveDownload, wireTransfers } from './transfer_ui.js';
+import { monitorOptions, placeCursor, qualityText, qualityTitle, saveScreenshot } from './screenui.js';
+import { RemoteInput, RemoteControls } from './input.js';
 
 const TOKEN_KEY = 'assist.token';
 const ATTACH_KEY = 'assist.attach';
@@ -298,7 +300,13 @@ function openSession(code, tok) {
   delete canvas.dataset.seq;
   notice = { text: '', until: 0 };
   fitScreen();
-  const renderer = new ScreenRenderer({ canvas, onError: setNotice, onResize: fitScreen });
+  const renderer = new ScreenRenderer({
+    canvas,
+    onError: setNotice,
+    onResize: fitScreen,
+    onCursor: () => drawCursor(),
+    onQuality: () => renderSession(),
+  });
   let session = null;
   const transfers = new Transfers({
     sendControl: (m) => session.sendControl(m),
@@ -306,15 +314,28 @@ function openSession(code, tok) {
     onChange: () => renderTransfers($('transfers'), transfers),
     save: saveDownload,
   });
+  const remote = new RemoteInput({
+    canvas,
+    sendInput: (b) => session.sendInput(b),
+    sendControl: (m) => session.sendControl(m),
+    onChange: renderSession,
+    clipboard: navigator.clipboard,
+    windowsKeys: () => $('windows-keys').checked,
+  });
+  remote.attach();
+  const controls = new RemoteControls($, remote);
   session = new RepSession({
     code,
     token: tok,
     url: wsURL(),
     onChange: renderSession,
     onScreen: (data) => renderer.push(data),
-    onPeerReset: () => renderer.reset(),
+    onPeerReset: () => {
+      renderer.reset();
+      remote.reset();
+    },
     onNotice: setNotice,
-    onControl: (msg) => chat.handle(msg),
+    onControl: (msg) => remote.handleControl(msg) || chat.handle(msg),
     onFileControl: (m) => transfers.handleControl(m),
     onFileChannel: (ch) => transfers.adoptChannel(ch),
     onLinkUp: () => transfers.linkUp(),
@@ -324,15 +345,18 @@ function openSession(code, tok) {
   session.ended.then(() => sessionStorage.removeItem(ATTACH_KEY));
   const ticker = setInterval(renderSession, 1000);
   renderTransfers($('transfers'), transfers);
-  return { session, renderer, ticker, transfers };
+  return { session, renderer, ticker, transfers, remote, controls };
 }
 
 function leaveSession() {
   if (!current) return;
-  const { session, renderer, ticker, transfers } = current;
+  const { session, renderer, ticker, transfers, remote, controls } = current;
   current = null;
+  $('cursor').hidden = true;
   clearInterval(ticker);
   for (const t of transfers.list()) transfers.cancel(t.id); // before the connection goes
+  remote.detach();
+  controls.detach();
   session.close();
   renderer.reset(); // its queued messages must not draw on the next session's canvas
   sessionStorage.removeItem(ATTACH_KEY);
@@ -362,11 +386,45 @@ async function endCurrent(reason) {
 // pixel. The backing store stays at full resolution.
 function fitScreen() {
   const canvas = $('screen');
-  const stage = canvas.parentElement;
+  const stage = $('screen-box').parentElement;
   const { width: w, height: h } = canvas;
   const scale = w && h ? Math.min(1, stage.clientWidth / w, stage.clientHeight / h) : 0;
   canvas.style.width = `${Math.floor(w * scale)}px`;
   canvas.style.height = `${Math.floor(h * scale)}px`;
+  drawCursor();
+}
+
+// drawCursor places the customer's pointer over the picture, at the
+// picture's scale.
+function drawCursor() {
+  const canvas = $('screen');
+  const scale = canvas.width ? parseFloat(canvas.style.width) / canvas.width : 0;
+  placeCursor($('cursor'), current && current.renderer.cursor, scale);
+}
+
+function renderMonitors(s) {
+  const select = $('monitor');
+  const list = s.monitors || [];
+  select.hidden = list.length < 2;
+  const opts = monitorOptions(list);
+  const key = JSON.stringify(opts);
+  if (select.dataset.key !== key) {
+    select.dataset.key = key;
+    select.replaceChildren(...opts.map((o) => new Option(o.label, String(o.value))));
+  }
+  if (select.value !== String(s.monitor || 0)) select.value = String(s.monitor || 0);
+}
+
+async function takeScreenshot() {
+  if (!current) return null;
+  try {
+    const saved = await saveScreenshot($('screen'), current.session.code);
+    setNotice(`Saved ${saved.name}`);
+    return saved;
+  } catch (err) {
+    setNotice(`Could not save a screenshot: ${err.message}`);
+    throw err;
+  }
 }
 
 function setNotice(text) {
@@ -388,10 +446,15 @@ function renderSession() {
   setText($('session-agent'), customerText(s.agent));
   setText($('rtt'), s.rtt == null ? 'RTT –' : `RTT ${Math.round(s.rtt)} ms`);
   setText($('fps'), `${Math.round(renderer.fps())} fps`);
+  setText($('quality'), qualityText(renderer.quality));
+  $('quality').title = qualityTitle(renderer.quality);
+  $('screenshot').disabled = !(renderer.width > 0);
+  renderMonitors(s);
   $('end').disabled = s.state === 'ended' || (s.fatal && s.phase === 'closed');
   renderTransfers($('transfers'), current.transfers);
   $('placeholder').hidden = renderer.width > 0;
   chat.setLive(s.state === 'active' && s.channels.control === 'open');
+  current.controls.render();
 }
 
 function state() {
@@ -410,6 +473,10 @@ function state() {
     screenErrors: renderer.errors,
     chat: chat.snapshot(),
     transfers: current.transfers.list(),
+    quality: renderer.quality,
+    refining: renderer.refining,
+    cursor: { visible: renderer.cursor.visible, x: renderer.cursor.x, y: renderer.cursor.y, shape: Boolean(renderer.cursor.image) },
+    input: current.remote.snapshot(),
   };
 }
 
@@ -428,7 +495,11 @@ function wire() {
     reboot: $('reboot'), rebootStatus: $('reboot-status'), paused: $('chat-paused'),
     sendControl: (msg) => Boolean(current && current.session.sendControl(msg)),
   });
-  new ResizeObserver(fitScreen).observe($('screen').parentElement);
+  new ResizeObserver(fitScreen).observe($('screen-box').parentElement);
+  $('screenshot').addEventListener('click', () => takeScreenshot().catch(() => {}));
+  $('monitor').addEventListener('change', (e) => {
+    if (current) current.session.selectMonitor(Number(e.target.value) || 0);
+  });
   $('login-form').addEventListener('submit', (e) => {
     e.preventDefault();
     login($('token').value);
@@ -459,7 +530,7 @@ function wire() {
   });
   $('back').addEventListener('click', back);
   $('end').addEventListener('click', () => endCurrent().catch(() => {}));
-  wireTransfers({ stage: $('screen').parentElement, panel: $('transfers'), current: () => current && current.transfers });
+  wireTransfers({ stage: $('screen-box').parentElement, panel: $('transfers'), current: () => current && current.transfers });
 }
 
 async function boot() {
@@ -501,6 +572,10 @@ window.assistConsole = {
   acceptFile: (id) => current.transfers.accept(id),
   /** Cancels a transfer. */
   cancelFile: (id) => current.transfers.cancel(id),
+  /** Saves the picture as PNG (the Screenshot button); resolves with {name, size}. */
+  screenshot: () => takeScreenshot(),
+  /** Shares monitor n (1-based) or all (0), as the monitor picker does. */
+  selectMonitor: (n) => Boolean(current && current.session.selectMonitor(n)),
 };
 
 boot();

@@ -7,15 +7,38 @@
 export const SCREEN_INFO = 1;
 export const SCREEN_RECTS = 2;
 export const SCREEN_FRAME_END = 3;
+export const SCREEN_CURSOR = 4;
+export const SCREEN_CURSOR_SHAPE = 5;
+export const SCREEN_QUALITY = 6;
+
+/** ScreenFrameEnd flag: lossy areas will be refined. */
+export const FRAME_REFINING = 1;
 
 /** Rectangle encodings. */
 export const ENC_SOLID = 1;
 export const ENC_PNG = 2;
 export const ENC_RAW = 3;
+export const ENC_JPEG = 4;
+export const ENC_COPY = 5;
+export const ENC_ZLIB = 6;
+export const ENC_CACHED = 7;
+
+/** The tile cache (protocol/cache.go). */
+export const CACHE_SLOTS = 2048;
+export const CACHE_TILE = 64;
+const CACHE_COLS = 64; // slots per row of the cache canvas
+const CACHEABLE = new Set([ENC_PNG, ENC_RAW, ENC_JPEG, ENC_ZLIB]);
+
+/** Whether the receiver stores r's tiles (the cache rule) on a picture of width x height. */
+export function cacheable(r, width, height) {
+  return CACHEABLE.has(r.enc) && r.x % CACHE_TILE === 0 && r.y % CACHE_TILE === 0 &&
+    (r.w % CACHE_TILE === 0 || r.x + r.w === width) && (r.h % CACHE_TILE === 0 || r.y + r.h === height);
+}
 
 /** Limits, as in protocol/doc.go and protocol/screen.go. */
 export const MAX_SCREEN_MESSAGE = 64 << 10;
 export const MAX_DIMENSION = 16384;
+export const MAX_CURSOR_SIZE = 256;
 
 const RECT_HEADER = 2 * 4 + 1 + 4;
 
@@ -35,8 +58,11 @@ function fail(message) {
  * Decodes one screen message. It returns one of
  *   {kind: SCREEN_INFO, width, height}
  *   {kind: SCREEN_RECTS, rects: [{x, y, w, h, enc, data: Uint8Array}]}
- *   {kind: SCREEN_FRAME_END, seq}
- * and throws ScreenError on a malformed message, with the same checks as
+ *   {kind: SCREEN_FRAME_END, seq, refining}
+ *   {kind: SCREEN_CURSOR, visible, x, y}
+ *   {kind: SCREEN_CURSOR_SHAPE, hotX, hotY, png: Uint8Array}
+ *   {kind: SCREEN_QUALITY, quality, fps, bytesPerSec, rttMs}
+ * (copy rects carry srcX, srcY) and throws ScreenError on a malformed message, with the same checks as
  * protocol.DecodeScreen. Rect data are views into buf (no copy).
  */
 export function decodeScreen(buf) {
@@ -49,8 +75,20 @@ export function decodeScreen(buf) {
     case SCREEN_INFO:
       return decodeInfo(view);
     case SCREEN_FRAME_END:
-      if (bytes.length !== 5) fail(`frame end of ${bytes.length} bytes`);
-      return { kind, seq: view.getUint32(1) };
+      if (bytes.length !== 5 && (bytes.length !== 6 || (bytes[5] & ~FRAME_REFINING) !== 0)) fail(`frame end of ${bytes.length} bytes`);
+      return { kind, seq: view.getUint32(1), refining: bytes.length === 6 && (bytes[5] & FRAME_REFINING) !== 0 };
+    case SCREEN_CURSOR:
+      if (bytes.length !== 6 || (bytes[1] & ~1) !== 0) fail(`cursor message of ${bytes.length} bytes`);
+      return { kind, visible: (bytes[1] & 1) === 1, x: view.getUint16(2), y: view.getUint16(4) };
+    case SCREEN_CURSOR_SHAPE:
+      if (bytes.length < 6) fail(`cursor shape of ${bytes.length} bytes`);
+      return { kind, hotX: view.getUint16(1), hotY: view.getUint16(3), png: bytes.subarray(5) };
+    case SCREEN_QUALITY: {
+      if (bytes.length !== 9) fail(`quality message of ${bytes.length} bytes`);
+      const quality = bytes[1];
+      if (quality < 1 || quality > 100) fail(`quality ${quality}`);
+      return { kind, quality, fps: bytes[2], bytesPerSec: view.getUint32(3), rttMs: view.getUint16(7) };
+    }
     case SCREEN_RECTS:
       return { kind, rects: decodeRects(bytes, view) };
     default:
@@ -115,15 +153,117 @@ function checkRect(r, i) {
     case ENC_PNG:
       if (r.data.length === 0) fail(`rect ${i}: empty png rect`);
       break;
+    case ENC_JPEG:
+      if (r.data.length === 0) fail(`rect ${i}: empty jpeg rect`);
+      break;
+    case ENC_ZLIB:
+      if (r.data.length < 5) fail(`rect ${i}: zlib rect with ${r.data.length} bytes`);
+      r.rawLen = ((r.data[0] << 24) >>> 0) + (r.data[1] << 16) + (r.data[2] << 8) + r.data[3];
+      if (r.rawLen < 4 || r.rawLen > 1 + 3 * 256 + r.w * r.h) fail(`rect ${i}: zlib rect of ${r.w}x${r.h} claims ${r.rawLen} bytes`);
+      break;
+    case ENC_CACHED:
+      if (r.data.length !== 2 || r.w > CACHE_TILE || r.h > CACHE_TILE) fail(`rect ${i}: cached ${r.w}x${r.h} rect with ${r.data.length} bytes`);
+      r.slot = (r.data[0] << 8) | r.data[1];
+      if (r.slot >= CACHE_SLOTS) fail(`rect ${i}: cache slot ${r.slot}`);
+      break;
+    case ENC_COPY:
+      if (r.data.length !== 4) fail(`rect ${i}: copy rect with ${r.data.length} bytes`);
+      r.srcX = (r.data[0] << 8) | r.data[1];
+      r.srcY = (r.data[2] << 8) | r.data[3];
+      break;
     default:
       fail(`rect ${i}: unknown encoding ${r.enc}`);
   }
 }
 
-/** Decodes PNG bytes to an ImageBitmap holding exactly the file's pixels. */
-export function decodePNG(data) {
-  const blob = new Blob([data], { type: 'image/png' });
+/** Decodes PNG (or, with type image/jpeg, JPEG) bytes to an ImageBitmap holding exactly the file's pixels. */
+export function decodePNG(data, type = 'image/png') {
+  const blob = new Blob([data], { type });
   return createImageBitmap(blob, { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+}
+
+const IMAGE_TYPES = { [ENC_PNG]: 'image/png', [ENC_JPEG]: 'image/jpeg' };
+
+/**
+ * StreamInflater is the receiving end of the screen channel's one raw
+ * deflate stream (protocol/zstream.go): segments go in strictly in order,
+ * each ends with a sync flush, so each one's output is complete when its
+ * bytes are in. A broken stream fails every later segment (until the
+ * renderer makes a new one at the next ScreenInfo).
+ */
+export class StreamInflater {
+  constructor() {
+    const ds = new DecompressionStream('deflate-raw');
+    this.writer = ds.writable.getWriter();
+    this.reader = ds.readable.getReader();
+    this.writer.closed.catch(() => {}); // a broken stream is reported by inflate
+    this.have = [];
+    this.haveLen = 0;
+    this.queue = Promise.resolve();
+  }
+
+  /** Inflates the next segment, which must give exactly n bytes. */
+  inflate(segment, n) {
+    const job = this.queue.then(async () => {
+      if (this.broken) throw new ScreenError(`the deflate stream broke earlier (${this.broken.message})`);
+      try {
+        this.writer.write(segment).catch(() => {});
+        while (this.haveLen < n) {
+          const { value, done } = await this.reader.read();
+          if (done) throw new ScreenError('the deflate stream ended');
+          this.have.push(value);
+          this.haveLen += value.length;
+        }
+        const all = this.have.length === 1 ? this.have[0] : concat(this.have, this.haveLen);
+        if (all.length !== n) throw new ScreenError(`a deflate segment gave ${all.length} bytes, not ${n}`);
+        this.have = [];
+        this.haveLen = 0;
+        return all;
+      } catch (err) {
+        this.broken = err;
+        throw err;
+      }
+    });
+    this.queue = job.catch(() => {});
+    return job;
+  }
+}
+
+function concat(parts, n) {
+  const out = new Uint8Array(n);
+  let p = 0;
+  for (const part of parts) {
+    out.set(part, p);
+    p += part.length;
+  }
+  return out;
+}
+
+/** Draws a palette payload (see protocol.AppendPalettePayload) into RGBA out, checking it. */
+export function paletteToRGBA(payload, w, h, out) {
+  const n = payload[0] + 1;
+  const bits = n <= 2 ? 1 : n <= 4 ? 2 : n <= 16 ? 4 : 8;
+  const rowBytes = Math.ceil((w * bits) / 8);
+  if (payload.length !== 1 + 3 * n + rowBytes * h) {
+    throw new ScreenError(`palette payload of ${payload.length} bytes for ${n} colours in ${w}x${h}`);
+  }
+  const pal = payload.subarray(1, 1 + 3 * n);
+  const idx = payload.subarray(1 + 3 * n);
+  const mask = (1 << bits) - 1;
+  for (let y = 0; y < h; y++) {
+    const row = y * rowBytes;
+    let d = y * w * 4;
+    for (let x = 0; x < w; x++, d += 4) {
+      const bit = x * bits;
+      const i = (idx[row + (bit >> 3)] >> (8 - bits - (bit & 7))) & mask;
+      if (i >= n) throw new ScreenError(`palette index ${i} of ${n}`);
+      out[d] = pal[3 * i];
+      out[d + 1] = pal[3 * i + 1];
+      out[d + 2] = pal[3 * i + 2];
+      out[d + 3] = 255;
+    }
+  }
+  return out;
 }
 
 /** Counts completed frames over the last second. */
@@ -157,19 +297,33 @@ export class FpsMeter {
  * message has been drawn. A message that does not decode, or does not fit the
  * screen, is reported through onError and dropped whole; push never throws.
  *
- * Options: canvas (required), decodePNG (bytes -> Promise<ImageBitmap-like>),
- * onError(message), onFrame({frames, seq}), onResize(width, height), now()
- * (a millisecond clock).
+ * Options: canvas (required), decodePNG ((bytes, type) -> Promise<ImageBitmap-like>),
+ * onError(message), onFrame({frames, seq, refining}), onResize(width, height),
+ * onCursor(cursor) with cursor {visible, x, y, hotX, hotY, image} (image an
+ * ImageBitmap-like, or null before the first shape), onQuality({quality, fps,
+ * bytesPerSec, rttMs}), now() (a millisecond clock).
+ *
+ * Copy rects copy within the canvas, in order with everything else. The
+ * pointer is never drawn on the canvas (copies would smear it): onCursor
+ * gets it for an overlay.
  */
 export class ScreenRenderer {
-  constructor({ canvas, decodePNG: decode = decodePNG, onError = () => {}, onFrame = () => {}, onResize = () => {}, now = () => performance.now() }) {
+  constructor({ canvas, decodePNG: decode = decodePNG, onError = () => {}, onFrame = () => {}, onResize = () => {}, onCursor = () => {}, onQuality = () => {}, makeCanvas = defaultCanvas, now = () => performance.now() }) {
     this.canvas = canvas;
     this.ctx = canvas.getContext('2d', { alpha: false });
     this.decode = decode;
     this.onError = onError;
     this.onFrame = onFrame;
     this.onResize = onResize;
+    this.onCursor = onCursor;
+    this.onQuality = onQuality;
     this.now = now;
+    this.cursor = { visible: false, x: 0, y: 0, hotX: 0, hotY: 0, image: null };
+    this.inflater = null; // made at each ScreenInfo: the stream restarts there
+    this.makeCanvas = makeCanvas;
+    this.cache = null; // {ctx, sizes, next}: emptied at each ScreenInfo
+    this.quality = null;
+    this.refining = false;
     this.queue = Promise.resolve();
     this.generation = 0;
     this.width = 0;
@@ -190,6 +344,7 @@ export class ScreenRenderer {
       return this.queue;
     }
     const generation = this.generation;
+    if (msg.kind === SCREEN_INFO && typeof DecompressionStream === 'function') this.inflater = new StreamInflater();
     const ready = this.prepare(msg);
     this.queue = this.queue
       .then(() => ready)
@@ -230,16 +385,26 @@ export class ScreenRenderer {
   // prepare starts decoding the PNG rectangles of msg. Its promise never
   // rejects: it resolves to {bitmaps} or {error}.
   prepare(msg) {
-    if (msg.kind !== SCREEN_RECTS || !msg.rects.some((r) => r.enc === ENC_PNG)) {
+    if (msg.kind === SCREEN_CURSOR_SHAPE) {
+      return Promise.resolve()
+        .then(() => this.decode(msg.png, 'image/png'))
+        .then(
+          (bitmap) => ({ bitmaps: [bitmap] }),
+          (err) => ({ bitmaps: [], error: `cursor shape does not decode (${err && err.message ? err.message : err})` }),
+        );
+    }
+    if (msg.kind !== SCREEN_RECTS || !msg.rects.some((r) => IMAGE_TYPES[r.enc] || r.enc === ENC_ZLIB)) {
       return Promise.resolve({ bitmaps: [] });
     }
     const jobs = msg.rects.map((r, i) =>
-      r.enc === ENC_PNG
+      r.enc === ENC_ZLIB
+        ? this.inflateRect(r, i)
+        : IMAGE_TYPES[r.enc]
         ? Promise.resolve()
-            .then(() => this.decode(r.data))
+            .then(() => this.decode(r.data, IMAGE_TYPES[r.enc]))
             .then(
               (bitmap) => ({ bitmap }),
-              (err) => ({ error: `rect ${i}: png does not decode (${err && err.message ? err.message : err})` }),
+              (err) => ({ error: `rect ${i}: ${r.enc === ENC_JPEG ? 'jpeg' : 'png'} does not decode (${err && err.message ? err.message : err})` }),
             )
         : Promise.resolve({}),
     );
@@ -254,6 +419,22 @@ export class ScreenRenderer {
     });
   }
 
+  // inflateRect takes a zlib rect's segment off the stream now (in arrival
+  // order) and turns it into pixels.
+  inflateRect(r, i) {
+    if (!this.inflater) return Promise.resolve({ error: `rect ${i}: zlib rect before the screen size` });
+    return this.inflater.inflate(r.data.subarray(4), r.rawLen).then(
+      (payload) => {
+        try {
+          return { bitmap: { pixels: paletteToRGBA(payload, r.w, r.h, new Uint8ClampedArray(r.w * r.h * 4)) } };
+        } catch (err) {
+          return { error: `rect ${i}: ${err.message}` };
+        }
+      },
+      (err) => ({ error: `rect ${i}: zlib segment does not inflate (${err && err.message ? err.message : err})` }),
+    );
+  }
+
   apply(msg, prepared) {
     switch (msg.kind) {
       case SCREEN_INFO:
@@ -263,9 +444,45 @@ export class ScreenRenderer {
         this.drawRects(msg.rects, prepared);
         break;
       case SCREEN_FRAME_END:
+        this.refining = msg.refining;
         this.frameEnd(msg.seq);
         break;
+      case SCREEN_CURSOR:
+        Object.assign(this.cursor, { visible: msg.visible, x: msg.x, y: msg.y });
+        this.cursorChanged();
+        break;
+      case SCREEN_CURSOR_SHAPE:
+        this.cursorShape(msg, prepared);
+        break;
+      case SCREEN_QUALITY:
+        this.quality = { quality: msg.quality, fps: msg.fps, bytesPerSec: msg.bytesPerSec, rttMs: msg.rttMs };
+        try {
+          this.onQuality(this.quality);
+        } catch (e) {
+          console.error('assist: quality handler failed', e);
+        }
+        break;
       default:
+    }
+  }
+
+  cursorShape(msg, { bitmaps, error }) {
+    if (error) throw new ScreenError(error);
+    const bitmap = bitmaps[0];
+    if (bitmap.width > MAX_CURSOR_SIZE || bitmap.height > MAX_CURSOR_SIZE || msg.hotX >= bitmap.width || msg.hotY >= bitmap.height) {
+      closeAll(bitmaps);
+      throw new ScreenError(`cursor of ${bitmap.width}x${bitmap.height} with hotspot ${msg.hotX},${msg.hotY}`);
+    }
+    if (this.cursor.image) closeAll([this.cursor.image]);
+    Object.assign(this.cursor, { hotX: msg.hotX, hotY: msg.hotY, image: bitmap });
+    this.cursorChanged();
+  }
+
+  cursorChanged() {
+    try {
+      this.onCursor(this.cursor);
+    } catch (e) {
+      console.error('assist: cursor handler failed', e);
     }
   }
 
@@ -277,6 +494,14 @@ export class ScreenRenderer {
     this.ctx.imageSmoothingEnabled = false;
     this.ctx.fillStyle = '#000';
     this.ctx.fillRect(0, 0, width, height);
+    if (!this.cache) {
+      const c = this.makeCanvas(CACHE_COLS * CACHE_TILE, (CACHE_SLOTS / CACHE_COLS) * CACHE_TILE);
+      this.cache = c ? { canvas: c, ctx: c.getContext('2d', { alpha: false }), sizes: [], next: 0 } : null;
+    }
+    if (this.cache) {
+      this.cache.sizes = [];
+      this.cache.next = 0;
+    }
     try {
       this.onResize(width, height);
     } catch (e) {
@@ -290,18 +515,44 @@ export class ScreenRenderer {
       if (this.width === 0) throw new ScreenError('rectangles before the screen size');
       rects.forEach((r, i) => this.checkFits(r, i, bitmaps[i]));
       this.ctx.imageSmoothingEnabled = false;
-      rects.forEach((r, i) => this.drawRect(r, bitmaps[i]));
+      rects.forEach((r, i) => {
+        this.drawRect(r, bitmaps[i]);
+        if (this.cache && cacheable(r, this.width, this.height)) this.store(r);
+      });
     } finally {
       closeAll(bitmaps);
     }
   }
 
+  // store keeps the tiles of r, just drawn, in the next cache slots.
+  store(r) {
+    const c = this.cache;
+    c.ctx.imageSmoothingEnabled = false;
+    for (let y = r.y; y < r.y + r.h; y += CACHE_TILE) {
+      for (let x = r.x; x < r.x + r.w; x += CACHE_TILE) {
+        const w = Math.min(CACHE_TILE, r.x + r.w - x);
+        const h = Math.min(CACHE_TILE, r.y + r.h - y);
+        const s = c.next;
+        c.ctx.drawImage(this.canvas, x, y, w, h, (s % CACHE_COLS) * CACHE_TILE, Math.floor(s / CACHE_COLS) * CACHE_TILE, w, h);
+        c.sizes[s] = `${w}x${h}`;
+        c.next = (s + 1) % CACHE_SLOTS;
+      }
+    }
+  }
+
   checkFits(r, i, bitmap) {
+    if (r.enc === ENC_CACHED && (!this.cache || this.cache.sizes[r.slot] !== `${r.w}x${r.h}`)) {
+      throw new ScreenError(`rect ${i}: cache slot ${r.slot} holds no ${r.w}x${r.h} tile`);
+    }
     if (r.x + r.w > this.width || r.y + r.h > this.height) {
       throw new ScreenError(`rect ${i} (${r.w}x${r.h} at ${r.x},${r.y}) outside the ${this.width}x${this.height} screen`);
     }
-    if (bitmap && (bitmap.width !== r.w || bitmap.height !== r.h)) {
-      throw new ScreenError(`rect ${i}: png of ${bitmap.width}x${bitmap.height} in a ${r.w}x${r.h} rect`);
+    if (r.enc === ENC_COPY && (r.srcX + r.w > this.width || r.srcY + r.h > this.height)) {
+      throw new ScreenError(`rect ${i}: copy source (${r.w}x${r.h} at ${r.srcX},${r.srcY}) outside the ${this.width}x${this.height} screen`);
+    }
+    if (bitmap && !bitmap.pixels && (bitmap.width !== r.w || bitmap.height !== r.h)) {
+      const kind = r.enc === ENC_JPEG ? 'jpeg' : 'png';
+      throw new ScreenError(`rect ${i}: ${kind} of ${bitmap.width}x${bitmap.height} in a ${r.w}x${r.h} rect`);
     }
   }
 
@@ -313,7 +564,19 @@ export class ScreenRenderer {
         ctx.fillRect(r.x, r.y, r.w, r.h);
         break;
       case ENC_PNG:
+      case ENC_JPEG:
         ctx.drawImage(bitmap, r.x, r.y);
+        break;
+      case ENC_ZLIB:
+        ctx.putImageData(typeof ImageData === 'function' ? new ImageData(bitmap.pixels, r.w, r.h) : { width: r.w, height: r.h, data: bitmap.pixels }, r.x, r.y);
+        break;
+      case ENC_CACHED:
+        ctx.drawImage(this.cache.canvas, (r.slot % CACHE_COLS) * CACHE_TILE, Math.floor(r.slot / CACHE_COLS) * CACHE_TILE, r.w, r.h, r.x, r.y, r.w, r.h);
+        break;
+      case ENC_COPY:
+        // The canvas onto itself: browsers copy through a snapshot, so
+        // overlapping areas come out right.
+        ctx.drawImage(this.canvas, r.srcX, r.srcY, r.w, r.h, r.x, r.y, r.w, r.h);
         break;
       case ENC_RAW:
         ctx.putImageData(rgbToImageData(r.data, r.w, r.h), r.x, r.y);
@@ -328,12 +591,25 @@ export class ScreenRenderer {
     this.meter.tick(this.now());
     this.canvas.dataset.frames = String(this.frames);
     this.canvas.dataset.seq = String(seq);
+    this.canvas.dataset.refining = String(this.refining);
     try {
-      this.onFrame({ frames: this.frames, seq });
+      this.onFrame({ frames: this.frames, seq, refining: this.refining });
     } catch (e) {
       console.error('assist: frame handler failed', e);
     }
   }
+}
+
+// defaultCanvas makes the tile cache's backing canvas (none under node).
+function defaultCanvas(w, h) {
+  if (typeof OffscreenCanvas === 'function') return new OffscreenCanvas(w, h);
+  if (typeof document !== 'undefined') {
+    const c = document.createElement('canvas');
+    c.width = w;
+    c.height = h;
+    return c;
+  }
+  return null;
 }
 
 /** Expands packed RGB to an opaque ImageData of w x h. */

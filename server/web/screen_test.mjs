@@ -2,9 +2,12 @@
 // Run: node --test server/web/
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
 import {
   decodeScreen, ScreenRenderer, ScreenError, FpsMeter, rgbToRGBA,
   SCREEN_INFO, SCREEN_RECTS, SCREEN_FRAME_END, ENC_SOLID, ENC_PNG, ENC_RAW, MAX_SCREEN_MESSAGE,
+  SCREEN_CURSOR, SCREEN_CURSOR_SHAPE, SCREEN_QUALITY, ENC_JPEG, ENC_COPY,
+  ENC_ZLIB, StreamInflater, paletteToRGBA,
 } from './screen.js';
 
 // Encoders mirroring protocol.AppendScreenInfo / AppendRects / AppendFrameEnd.
@@ -50,7 +53,7 @@ const raw = (x, y, w, h, fill = 7) => ({ x, y, w, h, enc: ENC_RAW, data: new Uin
 
 test('decodeScreen decodes each kind', () => {
   assert.deepEqual(decodeScreen(info(1920, 1080)), { kind: SCREEN_INFO, width: 1920, height: 1080 });
-  assert.deepEqual(decodeScreen(frameEnd(0xfffffffe)), { kind: SCREEN_FRAME_END, seq: 0xfffffffe });
+  assert.deepEqual(decodeScreen(frameEnd(0xfffffffe)), { kind: SCREEN_FRAME_END, seq: 0xfffffffe, refining: false });
   const m = decodeScreen(rects([solid(1, 2, 3, 4, [10, 20, 30]), raw(0, 0, 2, 1), png(5, 6, 7, 8, 9)]));
   assert.equal(m.kind, SCREEN_RECTS);
   assert.equal(m.rects.length, 3);
@@ -177,7 +180,7 @@ test('ScreenRenderer draws in arrival order although PNGs decode out of order', 
     ['image', 3, 9, 7],
     ['put', 2, 2, 0, 4, [5, 5, 5, 255]],
   ]);
-  assert.deepEqual(frames, [{ frames: 1, seq: 42 }]);
+  assert.deepEqual(frames, [{ frames: 1, seq: 42, refining: false }]);
   assert.equal(canvas.dataset.frames, '1');
   assert.equal(canvas.dataset.seq, '42');
   assert.deepEqual(closed.sort(), [1, 2, 3]);
@@ -247,4 +250,176 @@ test('FpsMeter counts the frames of the last second', () => {
 
 test('rgbToRGBA makes opaque pixels', () => {
   assert.deepEqual([...rgbToRGBA(Uint8Array.from([1, 2, 3, 4, 5, 6]), new Uint8Array(8))], [1, 2, 3, 255, 4, 5, 6, 255]);
+});
+
+// --- JPEG, copy, cursor, quality, refining (protocol/screenext.go) ---
+
+const jpeg = (x, y, w, h, tag) => ({ x, y, w, h, enc: ENC_JPEG, data: Uint8Array.from([0xff, tag]) });
+const copyRect = (x, y, w, h, sx, sy) => ({ x, y, w, h, enc: ENC_COPY, data: Uint8Array.from([sx >> 8, sx & 255, sy >> 8, sy & 255]) });
+
+function bytesOf(list) {
+  return Uint8Array.from(list).buffer;
+}
+
+test('decodeScreen decodes copy rects, cursor, shape, quality and the refining flag', () => {
+  const m = decodeScreen(rects([copyRect(1, 2, 3, 4, 300, 5), jpeg(0, 0, 8, 8, 1)]));
+  assert.equal(m.rects[0].srcX, 300);
+  assert.equal(m.rects[0].srcY, 5);
+  assert.equal(m.rects[1].enc, ENC_JPEG);
+  assert.deepEqual(decodeScreen(bytesOf([SCREEN_FRAME_END, 0, 0, 0, 7, 1])), { kind: SCREEN_FRAME_END, seq: 7, refining: true });
+  assert.deepEqual(decodeScreen(bytesOf([SCREEN_CURSOR, 1, 1, 0, 0, 9])), { kind: SCREEN_CURSOR, visible: true, x: 256, y: 9 });
+  const shape = decodeScreen(bytesOf([SCREEN_CURSOR_SHAPE, 0, 2, 0, 3, 0x89, 5]));
+  assert.equal(shape.hotX, 2);
+  assert.equal(shape.hotY, 3);
+  assert.deepEqual([...shape.png], [0x89, 5]);
+  assert.deepEqual(decodeScreen(bytesOf([SCREEN_QUALITY, 75, 20, 0, 1, 0, 0, 0, 12])), { kind: SCREEN_QUALITY, quality: 75, fps: 20, bytesPerSec: 65536, rttMs: 12 });
+  for (const bad of [
+    [SCREEN_FRAME_END, 0, 0, 0, 7, 2],
+    [SCREEN_CURSOR, 2, 0, 0, 0, 0],
+    [SCREEN_CURSOR, 1, 0, 0],
+    [SCREEN_CURSOR_SHAPE, 0, 0, 0, 0],
+    [SCREEN_QUALITY, 0, 20, 0, 0, 0, 0, 0, 0],
+  ]) {
+    assert.throws(() => decodeScreen(bytesOf(bad)), ScreenError, `${bad}`);
+  }
+  assert.throws(() => decodeScreen(rects([{ x: 0, y: 0, w: 1, h: 1, enc: ENC_COPY, data: Uint8Array.from([1, 2, 3]) }])), ScreenError);
+  assert.throws(() => decodeScreen(rects([{ x: 0, y: 0, w: 1, h: 1, enc: ENC_JPEG, data: new Uint8Array(0) }])), ScreenError);
+});
+
+test('ScreenRenderer copies within the canvas in order, decodes JPEG, and keeps the cursor off the canvas', async () => {
+  const { canvas, ctx, ops } = fakeCanvas();
+  ctx.drawImage = (img, ...a) => ops.push(['image', img === canvas ? 'self' : img.tag, ...a]);
+  const types = [];
+  const { decode } = fakeDecoder({ 1: [4, 4], 2: [2, 3] }, { 1: 20 });
+  const cursors = [];
+  const qualities = [];
+  const frames = [];
+  const r = new ScreenRenderer({
+    canvas,
+    decodePNG: (data, type) => { types.push(type); return decode(data); },
+    onCursor: (c) => cursors.push({ ...c, image: c.image && c.image.tag }),
+    onQuality: (q) => qualities.push(q),
+    onFrame: (f) => frames.push(f),
+    now: () => 0,
+  });
+  r.push(info(10, 10));
+  r.push(rects([jpeg(0, 0, 4, 4, 1), copyRect(0, 5, 4, 4, 0, 0)]));
+  r.push(bytesOf([SCREEN_CURSOR_SHAPE, 0, 1, 0, 2, 0x89, 2]));
+  r.push(bytesOf([SCREEN_CURSOR, 1, 0, 3, 0, 4]));
+  r.push(bytesOf([SCREEN_QUALITY, 60, 15, 0, 0, 1, 0, 0, 40]));
+  r.push(rects([copyRect(0, 0, 4, 4, 8, 8)])); // source outside: dropped
+  await r.push(bytesOf([SCREEN_FRAME_END, 0, 0, 0, 1, 1]));
+  assert.deepEqual(types, ['image/jpeg', 'image/png']);
+  assert.deepEqual(ops, [
+    ['fill', '#000', 0, 0, 10, 10],
+    ['image', 1, 0, 0],
+    ['image', 'self', 0, 0, 4, 4, 0, 5, 4, 4],
+  ]);
+  assert.equal(r.errors, 1);
+  assert.deepEqual(cursors, [
+    { visible: false, x: 0, y: 0, hotX: 1, hotY: 2, image: 2 },
+    { visible: true, x: 3, y: 4, hotX: 1, hotY: 2, image: 2 },
+  ]);
+  assert.deepEqual(qualities, [{ quality: 60, fps: 15, bytesPerSec: 256, rttMs: 40 }]);
+  assert.deepEqual(frames, [{ frames: 1, seq: 1, refining: true }]);
+  assert.equal(canvas.dataset.refining, 'true');
+});
+
+// --- the deflate stream (protocol/zstream.go) ---
+
+
+// deflateSegments compresses payloads onto one raw deflate stream, each
+// ending with a sync flush, as protocol.ZEncoder does.
+async function deflateSegments(payloads) {
+  const d = zlib.createDeflateRaw();
+  const out = [];
+  for (const p of payloads) {
+    const chunks = [];
+    const onData = (c) => chunks.push(c);
+    d.on('data', onData);
+    d.write(p);
+    await new Promise((resolve) => d.flush(zlib.constants.Z_SYNC_FLUSH, resolve));
+    d.off('data', onData);
+    out.push(new Uint8Array(Buffer.concat(chunks)));
+  }
+  return out;
+}
+
+function zrect(x, y, w, h, segment, rawLen) {
+  const data = new Uint8Array(4 + segment.length);
+  new DataView(data.buffer).setUint32(0, rawLen);
+  data.set(segment, 4);
+  return { x, y, w, h, enc: ENC_ZLIB, data };
+}
+
+test('paletteToRGBA unpacks 1-bit and 8-bit indexes and rejects bad ones', () => {
+  // 2 colours, 3x2: rows 101 / 010 -> bytes 0b10100000, 0b01000000
+  const p = Uint8Array.from([1, 0, 0, 0, 255, 255, 255, 0b10100000, 0b01000000]);
+  const out = paletteToRGBA(p, 3, 2, new Uint8ClampedArray(24));
+  assert.deepEqual([...out.slice(0, 12)], [255, 255, 255, 255, 0, 0, 0, 255, 255, 255, 255, 255]);
+  assert.throws(() => paletteToRGBA(p.subarray(0, 8), 3, 2, new Uint8ClampedArray(24)), ScreenError);
+  const bad = Uint8Array.from([2, 1, 1, 1, 2, 2, 2, 3, 3, 3, 0b11000000]); // 3 colours, index 3
+  assert.throws(() => paletteToRGBA(bad, 1, 1, new Uint8ClampedArray(4)), /palette index 3/);
+});
+
+test('StreamInflater keeps the stream across segments; ScreenRenderer draws zlib rects', async () => {
+  const tile = Uint8Array.from([1, 10, 20, 30, 200, 210, 220, 0b10000000, 0b01000000]); // 2x2
+  const segs = await deflateSegments([tile, tile, tile]);
+  assert.ok(segs[1].length < tile.length + 5, 'a repeated payload is a back-reference');
+  const inf = new StreamInflater();
+  for (const s of segs) assert.deepEqual([...(await inf.inflate(s, tile.length))], [...tile]);
+  // A broken stream fails later segments too.
+  await assert.rejects(inf.inflate(Uint8Array.from([0xff, 0xff, 0xff]), 9));
+  await assert.rejects(inf.inflate(segs[0], 9), /broke earlier/);
+
+  const { canvas, ops } = fakeCanvas();
+  {
+    const r = new ScreenRenderer({ canvas, now: () => 0 });
+    r.push(info(4, 4));
+    r.push(rects([zrect(0, 0, 2, 2, segs[0], tile.length)]));
+    r.push(info(4, 4)); // restarts the stream
+    r.push(rects([zrect(2, 2, 2, 2, segs[0], tile.length), zrect(0, 2, 2, 2, segs[1], tile.length)]));
+    await r.push(frameEnd(1));
+    assert.equal(r.errors, 0);
+    assert.deepEqual(ops.filter((o) => o[0] === 'put'), [
+      ['put', 2, 2, 0, 0, [200, 210, 220, 255]],
+      ['put', 2, 2, 2, 2, [200, 210, 220, 255]],
+      ['put', 2, 2, 0, 2, [200, 210, 220, 255]],
+    ]);
+  }
+});
+
+// --- the tile cache (protocol/cache.go) ---
+
+test('ScreenRenderer stores cacheable rects tile by tile and draws cached ones', async () => {
+  const { canvas, ctx, ops } = fakeCanvas();
+  ctx.drawImage = (img, ...a) => ops.push(['image', img === canvas ? 'self' : img.tag || 'cache', ...a]);
+  const stores = [];
+  const makeCanvas = (w, h) => ({
+    tag: 'cache', width: w, height: h,
+    getContext: () => ({ imageSmoothingEnabled: true, drawImage: (src, ...a) => stores.push([src === canvas ? 'screen' : '?', ...a]) }),
+  });
+  const r = new ScreenRenderer({ canvas, makeCanvas, now: () => 0 });
+  const cached = (x, y, w, h, slot) => ({ x, y, w, h, enc: 7, data: Uint8Array.from([slot >> 8, slot & 255]) });
+  r.push(info(200, 100));
+  // Cacheable: a 128x64 raw run at the origin (slots 0, 1) and the 8x36
+  // bottom-right edge tile (slot 2). Not: a rect off the grid.
+  r.push(rects([raw(0, 0, 128, 64), raw(3, 3, 8, 8), raw(192, 64, 8, 36)]));
+  r.push(rects([cached(64, 64, 64, 36, 0)])); // wrong size for slot 0: dropped
+  r.push(rects([cached(128, 0, 64, 64, 1), cached(0, 64, 8, 36, 2)]));
+  await r.push(frameEnd(1));
+  assert.deepEqual(stores, [
+    ['screen', 0, 0, 64, 64, 0, 0, 64, 64],
+    ['screen', 64, 0, 64, 64, 64, 0, 64, 64],
+    ['screen', 192, 64, 8, 36, 128, 0, 8, 36],
+  ]);
+  assert.equal(r.errors, 1);
+  assert.deepEqual(ops.filter((o) => o[1] === 'cache'), [
+    ['image', 'cache', 64, 0, 64, 64, 128, 0, 64, 64],
+    ['image', 'cache', 128, 0, 8, 36, 0, 64, 8, 36],
+  ]);
+  // A new screen size empties the cache.
+  r.push(info(200, 100));
+  await r.push(rects([cached(128, 0, 64, 64, 1)]));
+  assert.equal(r.errors, 2);
 });

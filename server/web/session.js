@@ -46,7 +46,7 @@ export class RepSession {
     this.onScreen = opts.onScreen || (() => {});
     this.onPeerReset = opts.onPeerReset || (() => {});
     this.onNotice = opts.onNotice || (() => {});
-    this.onControl = opts.onControl || (() => false); // other control messages (chat.js); true when handled
+    this.onControl = opts.onControl || (() => false); // other control messages (input.js, chat.js); true when handled
     // File transfers (transfer.js): file_* control messages, file:<id>
     // channels, and the link going up (agent's hello) or down.
     this.onFileControl = opts.onFileControl || (() => {});
@@ -95,6 +95,8 @@ export class RepSession {
     this.bye = '';
     this.screen = false;
     this.pingTimer = 0;
+    this.monitors = [];
+    this.monitor = 0;
   }
 
   /** Connects and attaches; the promise resolves on the first "attached" and rejects on a fatal error. */
@@ -124,7 +126,17 @@ export class RepSession {
       rtt: this.rtt,
       bye: this.bye,
       screen: this.screen,
+      monitors: this.monitors,
+      monitor: this.monitor,
     };
+  }
+
+  /** Asks the agent to share monitor n (1-based, as in snapshot().monitors) or all of them (0). */
+  selectMonitor(n) {
+    const ok = this.sendControl({ type: 'monitor', monitor: n });
+    if (ok) this.monitor = n;
+    this.changed();
+    return ok;
   }
 
   /**
@@ -389,6 +401,7 @@ export class RepSession {
         };
         break;
       case 'input':
+        ch.binaryType = 'arraybuffer';
         break;
       default:
         if (ch.label.startsWith('file:')) {
@@ -416,6 +429,10 @@ export class RepSession {
       this.notice(`Ignored a malformed control message: ${err.message}`);
       return;
     }
+    if (this.onControl(msg)) {
+      this.changed();
+      return;
+    }
     switch (msg.type) {
       case 'hello':
         this.handleHello(msg);
@@ -428,6 +445,10 @@ export class RepSession {
         break;
       case 'error':
         this.notice(`The customer’s agent reported: ${msg.message || msg.error}`);
+        break;
+      case 'monitors':
+        this.monitors = Array.isArray(msg.monitors) ? msg.monitors : [];
+        this.monitor = Number(msg.monitor) || 0;
         break;
       case 'bye':
         this.bye = msg.reason || 'no reason given';
@@ -481,6 +502,19 @@ export class RepSession {
       return true;
     } catch (err) {
       console.warn('assist: control send failed', err);
+      return false;
+    }
+  }
+
+  /** Sends one binary input message (input.js); false when the input channel is not open. */
+  sendInput(bytes) {
+    const ch = this.channels.input;
+    if (!ch || ch.readyState !== 'open') return false;
+    try {
+      ch.send(bytes);
+      return true;
+    } catch (err) {
+      console.warn('assist: input send failed', err);
       return false;
     }
   }

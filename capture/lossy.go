@@ -1,0 +1,32 @@
+package capture
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/jpeg"
+
+	"assist/protocol"
+)
+
+// EncodeAuto encodes the pixels of img inside r choosing by content: one
+// colour as EncSolid; at most 256 colours (text, UI, line art) losslessly as
+// Encode does; more colours (photos, video, gradients with noise) as a JPEG
+// of the given quality (1-100), reported as lossy so that the caller can
+// refine the area once it stops changing. quality <= 0 is Encode. Errors as
+// Encode's.
+func (e *Encoder) EncodeAuto(img *image.RGBA, r image.Rectangle, quality int) (rect protocol.Rect, lossy bool, err error) {
+	return e.encode(img, r, min(quality, 100))
+}
+
+// jpeg encodes img inside r as a JPEG (alpha ignored) into out.
+func (e *Encoder) jpeg(img *image.RGBA, r image.Rectangle, out protocol.Rect, quality int) (protocol.Rect, bool, error) {
+	e.out.Reset()
+	// A sub-image of an *image.RGBA keeps image/jpeg on its fast path.
+	if err := jpeg.Encode(&e.out, img.SubImage(r), &jpeg.Options{Quality: quality}); err != nil {
+		return protocol.Rect{}, false, fmt.Errorf("capture: jpeg of a %dx%d rect: %w", r.Dx(), r.Dy(), err)
+	}
+	out.Enc = protocol.EncJPEG
+	out.Data = bytes.Clone(e.out.Bytes())
+	return out, true, nil
+}

@@ -1,0 +1,343 @@
+package capture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/maphash"
+	"image"
+)
+
+// Move is content that moved on screen between two frames: the pixels now
+// inside Dst were at Src (Dst's top-left corner) in the earlier frame. Both
+// are in frame coordinates.
+type Move struct {
+	Dst image.Rectangle
+	Src image.Point
+}
+
+// Detection limits. A move smaller than minMoveArea pixels is not worth a
+// copy; the 2-D search (window moves) runs only on changed areas up to
+// maxSearchArea pixels, with up to maxAnchors probes.
+const (
+	minMoveArea   = 64 * 48
+	minMoveRows   = 8
+	maxSearchArea = 1 << 20
+	maxAnchors    = 8
+	anchorLen     = 32 // pixels
+	maxMatches    = 64 // per anchor
+)
+
+// MoveDetector finds scrolled or moved content between two frames. It keeps
+// scratch memory between calls; not safe for concurrent use.
+type MoveDetector struct {
+	prevRows, curRows []uint64
+	seen              map[uint64]int32 // prev row hash -> row, or -1 when it repeats
+	votes             map[image.Point]int
+}
+
+// Detect looks for the largest block of changed (the bounding box of the
+// changed area) whose pixels in cur appear in prev at another place: first
+// vertically (scrolling), then, for areas up to about a megapixel, anywhere
+// (a window moving). prev and cur must have the same bounds. A found move's
+// destination lies inside changed and matches prev's source exactly.
+func (d *MoveDetector) Detect(prev, cur *image.RGBA, changed image.Rectangle) (Move, bool) {
+	b := cur.Bounds()
+	if prev.Bounds() != b {
+		return Move{}, false
+	}
+	c, ok := exactChange(prev, cur, changed.Intersect(b))
+	if !ok || c.Dx()*c.Dy() < minMoveArea {
+		return Move{}, false
+	}
+	if m, ok := d.vertical(prev, cur, c); ok {
+		return m, true
+	}
+	if c.Dx()*c.Dy() <= maxSearchArea {
+		return d.anywhere(prev, cur, c)
+	}
+	return Move{}, false
+}
+
+// ChangedBounds shrinks r to the pixels that differ between a and b (false
+// when none do).
+func ChangedBounds(a, b *image.RGBA, r image.Rectangle) (image.Rectangle, bool) {
+	return exactChange(a, b, r.Intersect(a.Bounds()).Intersect(b.Bounds()))
+}
+
+// exactChange shrinks r to the pixels that differ between a and b.
+func exactChange(a, b *image.RGBA, r image.Rectangle) (image.Rectangle, bool) {
+	x0, x1, y0, y1 := r.Max.X, r.Min.X, -1, -1
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		ra := a.Pix[a.PixOffset(r.Min.X, y):a.PixOffset(r.Max.X, y)]
+		rb := b.Pix[b.PixOffset(r.Min.X, y):b.PixOffset(r.Max.X, y)]
+		if bytes.Equal(ra, rb) {
+			continue
+		}
+		if y0 < 0 {
+			y0 = y
+		}
+		y1 = y + 1
+		i := 0
+		for i < len(ra) && ra[i] == rb[i] {
+			i++
+		}
+		j := len(ra)
+		for j > i && ra[j-1] == rb[j-1] {
+			j--
+		}
+		x0 = min(x0, r.Min.X+i/4)
+		x1 = max(x1, r.Min.X+(j+3)/4)
+	}
+	if y0 < 0 {
+		return image.Rectangle{}, false
+	}
+	return image.Rect(x0, y0, x1, y1), true
+}
+
+func rowHash(img *image.RGBA, x0, x1, y int) uint64 {
+	return maphash.Bytes(seed, img.Pix[img.PixOffset(x0, y):img.PixOffset(x1, y)])
+}
+
+// vertical finds rows of c's columns that moved up or down.
+func (d *MoveDetector) vertical(prev, cur *image.RGBA, c image.Rectangle) (Move, bool) {
+	b := cur.Bounds()
+	d.prevRows = grow(d.prevRows, b.Dy())
+	d.curRows = grow(d.curRows, b.Dy())
+	if d.seen == nil {
+		d.seen = map[uint64]int32{}
+		d.votes = map[image.Point]int{}
+	}
+	clear(d.seen)
+	clear(d.votes)
+	// Scrolled content comes from inside the changed area (it all moved).
+	for y := c.Min.Y; y < c.Max.Y; y++ {
+		h := rowHash(prev, c.Min.X, c.Max.X, y)
+		d.prevRows[y-b.Min.Y] = h
+		if _, dup := d.seen[h]; dup {
+			d.seen[h] = -1 // blank lines and the like say nothing
+		} else {
+			d.seen[h] = int32(y)
+		}
+	}
+	for y := c.Min.Y; y < c.Max.Y; y++ {
+		h := rowHash(cur, c.Min.X, c.Max.X, y)
+		d.curRows[y-b.Min.Y] = h
+		if py, ok := d.seen[h]; ok && py >= 0 && int(py) != y {
+			d.votes[image.Pt(0, int(py)-y)]++
+		}
+	}
+	best, n := image.Point{}, 0
+	for dy, v := range d.votes {
+		if v > n || v == n && abs(dy.Y) < abs(best.Y) {
+			best, n = dy, v
+		}
+	}
+	if n < 2 {
+		return Move{}, false
+	}
+	// The longest run of rows of c that match prev shifted by best.Y.
+	dy := best.Y
+	runStart, bestStart, bestLen := -1, 0, 0
+	for y := c.Min.Y; y <= c.Max.Y; y++ {
+		ok := y < c.Max.Y && y+dy >= c.Min.Y && y+dy < c.Max.Y &&
+			d.curRows[y-b.Min.Y] == d.prevRows[y+dy-b.Min.Y]
+		if ok && runStart < 0 {
+			runStart = y
+		}
+		if !ok && runStart >= 0 {
+			if y-runStart > bestLen {
+				bestStart, bestLen = runStart, y-runStart
+			}
+			runStart = -1
+		}
+	}
+	if bestLen < minMoveRows || bestLen*c.Dx() < minMoveArea {
+		return Move{}, false
+	}
+	dst := image.Rect(c.Min.X, bestStart, c.Max.X, bestStart+bestLen)
+	return Move{Dst: dst, Src: image.Pt(c.Min.X, bestStart+dy)}, true
+}
+
+// anywhere finds a block of c that moved in both directions: it takes a few
+// distinctive 16-pixel segments of cur, looks them up in prev within c,
+// takes the offset most of them agree on, and grows the matching block
+// around the first segment that agreed.
+func (d *MoveDetector) anywhere(prev, cur *image.RGBA, c image.Rectangle) (Move, bool) {
+	if c.Dx() < 2*anchorLen {
+		return Move{}, false
+	}
+	anchors := findAnchors(cur, c)
+	if len(anchors) < 2 {
+		return Move{}, false
+	}
+	clear(d.votes)
+	first := map[image.Point]image.Point{}
+	for _, a := range anchors {
+		seg := cur.Pix[cur.PixOffset(a.X, a.Y):][:4*anchorLen]
+		head := binary.LittleEndian.Uint64(seg)
+		var found []image.Point
+		for y := c.Min.Y; y < c.Max.Y && len(found) <= maxMatches; y++ {
+			row := prev.Pix[prev.PixOffset(c.Min.X, y):prev.PixOffset(c.Max.X, y)]
+			for i := 0; i+4*anchorLen <= len(row); i += 4 {
+				if binary.LittleEndian.Uint64(row[i:]) == head && bytes.Equal(row[i:i+4*anchorLen], seg) {
+					found = append(found, image.Pt(c.Min.X+i/4, y))
+				}
+			}
+		}
+		if len(found) == 0 || len(found) > maxMatches {
+			continue // gone, or too common to say anything
+		}
+		for _, p := range found {
+			off := p.Sub(a)
+			if off == (image.Point{}) {
+				continue
+			}
+			d.votes[off]++
+			if _, ok := first[off]; !ok {
+				first[off] = a
+			}
+		}
+	}
+	best, n, second := image.Point{}, 0, 0
+	for off, v := range d.votes {
+		if v > n {
+			best, n, second = off, v, n
+		} else if v > second {
+			second = v
+		}
+	}
+	if n < 3 || n == second { // repeated text can agree by chance; not this often
+		return Move{}, false
+	}
+	return growMove(prev, cur, first[best], best, c)
+}
+
+// findAnchors picks up to maxAnchors segments of anchorLen pixels inside c
+// with at least three colours, spread over c's rows, each as near the middle
+// of its row as possible (edges are where moved and uncovered pixels meet).
+func findAnchors(img *image.RGBA, c image.Rectangle) []image.Point {
+	var out []image.Point
+	step := max(1, c.Dy()/(maxAnchors*2))
+	mid := c.Min.X + (c.Dx()-anchorLen)/2
+	for y := c.Min.Y + step/2; y < c.Max.Y && len(out) < maxAnchors; y += step {
+		for k := 0; ; k++ {
+			x := mid + (k+1)/2*anchorLen*(1-2*(k&1)) // mid, mid+16, mid-16, mid+32...
+			if x < c.Min.X || x+anchorLen > c.Max.X {
+				break
+			}
+			seg := img.Pix[img.PixOffset(x, y):][:4*anchorLen]
+			if colours(seg) >= 3 {
+				out = append(out, image.Pt(x, y))
+				break
+			}
+		}
+	}
+	return out
+}
+
+func colours(seg []byte) int {
+	var seen [3]uint32
+	n := 0
+	for i := 0; i < len(seg) && n < 3; i += 4 {
+		v := binary.LittleEndian.Uint32(seg[i:])
+		if n > 0 && seen[0] == v || n > 1 && seen[1] == v {
+			continue
+		}
+		seen[n] = v
+		n++
+	}
+	return n
+}
+
+// growMove grows the block around anchor a whose pixels in cur equal prev's
+// at offset off: the anchor's columns up and down as far as they match,
+// then columns left and right while the whole column matches, all inside
+// within.
+func growMove(prev, cur *image.RGBA, a, off image.Point, within image.Rectangle) (Move, bool) {
+	b := cur.Bounds()
+	// The source block must stay inside the frame too; the block inside
+	// within (what changed, or the window that moved): equal pixels beyond
+	// (a plain desktop) are not worth comparing.
+	lim := b.Intersect(b.Sub(off)).Intersect(within)
+	seg := func(y, x0, x1 int) bool {
+		return bytes.Equal(cur.Pix[cur.PixOffset(x0, y):cur.PixOffset(x1, y)],
+			prev.Pix[prev.PixOffset(x0+off.X, y+off.Y):prev.PixOffset(x1+off.X, y+off.Y)])
+	}
+	x0, x1 := a.X, a.X+anchorLen
+	if !image.Rect(x0, a.Y, x1, a.Y+1).In(lim) || !seg(a.Y, x0, x1) {
+		return Move{}, false
+	}
+	y0, y1 := a.Y, a.Y+1
+	for y0 > lim.Min.Y && seg(y0-1, x0, x1) {
+		y0--
+	}
+	for y1 < lim.Max.Y && seg(y1, x0, x1) {
+		y1++
+	}
+	if y1-y0 < minMoveRows {
+		return Move{}, false // before the costly part
+	}
+	col := func(x int) bool {
+		c, p := cur.PixOffset(x, y0), prev.PixOffset(x+off.X, y0+off.Y)
+		for y := y0; y < y1; y++ {
+			if binary.LittleEndian.Uint32(cur.Pix[c:]) != binary.LittleEndian.Uint32(prev.Pix[p:]) {
+				return false
+			}
+			c += cur.Stride
+			p += prev.Stride
+		}
+		return true
+	}
+	for x0 > lim.Min.X && col(x0-1) {
+		x0--
+	}
+	for x1 < lim.Max.X && col(x1) {
+		x1++
+	}
+	dst := image.Rect(x0, y0, x1, y1)
+	if dst.Dy() < minMoveRows || dst.Dx()*dst.Dy() < minMoveArea {
+		return Move{}, false
+	}
+	return Move{Dst: dst, Src: dst.Min.Add(off)}, true
+}
+
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// MoveOf checks a move that something else suggests (a window that moved
+// by off's opposite: its pixels now at dst were at dst+off): it returns the
+// largest block around the middle of dst whose pixels in cur equal prev's
+// at off, if it is worth a copy.
+func MoveOf(prev, cur *image.RGBA, dst image.Rectangle, off image.Point) (Move, bool) {
+	b := cur.Bounds()
+	if prev.Bounds() != b || off == (image.Point{}) {
+		return Move{}, false
+	}
+	dst = dst.Intersect(b).Intersect(b.Sub(off))
+	if dst.Dx() < anchorLen || dst.Dy() < minMoveRows {
+		return Move{}, false
+	}
+	mid := dst.Min.Y + dst.Dy()/2
+	tries := 0
+	for k := 0; k < 8 && tries < 16; k++ { // a few rows from the middle out
+		y := mid + (k+1)/2*(dst.Dy()/9)*(1-2*(k&1))
+		if y < dst.Min.Y || y >= dst.Max.Y {
+			continue
+		}
+		for x := dst.Min.X; x+anchorLen <= dst.Max.X && tries < 16; x += anchorLen {
+			a := image.Pt(x, y)
+			if !bytes.Equal(cur.Pix[cur.PixOffset(x, y):][:4*anchorLen], prev.Pix[prev.PixOffset(x+off.X, y+off.Y):][:4*anchorLen]) {
+				continue
+			}
+			tries++
+			if m, ok := growMove(prev, cur, a, off, dst); ok {
+				return m, true
+			}
+		}
+	}
+	return Move{}, false
+}

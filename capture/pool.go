@@ -1,0 +1,309 @@
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"assist/protocol"
+)
+
+// Job is one rectangle of a frame to encode.
+type Job struct {
+	Rect image.Rectangle
+	// Quality is the JPEG quality for photo-like content (1-100); 0 encodes
+	// losslessly whatever the content.
+	Quality int
+	// Settle: the area went out lossy at Quality and stopped changing:
+	// encode what Settle says (possibly nothing).
+	Settle bool
+	// Stream: few-colour content comes back as an uncompressed
+	// protocol.EncZlib payload (see Encoder.payload) instead of a PNG.
+	Stream bool
+}
+
+// Encoded is one encoded piece of a Job: a job too large for one message,
+// or mixing text and photo tiles, comes back in several pieces.
+type Encoded struct {
+	Rect  protocol.Rect
+	Area  image.Rectangle // the frame pixels it covers
+	Lossy bool
+}
+
+// parallelMin is the smallest amount of work (pixels) worth spreading over
+// several goroutines: below it, starting them costs more than it saves.
+const parallelMin = 16 * TileSize * TileSize
+
+// Pool encodes a frame's rectangles on several cores, one Encoder per
+// worker. Not safe for concurrent use.
+type Pool struct {
+	encs []*Encoder
+}
+
+// NewPool returns a Pool of n workers (GOMAXPROCS when n <= 0).
+func NewPool(n int) *Pool {
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	p := &Pool{}
+	for range n {
+		p.encs = append(p.encs, NewEncoder())
+	}
+	return p
+}
+
+// Encode encodes every job of img and returns the pieces in job order.
+// Small batches run on the calling goroutine; larger ones on up to one
+// goroutine per worker, each taking the next job as it finishes one.
+func (p *Pool) Encode(img *image.RGBA, jobs []Job) ([][]Encoded, error) {
+	out := make([][]Encoded, len(jobs))
+	errs := make([]error, len(jobs))
+	area := 0
+	for _, j := range jobs {
+		area += j.Rect.Dx() * j.Rect.Dy()
+	}
+	workers := min(len(p.encs), len(jobs))
+	if area < parallelMin || workers < 2 {
+		for i, j := range jobs {
+			out[i], errs[i] = p.encs[0].run(img, j)
+		}
+		return out, errors.Join(errs...)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		e := p.encs[w]
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(jobs) {
+					return
+				}
+				out[i], errs[i] = e.run(img, jobs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+func (e *Encoder) run(img *image.RGBA, j Job) ([]Encoded, error) {
+	e.payload = j.Stream
+	defer func() { e.payload = false }()
+	if j.Settle {
+		return e.Settle(img, j.Rect, j.Quality)
+	}
+	return e.encodeJob(img, j, nil)
+}
+
+// encodeJob encodes one job, appending to dst: as one rectangle when it
+// fits; a lossy run of tiles that holds few-colour tiles is split so that
+// those go lossless; anything too large for one message is split into tiles.
+func (e *Encoder) encodeJob(img *image.RGBA, j Job, dst []Encoded) ([]Encoded, error) {
+	r := j.Rect
+	rect, lossy, err := e.EncodeAuto(img, r, j.Quality)
+	if err == nil && lossy && r.Dx() > TileSize {
+		if runs := e.splitByClass(img, r); len(runs) > 1 {
+			for _, sub := range runs {
+				q := j.Quality
+				if !sub.many {
+					q = 0
+				}
+				if dst, err = e.encodeJob(img, Job{Rect: sub.r, Quality: q, Stream: j.Stream}, dst); err != nil {
+					return dst, err
+				}
+			}
+			return dst, nil
+		}
+	}
+	if err == nil {
+		return append(dst, Encoded{Rect: rect, Area: r, Lossy: lossy}), nil
+	}
+	if r.Dx() <= TileSize && r.Dy() <= TileSize {
+		return dst, fmt.Errorf("capture: encode %v: %w", r, err)
+	}
+	for _, t := range SplitTiles(r) {
+		if dst, err = e.encodeJob(img, Job{Rect: t, Quality: j.Quality, Stream: j.Stream}, dst); err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
+}
+
+type classRun struct {
+	r    image.Rectangle
+	many bool
+}
+
+// splitByClass cuts a one-tile-high run into consecutive pieces of tiles
+// with at most 256 colours (few) and more (many).
+func (e *Encoder) splitByClass(img *image.RGBA, r image.Rectangle) []classRun {
+	var out []classRun
+	for x := r.Min.X; x < r.Max.X; x += TileSize {
+		t := image.Rect(x, r.Min.Y, min(x+TileSize, r.Max.X), r.Max.Y)
+		many := !e.palettize(img, t)
+		if n := len(out); n > 0 && out[n-1].many == many {
+			out[n-1].r.Max.X = t.Max.X
+			continue
+		}
+		out = append(out, classRun{t, many})
+	}
+	return out
+}
+
+// SplitTiles cuts r into pieces of at most TileSize x TileSize.
+func SplitTiles(r image.Rectangle) []image.Rectangle {
+	const t = TileSize
+	var out []image.Rectangle
+	for y := r.Min.Y; y < r.Max.Y; y += t {
+		for x := r.Min.X; x < r.Max.X; x += t {
+			out = append(out, image.Rect(x, y, min(x+t, r.Max.X), min(y+t, r.Max.Y)))
+		}
+	}
+	return out
+}
+
+// Settling lossy areas once they stop changing.
+const (
+	// SettleExactRatio: a lossy area is refined to its exact pixels when
+	// they cost at most this many times the JPEG it went out as (text on a
+	// photo, sharp UI: JPEG does badly there and lossless well); photo-like
+	// areas cost far more exact and settle as JPEG instead.
+	SettleExactRatio = 2.0
+	// SettleFailingRatio is that ratio where the JPEG has less fidelity
+	// than SettlePSNR.
+	SettleFailingRatio = 6.0
+	// SettleBytesPerPixel: exact pixels that cost at most this are sent
+	// whatever the JPEG cost (gradients, UI: cheap either way, and exact is
+	// what people expect of them). Photos cost three times as much or more.
+	SettleBytesPerPixel = 0.5
+	// SettlePSNR is the fidelity a lossy area must have to stay as it is.
+	SettlePSNR = 36.0
+	// SettleQuality is the JPEG quality an area is re-sent at when it has
+	// less fidelity than SettlePSNR and its exact pixels cost too much.
+	SettleQuality = 92
+)
+
+// Settle returns what to send for an area that went out lossy at quality q
+// and has stopped changing (the agent re-encodes what the receiver has:
+// encoding is deterministic): its exact pixels when they cost little more
+// than that JPEG, else nothing when the JPEG is faithful enough, else a JPEG
+// at SettleQuality when that is clearly better.
+func (e *Encoder) Settle(img *image.RGBA, r image.Rectangle, q int) ([]Encoded, error) {
+	shown, err := e.encodeJob(img, Job{Rect: r, Quality: q}, nil)
+	if err != nil {
+		return nil, err
+	}
+	jpegSize := float64(piecesSize(shown))
+	was, err := piecesPSNR(img, shown)
+	if err != nil {
+		return nil, err
+	}
+	// Exact when that costs little more than the JPEG; or, where the JPEG
+	// visibly fails (text on a gradient, sharp UI), when it costs a few
+	// times more. Photo-like areas cost many times more: an estimate from
+	// the pixels' roughness spares encoding the PNG to find out.
+	budget := max(SettleExactRatio*jpegSize, SettleBytesPerPixel*float64(r.Dx()*r.Dy()))
+	if was < SettlePSNR {
+		budget = max(budget, SettleFailingRatio*jpegSize)
+	}
+	if pngEstimate(img, r) <= 2*budget {
+		payload := e.payload
+		e.payload = false // real sizes: PNG
+		exact, err := e.encodeJob(img, Job{Rect: r}, nil)
+		e.payload = payload
+		if err != nil {
+			return nil, err
+		}
+		if float64(piecesSize(exact)) <= budget {
+			return exact, nil
+		}
+	}
+	if q >= SettleQuality || was >= SettlePSNR {
+		return nil, nil
+	}
+	better, err := e.encodeJob(img, Job{Rect: r, Quality: SettleQuality}, nil)
+	if err != nil {
+		return nil, err
+	}
+	// Noise that 4:2:0 JPEG cannot carry gains little from more quality:
+	// not worth the bytes.
+	if now, err := piecesPSNR(img, better); err != nil || now < was+1 {
+		return nil, err
+	}
+	return better, nil
+}
+
+// pngEstimate guesses the bytes of r as a filtered PNG: the order-0
+// entropy of the differences between horizontal neighbours (every other row
+// sampled). Text over a gradient scores low (few distinct differences),
+// photo grain high.
+func pngEstimate(img *image.RGBA, r image.Rectangle) float64 {
+	var hist [511]int32
+	n := 0
+	for y := r.Min.Y; y < r.Max.Y; y += 2 {
+		row := img.Pix[img.PixOffset(r.Min.X, y):img.PixOffset(r.Max.X, y)]
+		for i := 4; i < len(row); i += 4 {
+			for c := 0; c < 3; c++ {
+				hist[255+int(row[i+c])-int(row[i+c-4])]++
+			}
+			n += 3
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	bits := 0.0
+	for _, k := range hist {
+		if k > 0 {
+			p := float64(k) / float64(n)
+			bits -= p * math.Log2(p)
+		}
+	}
+	return 3 * float64(r.Dx()*r.Dy()) * max(bits, 0.2) / 8
+}
+
+func piecesSize(ps []Encoded) int {
+	n := 0
+	for _, p := range ps {
+		n += len(p.Rect.Data)
+	}
+	return n
+}
+
+// piecesPSNR decodes pieces and measures them against img.
+func piecesPSNR(img *image.RGBA, pieces []Encoded) (float64, error) {
+	var se float64
+	n := 0
+	for _, p := range pieces {
+		if !p.Lossy {
+			n += 3 * p.Area.Dx() * p.Area.Dy()
+			continue
+		}
+		dec := image.NewRGBA(p.Area)
+		rect := p.Rect
+		rect.X, rect.Y = p.Area.Min.X, p.Area.Min.Y
+		if err := rect.Draw(dec); err != nil {
+			return 0, err
+		}
+		for y := p.Area.Min.Y; y < p.Area.Max.Y; y++ {
+			a := img.Pix[img.PixOffset(p.Area.Min.X, y):img.PixOffset(p.Area.Max.X, y)]
+			b := dec.Pix[dec.PixOffset(p.Area.Min.X, y):dec.PixOffset(p.Area.Max.X, y)]
+			for i := 0; i < len(a); i += 4 {
+				for c := 0; c < 3; c++ {
+					d := float64(a[i+c]) - float64(b[i+c])
+					se += d * d
+				}
+			}
+		}
+		n += 3 * p.Area.Dx() * p.Area.Dy()
+	}
+	if se == 0 {
+		return math.Inf(1), nil
+	}
+	return 10 * math.Log10(255*255*float64(n)/se), nil
+}

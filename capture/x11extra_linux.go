@@ -1,0 +1,276 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"sync/atomic"
+
+	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/damage"
+	"github.com/jezek/xgb/randr"
+	"github.com/jezek/xgb/xfixes"
+	"github.com/jezek/xgb/xproto"
+)
+
+// extras is what the X11 source knows beyond pixels: DAMAGE tells when the
+// screen changed (so a static screen costs no captures), XFIXES gives the
+// cursor's shape (X never draws the cursor into GetImage's pixels: it
+// travels apart), RandR 1.5 lists the monitors.
+type extras struct {
+	damageOK, xfixesOK, randrOK bool
+
+	damage   damage.Damage
+	damageCh chan struct{} // capacity 1: "something changed since the last capture"
+	region   xfixes.Region // where the damage is fetched into
+	haveFull bool          // s.img holds a whole frame: damaged rows suffice
+	changed  image.Rectangle
+
+	cursorChanged atomic.Bool // an XFixes CursorNotify arrived
+	cursorSerial  uint32      // guarded by x11Source.mu
+	shapeSent     bool        // guarded by x11Source.mu
+}
+
+// initExtras sets up whatever extensions the server has; each one missing
+// only costs its feature.
+func (s *x11Source) initExtras() {
+	if err := xfixes.Init(s.conn); err == nil {
+		if _, err := xfixes.QueryVersion(s.conn, 5, 0).Reply(); err == nil {
+			s.xfixesOK = xfixes.SelectCursorInputChecked(s.conn, s.root, xfixes.CursorNotifyMaskDisplayCursor).Check() == nil
+		}
+	}
+	if !s.xfixesOK {
+		s.log.Info("capture: no XFIXES: the rep sees no cursor shape")
+	}
+	if err := damage.Init(s.conn); err == nil && s.xfixesOK {
+		if _, err := damage.QueryVersion(s.conn, 1, 1).Reply(); err == nil {
+			if id, err := damage.NewDamageId(s.conn); err == nil &&
+				damage.CreateChecked(s.conn, id, xproto.Drawable(s.root), damage.ReportLevelNonEmpty).Check() == nil {
+				s.damage, s.damageOK = id, true
+			}
+			if rid, err := xfixes.NewRegionId(s.conn); s.damageOK && err == nil &&
+				xfixes.CreateRegionChecked(s.conn, rid, nil).Check() == nil {
+				s.region = rid
+			}
+		}
+	}
+	if !s.damageOK {
+		s.log.Info("capture: no DAMAGE: the screen is polled at the frame rate")
+	}
+	if err := randr.Init(s.conn); err == nil {
+		if v, err := randr.QueryVersion(s.conn, 1, 5).Reply(); err == nil && (v.MajorVersion > 1 || v.MinorVersion >= 5) {
+			s.randrOK = true
+		}
+	}
+}
+
+// rearmDamage empties the damage region: the next change sends a new
+// DamageNotify. Sent just before GetImage, so no change can fall between.
+func (s *x11Source) rearmDamage() {
+	if s.damageOK {
+		damage.Subtract(s.conn, s.damage, 0, 0)
+	}
+}
+
+// damagedRows moves the damage so far into s.region (which also re-arms
+// DamageNotify) and returns the rows it spans; ok is false when the server
+// cannot tell (then read everything).
+func (s *x11Source) damagedRows(ctx context.Context) (image.Rectangle, bool, error) {
+	if !s.damageOK || s.region == 0 {
+		return image.Rectangle{}, false, nil
+	}
+	damage.Subtract(s.conn, s.damage, 0, s.region)
+	r, err := reply(ctx, xfixes.FetchRegion(s.conn, s.region).Reply)
+	if err == nil && r == nil {
+		err = errNoReply
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return image.Rectangle{}, false, err
+		}
+		return image.Rectangle{}, false, nil
+	}
+	e := r.Extents
+	band := image.Rect(0, int(e.Y), s.w, int(e.Y)+int(e.Height)).Intersect(image.Rect(0, 0, s.w, s.h))
+	return band, true, nil
+}
+
+// Changed implements ChangeReporter.
+func (s *x11Source) Changed() image.Rectangle {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// onEvent handles one event from the server (on the event goroutine).
+func (s *x11Source) onEvent(ev xgb.Event) {
+	switch ev.(type) {
+	case damage.NotifyEvent:
+		select {
+		case s.damageCh <- struct{}{}:
+		default:
+		}
+	case xfixes.CursorNotifyEvent:
+		s.cursorChanged.Store(true)
+	}
+}
+
+// Damage implements Damager: it delivers when the screen changed since the
+// last Capture began. Nil (never delivers) without the DAMAGE extension.
+func (s *x11Source) Damage() <-chan struct{} {
+	if !s.damageOK {
+		return nil
+	}
+	return s.damageCh
+}
+
+// Pointer implements PointerSource.
+func (s *x11Source) Pointer(ctx context.Context) (Pointer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return Pointer{}, ErrClosed
+	}
+	qc := xproto.QueryPointer(s.conn, s.root)
+	var ic xfixes.GetCursorImageCookie
+	fetch := s.xfixesOK && (s.cursorChanged.Swap(false) || !s.shapeSent)
+	if fetch {
+		ic = xfixes.GetCursorImage(s.conn)
+	}
+	q, err := reply(ctx, qc.Reply)
+	if err == nil && q == nil {
+		err = errNoReply
+	}
+	if err != nil {
+		return Pointer{}, fmt.Errorf("capture: query pointer: %w", err)
+	}
+	p := Pointer{X: int(q.RootX), Y: int(q.RootY), Visible: q.SameScreen, Serial: s.cursorSerial}
+	if !fetch {
+		return p, nil
+	}
+	img, err := reply(ctx, ic.Reply)
+	if err == nil && img == nil {
+		err = errNoReply
+	}
+	if err != nil {
+		s.cursorChanged.Store(true) // try again next time
+		return p, fmt.Errorf("capture: cursor image: %w", err)
+	}
+	w, h := int(img.Width), int(img.Height)
+	if w <= 0 || h <= 0 || len(img.CursorImage) < w*h {
+		return p, nil
+	}
+	shape := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i, v := range img.CursorImage[:w*h] {
+		// Premultiplied ARGB to straight RGBA.
+		a := v >> 24
+		px := shape.Pix[4*i : 4*i+4]
+		if a == 0 {
+			continue
+		}
+		un := func(c uint32) byte { return byte(min(255, (c*255+a/2)/a)) }
+		px[0], px[1], px[2], px[3] = un(v>>16&0xff), un(v>>8&0xff), un(v&0xff), byte(a)
+	}
+	s.cursorSerial = img.CursorSerial
+	s.shapeSent = true
+	p.Serial = img.CursorSerial
+	p.Shape = shape
+	p.Hot = image.Pt(min(int(img.Xhot), w-1), min(int(img.Yhot), h-1))
+	return p, nil
+}
+
+// Monitors implements MonitorSource: RandR 1.5's monitors, or the whole
+// screen as one when the server has none to tell.
+func (s *x11Source) Monitors(ctx context.Context) ([]Monitor, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	whole := []Monitor{{Rect: image.Rect(0, 0, s.w, s.h), Primary: true}}
+	if !s.randrOK {
+		return whole, nil
+	}
+	r, err := reply(ctx, randr.GetMonitors(s.conn, s.root, true).Reply)
+	if err == nil && r == nil {
+		err = errNoReply
+	}
+	if err != nil {
+		return nil, fmt.Errorf("capture: monitors: %w", err)
+	}
+	var out []Monitor
+	for _, m := range r.Monitors {
+		rect := image.Rect(int(m.X), int(m.Y), int(m.X)+int(m.Width), int(m.Y)+int(m.Height)).Intersect(image.Rect(0, 0, s.w, s.h))
+		if !rect.Empty() {
+			out = append(out, Monitor{Rect: rect, Primary: m.Primary})
+		}
+	}
+	if len(out) == 0 {
+		return whole, nil
+	}
+	return out, nil
+}
+
+var errNoReply = errors.New("the X server sent no reply")
+
+// reply waits for an X reply or ctx, whichever comes first. A reply that
+// comes after ctx ended is dropped by the waiting goroutine, which ends
+// when the reply arrives or the connection closes.
+func reply[T any](ctx context.Context, get func() (T, error)) (T, error) {
+	type res struct {
+		v   T
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		v, err := get()
+		ch <- res{v, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// Windows implements WindowSource: the viewable children of the root
+// window (the top-level windows, or a window manager's frames).
+func (s *x11Source) Windows(ctx context.Context) ([]Window, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	tree, err := reply(ctx, xproto.QueryTree(s.conn, s.root).Reply)
+	if err == nil && tree == nil {
+		err = errNoReply
+	}
+	if err != nil {
+		return nil, fmt.Errorf("capture: windows: %w", err)
+	}
+	kids := tree.Children
+	if len(kids) > 256 {
+		kids = kids[len(kids)-256:] // the topmost
+	}
+	attrs := make([]xproto.GetWindowAttributesCookie, len(kids))
+	geos := make([]xproto.GetGeometryCookie, len(kids))
+	for i, w := range kids {
+		attrs[i] = xproto.GetWindowAttributes(s.conn, w)
+		geos[i] = xproto.GetGeometry(s.conn, xproto.Drawable(w))
+	}
+	var out []Window
+	for i, w := range kids {
+		a, aerr := attrs[i].Reply()
+		g, gerr := geos[i].Reply()
+		if aerr != nil || gerr != nil || a == nil || g == nil || a.MapState != xproto.MapStateViewable {
+			continue // gone meanwhile, or unmapped
+		}
+		b := int(g.BorderWidth)
+		r := image.Rect(int(g.X), int(g.Y), int(g.X)+int(g.Width)+2*b, int(g.Y)+int(g.Height)+2*b)
+		out = append(out, Window{ID: uint32(w), Rect: r})
+	}
+	return out, nil
+}

@@ -1,0 +1,105 @@
+package capture
+
+import (
+	"context"
+	"image"
+	"testing"
+	"time"
+
+	"github.com/jezek/xgb/xproto"
+
+	"assist/internal/xtest"
+)
+
+// TestDamageWakesCapture: after a capture, a change on screen delivers on
+// Damage.
+func TestDamageWakesCapture(t *testing.T) {
+	s := xtest.Start(t, xtest.Size(640, 480))
+	src := openX(t, s, true)
+	if !src.damageOK {
+		t.Fatal("Xvfb has DAMAGE, the source does not use it")
+	}
+	pattern := xtest.Pattern(640, 480)
+	win := s.Show(t, pattern)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i, r := range []image.Rectangle{image.Rect(10, 10, 20, 20), image.Rect(600, 400, 640, 480)} {
+		capture(t, src)
+		select { // drop a notification from before this capture
+		case <-src.Damage():
+		default:
+		}
+		capture(t, src)
+		other := clone(pattern)
+		for k := range other.Pix {
+			other.Pix[k] ^= byte(0x55 * (i + 1))
+		}
+		win.Update(t, r, other)
+		select {
+		case <-src.Damage():
+		case <-ctx.Done():
+			t.Fatalf("change %d at %v: no damage notification", i, r)
+		}
+	}
+}
+
+// TestPointerApartFromPixels: the pointer's position and shape come from
+// Pointer, and the captured pixels under it are the window's own.
+func TestPointerApartFromPixels(t *testing.T) {
+	s := xtest.Start(t, xtest.Size(640, 480))
+	src := openX(t, s, true)
+	pattern := xtest.Pattern(640, 480)
+	s.Show(t, pattern)
+	c := s.Conn(t)
+	root := xproto.Setup(c).DefaultScreen(c).Root
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i, at := range []image.Point{{100, 50}, {333, 222}} {
+		if err := xproto.WarpPointerChecked(c, 0, root, 0, 0, 0, 0, int16(at.X), int16(at.Y)).Check(); err != nil {
+			t.Fatal(err)
+		}
+		p, err := src.Pointer(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.Visible || p.X != at.X || p.Y != at.Y {
+			t.Fatalf("pointer %+v, want visible at %v", p, at)
+		}
+		if i == 0 && (p.Shape == nil || !p.Hot.In(p.Shape.Bounds()) || opaque(p.Shape) == 0) {
+			t.Fatalf("first Pointer has no usable shape: %+v", p)
+		}
+		if i > 0 && p.Shape != nil {
+			t.Fatal("an unchanged shape was sent again")
+		}
+		samePixels(t, "capture under the pointer vs pattern", capture(t, src), pattern)
+	}
+}
+
+func opaque(img *image.NRGBA) int {
+	n := 0
+	for i := 3; i < len(img.Pix); i += 4 {
+		if img.Pix[i] != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func TestMonitors(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := xtest.Start(t, xtest.Size(640, 400), xtest.SecondMonitor(320, 200))
+	src := openX(t, s, true)
+	ms, err := src.Monitors(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 2 || ms[0].Rect != s.Monitors[0] || ms[1].Rect != s.Monitors[1] || !ms[0].Primary || ms[1].Primary {
+		t.Fatalf("monitors %+v, want %v with the first primary", ms, s.Monitors)
+	}
+	one := xtest.Start(t, xtest.Size(320, 240))
+	ms, err = openX(t, one, true).Monitors(ctx)
+	if err != nil || len(ms) != 1 || ms[0].Rect != image.Rect(0, 0, 320, 240) {
+		t.Fatalf("one monitor: %+v %v", ms, err)
+	}
+}
