@@ -13,6 +13,7 @@ import (
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
+	"assist/agent"
 	"assist/internal/xtest"
 	"assist/rep"
 	"assist/transfer"
@@ -192,4 +193,91 @@ func TestChatWindowFiles(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('#file-list .detail')].some((e) => e.textContent.includes(`+jsString(filepath.Join(downloads, "notes.txt"))+`))`))
 	screenshotTo(t, page, "chat-window-files.png")
 	dirHolds(t, downloads, "notes.txt")
+}
+
+// TestConsoleReceivesCustomerOffer: the customer offers a file (through
+// agent.Files, as the chat window would); the console shows it with Save
+// and Decline, the rep saves it and the browser's download holds the same
+// bytes.
+func TestConsoleReceivesCustomerOffer(t *testing.T) {
+	p := startInProcess(t)
+	ctx := deadline(t, 90*time.Second)
+	in, err := rep.NewSession(ctx, p.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := agent.NewFiles()
+	agentCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() {
+		done <- agent.Run(agentCtx, agent.Config{
+			Server: p.url, Code: in.Code, Screen: p.screen, Loopback: true, Logger: quietLogger(),
+			Ask: func(context.Context, string) (bool, error) { return true, nil }, Files: files,
+			Downloads: t.TempDir(), TransferJournal: "-",
+		})
+	}()
+	defer func() {
+		stop()
+		<-done
+	}()
+
+	b := browser(t)
+	downloads := t.TempDir()
+	progress := chromedp.Events(b, cdpbrowser.DownloadProgress)
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(b, 60*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			st, _ := chromedp.Run(b, chromedp.Evaluate[string](`JSON.stringify(assistConsole.state().transfers)`))
+			t.Fatalf("%s: %v\nconsole transfers: %s", what, err, st)
+		}
+	}
+	step("open the session",
+		chromedp.EmulateViewport(1280, 720),
+		chromedp.Navigate(p.url+"/console"),
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+				Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads, EventsEnabled: ptr(true),
+			})
+			return err
+		}),
+		chromedp.Evaluate[chromedp.Void](`assistConsole.login("tok").then(() => assistConsole.attach(`+jsString(in.Code)+`))`, chromedp.EvalAwaitPromise),
+		chromedp.Poll[chromedp.Void](`Number(document.getElementById('screen').dataset.frames || 0) >= 1 && assistConsole.state().hello`),
+	)
+	data := randomBytes(2<<20+17, 13)
+	ids, err := files.Offer(writeFile(t, t.TempDir(), "crash report.zip", data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	step("the console shows the offer with Save and Decline",
+		chromedp.WaitVisible(`#transfers li[data-state="asking"] button[data-action="save"]`))
+	shot, err := chromedp.Run(b, chromedp.CaptureScreenshot())
+	if err == nil && os.Getenv("ASSIST_SCREENSHOTS") != "" {
+		os.WriteFile(filepath.Join(os.Getenv("ASSIST_SCREENSHOTS"), "console-customer-offer.png"), shot, 0o644)
+	}
+	step("save it (as a download)",
+		chromedp.Evaluate[chromedp.Void](`assistConsole.acceptFile(`+jsString(ids[0])+`)`),
+		chromedp.Poll[chromedp.Void](`assistConsole.state().transfers.some((t) => t.state === 'done')`),
+	)
+	for ev, err := range progress {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.State == cdpbrowser.DownloadProgressStateCompleted {
+			break
+		}
+	}
+	got, err := os.ReadFile(filepath.Join(downloads, "crash report.zip"))
+	if err != nil || hexSHA(got) != hexSHA(data) {
+		t.Fatalf("the browser's download: %v (sha %s, want %s)", err, hexSHA(got), hexSHA(data))
+	}
+	var st transfer.Status
+	for _, s := range files.List() {
+		st = s
+	}
+	if st.State != transfer.StateDone || st.SHA256 != hexSHA(data) {
+		t.Fatalf("the customer's side: %+v", st)
+	}
 }

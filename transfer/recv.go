@@ -178,7 +178,7 @@ func (r *receiver) offered(c protocol.Control, started bool) error {
 	}
 	if !x.approved {
 		x.setState(StateAsking)
-		ok, err := x.m.cfg.AskOffer(x.ctx, Offer{ID: x.id, Peer: x.peer, Name: name, Size: c.Size, Dir: x.dest.Dir})
+		ok, err := x.m.cfg.AskOffer(x.ctx, Offer{ID: x.id, Peer: x.peerName(), Name: name, Size: c.Size, Dir: x.dest.Dir})
 		if err != nil || !ok {
 			msg := "the customer declined " + name
 			if err != nil && x.ctx.Err() == nil {
@@ -200,7 +200,7 @@ func (r *receiver) offered(c protocol.Control, started bool) error {
 }
 
 func (x *xfer) refuse(code, msg string) {
-	if l := x.m.link(x.peer); l != nil {
+	if l := x.link(); l != nil {
 		l.SendControl(protocol.Control{Type: protocol.CtlFileRefuse, ID: x.id, Error: code, Message: trimMsg(msg)})
 	}
 }
@@ -241,7 +241,7 @@ func (r *receiver) open() error {
 		name, exact = x.dest.Name, x.dest.Exact
 	}
 	if err := x.m.jr.save(record{
-		Session: x.m.cfg.Session, ID: x.id, Peer: x.peer, Name: name, Path: x.tmp, Dir: x.dest.Dir,
+		Session: x.m.cfg.Session, ID: x.id, Peer: x.peerName(), Name: name, Path: x.tmp, Dir: x.dest.Dir,
 		Exact: exact, Size: x.size, Created: x.m.cfg.Now(),
 	}); err != nil {
 		x.m.log.Warn("transfer journal", "err", err)
@@ -310,7 +310,7 @@ func (r *receiver) rewind() {
 func (r *receiver) accept(again bool) error {
 	x := r.x
 	r.syncing = again
-	l := x.m.link(x.peer)
+	l := x.link()
 	if l == nil {
 		x.setState(StateWaiting)
 		return nil
@@ -381,7 +381,7 @@ func (r *receiver) handle(it item) (bool, error) {
 		r.verified = end
 		r.block.Reset()
 		r.snapshot()
-		if l := x.m.link(x.peer); l != nil {
+		if l := x.link(); l != nil {
 			l.SendControl(protocol.Control{Type: protocol.CtlFileProgress, ID: x.id, Offset: r.verified})
 		}
 		x.progress(r.verified)
@@ -454,7 +454,7 @@ func (r *receiver) finalize(sum [32]byte) error {
 	x.st.Path, x.st.SHA256, x.st.Name = final, hexSum, filepath.Base(final)
 	x.mu.Unlock()
 	x.progress(x.size)
-	if l := x.m.link(x.peer); l != nil {
+	if l := x.link(); l != nil {
 		l.SendControl(protocol.Control{Type: protocol.CtlFileDone, ID: x.id, Size: x.size, SHA256: hexSum, Name: filepath.Base(final)})
 	}
 	return nil

@@ -23,7 +23,7 @@ var errLinkLost = errors.New("transfer: the link dropped")
 // customer's offer), so that a restarted agent offers it again.
 func (x *xfer) journalOut() {
 	if err := x.m.jr.save(record{
-		Session: x.m.cfg.Session, ID: x.id, Peer: x.peer, Out: true, Name: x.st.Name, Path: x.path,
+		Session: x.m.cfg.Session, ID: x.id, Peer: x.peerName(), Out: true, Name: x.st.Name, Path: x.path,
 		Size: x.size, ModTime: x.mtime, Created: x.m.cfg.Now(),
 	}); err != nil {
 		x.m.log.Warn("transfer journal", "err", err)
@@ -63,7 +63,7 @@ func (x *xfer) sendLoop() error {
 		if err := x.ctx.Err(); err != nil {
 			return err
 		}
-		l := x.m.link(x.peer)
+		l := x.link()
 		if l == nil {
 			x.setState(StateWaiting)
 			if err := x.waitAttach(); err != nil {
@@ -119,7 +119,7 @@ func (x *xfer) sendLoop() error {
 // waitAttach waits for a (new) link to the peer.
 func (x *xfer) waitAttach() error {
 	for {
-		if x.m.link(x.peer) != nil {
+		if x.link() != nil {
 			return nil
 		}
 		select {
@@ -144,7 +144,7 @@ func (x *xfer) waitAccept(l Link) (int64, error) {
 			case evDetach:
 				return 0, errLinkLost
 			case evAttach:
-				if x.m.link(x.peer) != l {
+				if x.link() != l {
 					return 0, errLinkLost
 				}
 			case evControl:
@@ -248,7 +248,7 @@ func (s *sender) stream(l Link, ch Channel, off int64) error {
 		case evDetach:
 			return true, errLinkLost
 		case evAttach:
-			if x.m.link(x.peer) != l {
+			if x.link() != l {
 				return true, errLinkLost
 			}
 			return false, nil

@@ -222,6 +222,14 @@ func (m *Manager) Detach(peer string, l Link) {
 	}
 }
 
+// taken reports whether a transfer with id exists (of any connection).
+func (m *Manager) taken(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.xfers[id]
+	return ok
+}
+
 func (m *Manager) peerXfers(peer string) []*xfer {
 	var out []*xfer
 	for _, x := range m.xfers {
@@ -258,9 +266,26 @@ func (m *Manager) HandleControl(peer string, c protocol.Control) {
 	m.mu.Lock()
 	x := m.xfers[c.ID]
 	if x != nil && x.peer != peer {
-		x = nil // never let one rep connection touch another's transfer
+		switch {
+		case c.Type == protocol.CtlFileOffer && c.Resume && !x.out && !x.finished():
+			// The sender came back on another connection (a restarted
+			// agent's journal knew the old one): only it knows the id.
+			x.peer = peer
+			x.mu.Lock()
+			x.st.Peer = peer
+			x.mu.Unlock()
+		default:
+			x = nil // never let one connection touch another's transfer
+		}
 	}
 	m.mu.Unlock()
+	if x == nil && m.taken(c.ID) {
+		if l := m.link(peer); l != nil {
+			l.SendControl(protocol.Control{Type: protocol.CtlFileError, ID: c.ID, Error: protocol.FileProtocol,
+				Message: "this transfer id belongs to another connection"})
+		}
+		return
+	}
 	switch {
 	case x != nil && c.Type == protocol.CtlFileOffer && x.finished():
 		// The sender lost our answer (its link dropped at the end): repeat it.
@@ -297,8 +322,9 @@ func (m *Manager) HandleControl(peer string, c protocol.Control) {
 func (m *Manager) HandleChannel(peer, id string, ch Channel) {
 	m.mu.Lock()
 	x := m.xfers[id]
+	ok := x != nil && x.peer == peer && !x.out
 	m.mu.Unlock()
-	if x == nil || x.peer != peer || x.out {
+	if !ok {
 		ch.Close()
 		return
 	}

@@ -553,12 +553,14 @@ func TestResumeAfterDrop(t *testing.T) {
 func TestResumeAfterRestart(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
-		restartRcv bool // else the sender restarts
-		damage     bool // the temporary file's second block is damaged meanwhile
+		restartRcv bool   // else the sender restarts
+		damage     bool   // the temporary file's second block is damaged meanwhile
+		comeback   string // the name the receiver knows the sender by after the restart
 	}{
-		{"receiver", true, false},
-		{"receiver with a damaged partial file", true, true},
-		{"sender", false, false},
+		{"receiver", true, false, "a"},
+		{"receiver with a damaged partial file", true, true, "a"},
+		{"receiver, sender back on another connection", true, false, "a2"},
+		{"sender", false, false, "a"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			journal := t.TempDir()
@@ -607,7 +609,12 @@ func TestResumeAfterRestart(t *testing.T) {
 				tr = nil
 				a = newSide(t, sideOpts{journal: journal, session: "s1"})
 			}
-			p2 := pair(t, a, b)
+			p2 := transfertest.NewPairAs(a.m, b.m, tc.comeback)
+			t.Cleanup(func() {
+				a.m.Close()
+				b.m.Close()
+				p2.Close()
+			})
 			p2.Tamper = fo.tamper
 			rst := b.waitFor(t, "done", transfer.Status.Final)
 			if rst.State != transfer.StateDone || !rst.Resumed {

@@ -96,6 +96,21 @@ func (x *xfer) post(e event) {
 	}
 }
 
+// link is the working link to the transfer's peer, if any.
+func (x *xfer) link() Link {
+	x.m.mu.Lock()
+	defer x.m.mu.Unlock()
+	return x.m.links[x.peer]
+}
+
+// peerName is the connection the transfer belongs to (it may move to a
+// new one when a restarted agent's sender comes back: HandleControl).
+func (x *xfer) peerName() string {
+	x.m.mu.Lock()
+	defer x.m.mu.Unlock()
+	return x.peer
+}
+
 func (x *xfer) finished() bool {
 	select {
 	case <-x.done:
@@ -213,7 +228,7 @@ func (x *xfer) finish(err error) {
 	if serr, notify := x.stopped(); serr != nil {
 		err = serr
 		if notify {
-			if l := x.m.link(x.peer); l != nil {
+			if l := x.link(); l != nil {
 				l.SendControl(protocol.Control{Type: protocol.CtlFileCancel, ID: x.id, Reason: serr.Error()})
 			}
 		}
@@ -307,7 +322,7 @@ var (
 
 // sendErr tells the other side that the transfer failed with err.
 func (x *xfer) sendErr(err error) {
-	if l := x.m.link(x.peer); l != nil {
+	if l := x.link(); l != nil {
 		l.SendControl(protocol.Control{Type: protocol.CtlFileError, ID: x.id, Error: errCode(err), Message: trimMsg(err.Error())})
 	}
 }

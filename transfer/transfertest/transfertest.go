@@ -34,11 +34,16 @@ type Pair struct {
 	quit      chan struct{}
 	maxBuf    uint64
 	closeOnce sync.Once
+	aName     string
 }
 
 // NewPair links a and b and attaches them to each other.
-func NewPair(a, b *transfer.Manager) *Pair {
-	p := &Pair{A: a, B: b, ctrlA: make(chan func(), 1024), ctrlB: make(chan func(), 1024), quit: make(chan struct{})}
+func NewPair(a, b *transfer.Manager) *Pair { return NewPairAs(a, b, "a") }
+
+// NewPairAs is NewPair where b knows a as aName (a connection that came
+// back under another name); a always knows b as "b".
+func NewPairAs(a, b *transfer.Manager, aName string) *Pair {
+	p := &Pair{A: a, B: b, aName: aName, ctrlA: make(chan func(), 1024), ctrlB: make(chan func(), 1024), quit: make(chan struct{})}
 	for _, q := range []chan func(){p.ctrlA, p.ctrlB} {
 		p.wg.Add(1)
 		go func() {
@@ -60,12 +65,12 @@ func NewPair(a, b *transfer.Manager) *Pair {
 // Connect (re)creates the link and attaches both sides.
 func (p *Pair) Connect() {
 	p.mu.Lock()
-	p.la = &link{p: p, from: "a", to: p.B, deliver: p.ctrlB}
+	p.la = &link{p: p, from: p.aName, to: p.B, deliver: p.ctrlB}
 	p.lb = &link{p: p, from: "b", to: p.A, deliver: p.ctrlA}
 	la, lb := p.la, p.lb
 	p.mu.Unlock()
 	p.A.Attach("b", la)
-	p.B.Attach("a", lb)
+	p.B.Attach(p.aName, lb)
 }
 
 // Drop breaks the link: both sides are detached and open channels close.
@@ -80,7 +85,7 @@ func (p *Pair) Drop() {
 		}
 	}
 	p.A.Detach("b", la)
-	p.B.Detach("a", lb)
+	p.B.Detach(p.aName, lb)
 }
 
 // MaxBuffered is the most bytes any file channel of the pair held queued.
