@@ -59,10 +59,12 @@ vet: ## gofmt (must list nothing) and go vet
 	$(GO) vet ./...
 
 .PHONY: test
-test: deps vet build ## deps, vet, build, then every test in a loopback-only network namespace (the systemd one too)
+# The systemd-nspawn reboot test runs in `make test-service`: a container left
+# behind by an interrupted run on the same machine can stall its boot, and a
+# stalled boot must not hold up every other test.
+test: deps vet build ## deps, vet, build, then every test in a loopback-only network namespace (systemd: make test-service)
 	node --test server/web/
-	@root=$$(scripts/service-root.sh) && set -x && \
-	$(TEST_ENV) ASSIST_SERVICE_ROOT=$$root ASSIST_REQUIRE_SERVICE=1 scripts/netns.sh $(GO) test -p 2 -count=1 -timeout 14m ./...
+	$(TEST_ENV) scripts/netns.sh $(GO) test -p 2 -count=1 -timeout 14m ./...
 
 .PHONY: test-service
 test-service: deps build ## The reboot-and-resume test against a real systemd (systemd-nspawn; the Debian root is made once, ~60 s)
