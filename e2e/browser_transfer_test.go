@@ -32,24 +32,11 @@ func TestConsoleTransfers(t *testing.T) {
 	b := browser(t)
 	downloads := t.TempDir()
 	progress := chromedp.Events(b, cdpbrowser.DownloadProgress)
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(b, 60*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			st, _ := chromedp.Run(b, chromedp.Evaluate[string](`JSON.stringify(assistConsole.state().transfers)`))
-			t.Fatalf("%s: %v\nconsole transfers: %s", what, err, st)
-		}
-	}
+	step := transferSteps(t, b)
 	step("open the session",
 		chromedp.EmulateViewport(1280, 720),
 		chromedp.Navigate(s.url+"/console"),
-		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
-				Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads, EventsEnabled: ptr(true),
-			})
-			return err
-		}),
+		allowDownloads(downloads),
 		chromedp.Evaluate[chromedp.Void](`assistConsole.login(`+jsString(s.token)+`).then(() => assistConsole.attach(`+jsString(code)+`))`, chromedp.EvalAwaitPromise),
 		chromedp.Poll[chromedp.Void](`Number(document.getElementById('screen').dataset.frames || 0) >= 1 && assistConsole.state().hello`),
 	)
@@ -225,24 +212,11 @@ func TestConsoleReceivesCustomerOffer(t *testing.T) {
 	b := browser(t)
 	downloads := t.TempDir()
 	progress := chromedp.Events(b, cdpbrowser.DownloadProgress)
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(b, 60*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			st, _ := chromedp.Run(b, chromedp.Evaluate[string](`JSON.stringify(assistConsole.state().transfers)`))
-			t.Fatalf("%s: %v\nconsole transfers: %s", what, err, st)
-		}
-	}
+	step := transferSteps(t, b)
 	step("open the session",
 		chromedp.EmulateViewport(1280, 720),
 		chromedp.Navigate(p.url+"/console"),
-		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
-				Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads, EventsEnabled: ptr(true),
-			})
-			return err
-		}),
+		allowDownloads(downloads),
 		chromedp.Evaluate[chromedp.Void](`assistConsole.login("tok").then(() => assistConsole.attach(`+jsString(in.Code)+`))`, chromedp.EvalAwaitPromise),
 		chromedp.Poll[chromedp.Void](`Number(document.getElementById('screen').dataset.frames || 0) >= 1 && assistConsole.state().hello`),
 	)
@@ -280,4 +254,28 @@ func TestConsoleReceivesCustomerOffer(t *testing.T) {
 	if st.State != transfer.StateDone || st.SHA256 != hexSHA(data) {
 		t.Fatalf("the customer's side: %+v", st)
 	}
+}
+
+// transferSteps runs a step of a console test with a deadline; a failing step
+// reports the console's transfers.
+func transferSteps(t *testing.T, b context.Context) func(string, ...chromedp.Action[chromedp.Void]) {
+	return func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(b, 60*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			st, _ := chromedp.Run(b, chromedp.Evaluate[string](`JSON.stringify(assistConsole.state().transfers)`))
+			t.Fatalf("%s: %v\nconsole transfers: %s", what, err, st)
+		}
+	}
+}
+
+// allowDownloads lets the tab save downloads into dir and report their progress.
+func allowDownloads(dir string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir, EventsEnabled: ptr(true),
+		})
+		return err
+	})
 }
