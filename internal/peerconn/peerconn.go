@@ -42,6 +42,16 @@ type API struct {
 
 const socketBuffer = 4 << 20
 
+// sctpReceiveBuffer is the most bytes the SCTP association holds that the
+// data channels' readers have not taken yet. When it is full the receiver
+// advertises a zero window, and pion sends no window update when the reader
+// catches up: the sender waits for the next SACK, which the receiver delays
+// by up to 200 ms. With 256 KiB a reader that lost the CPU for 3 ms during
+// a bulk transfer was enough for a 170-220 ms stall of every channel of the
+// connection (measured with a screen probe beside a bulk push). The buffer
+// is a ceiling, not an allocation.
+const sctpReceiveBuffer = 4 << 20
+
 // NewAPI opens the UDP socket and returns the API.
 func NewAPI(opts Options) (*API, error) {
 	if os.Getenv("ASSIST_ICE_LOOPBACK") == "1" {
@@ -75,7 +85,7 @@ func NewAPI(opts Options) (*API, error) {
 	se.SetICEUDPMux(mux)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetSCTPMaxReceiveBufferSize(256 << 10)
+	se.SetSCTPMaxReceiveBufferSize(sctpReceiveBuffer)
 	if opts.Loopback {
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
