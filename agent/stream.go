@@ -298,6 +298,7 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 		r      image.Rectangle
 		q      int
 		settle bool
+		shown  int
 	}
 	var jobs []capture.Job
 	var keys []jobKey
@@ -308,7 +309,7 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 		}
 		index[k] = len(jobs)
 		keys = append(keys, k)
-		jobs = append(jobs, capture.Job{Rect: k.r, Quality: k.q, Settle: k.settle, Stream: true})
+		jobs = append(jobs, capture.Job{Rect: k.r, Quality: k.q, Settle: k.settle, Shown: k.shown, Stream: true})
 		return len(jobs) - 1
 	}
 	var plans []peerPlan
@@ -383,7 +384,7 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 			encode(r)
 		}
 		for _, rf := range v.tracker.Refinable(now, refineQuiet) {
-			plan.items = append(plan.items, planItem{job: add(jobKey{r: rf.Rect, q: rf.Quality, settle: true})})
+			plan.items = append(plan.items, planItem{job: add(jobKey{r: rf.Rect, q: rf.Quality, settle: true, shown: rf.Bytes})})
 		}
 		plans = append(plans, plan)
 	}
@@ -449,7 +450,7 @@ func (s *streamer) sendPlan(pl peerPlan, ar *area, jobs []capture.Job, encoded [
 			return err
 		}
 		if it.q > 0 {
-			v.tracker.MarkLossy(it.tile, it.q, now)
+			v.tracker.MarkLossy(it.tile, it.q, 0, now)
 		}
 		n++
 	}
@@ -476,7 +477,7 @@ func (s *streamer) sendPlan(pl peerPlan, ar *area, jobs []capture.Job, encoded [
 				if j.Settle {
 					q = capture.SettleQuality
 				} else {
-					v.tracker.MarkLossy(e.Area, q, now)
+					v.tracker.MarkLossy(e.Area, q, len(r.Data), now)
 				}
 			}
 			// The rep stores what the cache rule says; so does its mirror.

@@ -180,7 +180,7 @@ func runPass(t *testing.T, name string, photo *image.RGBA, start func(*testing.T
 			res.ServerCPU += sc
 			res.XvfbCPU += xc
 		}
-		t.Logf("%s %s: %d bytes, %.2f s, cpu %.2f s %s %v", name, phase, pr.Bytes, pr.Seconds, pr.CPUSeconds, pr.Fidelity, pr.Encodings)
+		t.Logf("%s %s: %d bytes, %.2f s, cpu %.2f s (server %.2f, Xvfb %.2f) %s %v", name, phase, pr.Bytes, pr.Seconds, pr.CPUSeconds, sc, xc, pr.Fidelity, pr.Encodings)
 	}
 
 	measure("connect", func() {})

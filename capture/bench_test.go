@@ -203,7 +203,7 @@ func BenchmarkSettlePhoto(b *testing.B) {
 	r := image.Rect(640, 320, 960, 384)
 	b.SetBytes(int64(4 * r.Dx() * r.Dy()))
 	for b.Loop() {
-		if _, err := e.Settle(photo, r, 80); err != nil {
+		if _, err := e.Settle(photo, r, 80, 0); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -139,15 +139,15 @@ func TestTrackerRefinement(t *testing.T) {
 		t.Fatal("refinement due with nothing lossy")
 	}
 	lossy := image.Rect(64, 64, 192, 128) // two tiles
-	tr.MarkLossy(lossy, 60, t0)
-	tr.MarkLossy(image.Rect(0, 640, 64, 704), 70, t0.Add(500*time.Millisecond))
+	tr.MarkLossy(lossy, 60, 1000, t0)
+	tr.MarkLossy(image.Rect(0, 640, 64, 704), 70, 0, t0.Add(500*time.Millisecond))
 	if at, ok := tr.NextRefinement(time.Second); !ok || !at.Equal(t0.Add(time.Second)) {
 		t.Fatalf("next refinement %v %v", at, ok)
 	}
 	if got := tr.Refinable(t0.Add(999*time.Millisecond), time.Second); len(got) != 0 {
 		t.Fatalf("refinable too early: %v", got)
 	}
-	if got := tr.Refinable(t0.Add(time.Second), time.Second); len(got) != 1 || got[0] != (Refine{Rect: lossy, Quality: 60}) {
+	if got := tr.Refinable(t0.Add(time.Second), time.Second); len(got) != 1 || got[0] != (Refine{Rect: lossy, Quality: 60, Bytes: 1000}) {
 		t.Fatalf("refinable %v, want %v", got, lossy)
 	}
 	if !tr.Lossy(image.Rect(0, 640, 1, 641)) || tr.Lossy(lossy) {
@@ -309,5 +309,67 @@ func TestStackedMixedRun(t *testing.T) {
 				t.Fatalf("pixel %d,%d differs", x, y)
 			}
 		}
+	}
+}
+
+// TestSettleKnownCost: settling an area whose JPEG cost the caller knows
+// decides as settling it after encoding that JPEG again does (a photo stays
+// as it went out, sharp text on a photo becomes exact, a low-quality photo
+// is measured and re-sent better), and the pieces decode the same.
+func TestSettleKnownCost(t *testing.T) {
+	text := clone(photo)
+	textArea := image.Rect(0, 0, 256, 64)
+	for y := textArea.Min.Y; y < textArea.Max.Y; y++ {
+		for x := textArea.Min.X; x < textArea.Max.X; x++ {
+			v := byte(255)
+			if (x/3+y/5)%2 == 0 {
+				v = 0
+			}
+			o := text.PixOffset(x, y)
+			text.Pix[o], text.Pix[o+1], text.Pix[o+2] = v, v, v
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		img  *image.RGBA
+		r    image.Rectangle
+		q    int
+		enc  byte // what the settled pieces are; 0: nothing is sent
+	}{
+		{"photo at a trusted quality", photo, image.Rect(640, 320, 960, 384), 80, 0},
+		{"photo at a low quality", photo, image.Rect(640, 320, 960, 384), 10, protocol.EncJPEG},
+		{"sharp pattern", text, textArea, 80, protocol.EncPNG},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := NewEncoder()
+			shown, err := e.encodeJob(tc.img, Job{Rect: tc.r, Quality: tc.q}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := e.Settle(tc.img, tc.r, tc.q, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := e.Settle(tc.img, tc.r, tc.q, piecesSize(shown))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, g := range got {
+				if g.Rect.Enc != tc.enc {
+					t.Errorf("settled as encoding %d, want %d", g.Rect.Enc, tc.enc)
+				}
+			}
+			if len(got) == 0 && tc.enc != 0 {
+				t.Errorf("nothing settled, want encoding %d", tc.enc)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("known cost: %d pieces, unknown cost: %d", len(got), len(want))
+			}
+			for i := range got {
+				if got[i].Rect.Enc != want[i].Rect.Enc || string(got[i].Rect.Data) != string(want[i].Rect.Data) {
+					t.Fatalf("piece %d: %v (%d bytes), want %v (%d bytes)", i, got[i].Rect.Enc, len(got[i].Rect.Data), want[i].Rect.Enc, len(want[i].Rect.Data))
+				}
+			}
+		})
 	}
 }

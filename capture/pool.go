@@ -21,6 +21,9 @@ type Job struct {
 	// Settle: the area went out lossy at Quality and stopped changing:
 	// encode what Settle says (possibly nothing).
 	Settle bool
+	// Shown is, for Settle, what the area cost as it went out (bytes; 0:
+	// not known, and Settle encodes it again to find out).
+	Shown int
 	// Stream: few-colour content comes back as an uncompressed
 	// protocol.EncZlib payload (see Encoder.payload) instead of a PNG.
 	Stream bool
@@ -95,7 +98,7 @@ func (e *Encoder) run(img *image.RGBA, j Job) ([]Encoded, error) {
 	e.payload = j.Stream
 	defer func() { e.payload = false }()
 	if j.Settle {
-		return e.Settle(img, j.Rect, j.Quality)
+		return e.Settle(img, j.Rect, j.Quality, j.Shown)
 	}
 	return e.encodeJob(img, j, nil)
 }
@@ -217,19 +220,34 @@ const (
 // and has stopped changing (the agent re-encodes what the receiver has:
 // encoding is deterministic): its exact pixels when they cost little more
 // than that JPEG, else nothing when the JPEG is faithful enough, else a JPEG
-// at SettleQuality when that is clearly better.
-func (e *Encoder) Settle(img *image.RGBA, r image.Rectangle, q int) ([]Encoded, error) {
-	shown, err := e.encodeJob(img, Job{Rect: r, Quality: q}, nil)
-	if err != nil {
-		return nil, err
+// at SettleQuality when that is clearly better. shownBytes is what the
+// area cost as it went out (0: unknown); when known, the JPEG is encoded
+// again only if its fidelity must be measured.
+func (e *Encoder) Settle(img *image.RGBA, r image.Rectangle, q, shownBytes int) ([]Encoded, error) {
+	var shown []Encoded
+	reencode := func() (err error) {
+		shown, err = e.encodeJob(img, Job{Rect: r, Quality: q}, nil)
+		return err
 	}
-	jpegSize := float64(piecesSize(shown))
+	jpegSize := float64(shownBytes)
+	if shownBytes <= 0 {
+		if err := reencode(); err != nil {
+			return nil, err
+		}
+		jpegSize = float64(piecesSize(shown))
+	}
 	estimate := pngEstimate(img, r)
 	// Measuring means decoding: worth it where the answer can change what
 	// is sent (the JPEG went out below a trusted quality, or exact pixels
 	// might be affordable should the JPEG fall short).
 	was := math.Inf(1)
 	if q < SettleTrustQuality || estimate <= 2*SettleFailingRatio*jpegSize {
+		if shown == nil {
+			if err := reencode(); err != nil {
+				return nil, err
+			}
+		}
+		var err error
 		if was, err = piecesPSNR(img, shown); err != nil {
 			return nil, err
 		}

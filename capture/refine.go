@@ -6,14 +6,25 @@ import (
 )
 
 // MarkLossy records that the tiles of r (in frame coordinates, as Diff
-// returned them) went out to the receiver lossy, at JPEG quality q, at time
-// at. Refinable later lists them once they have stayed unchanged long
-// enough.
-func (t *Tracker) MarkLossy(r image.Rectangle, q int, at time.Time) {
+// returned them) went out to the receiver lossy, at JPEG quality q, in a
+// JPEG of size bytes (0: not known, e.g. a cached tile), at time at.
+// Refinable later lists them once they have stayed unchanged long enough,
+// with what they cost, so that settling them need not encode them again to
+// find out.
+func (t *Tracker) MarkLossy(r image.Rectangle, q, size int, at time.Time) {
 	ns := max(at.UnixNano(), 1)
-	t.eachTile(r, func(i int, _ image.Rectangle) {
+	share := float32(-1)
+	if size > 0 && !r.Empty() {
+		share = float32(size) / float32(r.Dx()*r.Dy())
+	}
+	t.eachTile(r, func(i int, tile image.Rectangle) {
 		t.lossyAt[i] = ns
 		t.lossyQ[i] = uint8(min(max(q, 1), 100))
+		t.lossyB[i] = -1
+		if share >= 0 {
+			part := tile.Intersect(r)
+			t.lossyB[i] = share * float32(part.Dx()*part.Dy())
+		}
 	})
 }
 
@@ -21,6 +32,9 @@ func (t *Tracker) MarkLossy(r image.Rectangle, q int, at time.Time) {
 type Refine struct {
 	Rect    image.Rectangle
 	Quality int // the lowest JPEG quality its tiles went out at
+	// Bytes estimates what its tiles cost as they went out (their shares
+	// of the JPEGs that carried them); 0 when some tile's cost is unknown.
+	Bytes int
 }
 
 // Lossy reports whether any tile that r touches went out lossy and has not
@@ -42,20 +56,26 @@ func (t *Tracker) Refinable(now time.Time, quiet time.Duration) []Refine {
 	cutoff := now.Add(-quiet).UnixNano()
 	var out []Refine
 	q := 100
+	var size float32
 	cols, rows := (t.w+t.size-1)/t.size, (t.h+t.size-1)/t.size
 	run := maxRun(t.size)
 	for row := 0; row < rows; row++ {
 		start := -1
 		flush := func(end int) {
 			r := image.Rect(start*t.size, row*t.size, min(end*t.size, t.w), min((row+1)*t.size, t.h))
-			out = append(out, Refine{Rect: r.Add(t.origin), Quality: q})
-			start, q = -1, 100
+			out = append(out, Refine{Rect: r.Add(t.origin), Quality: q, Bytes: max(int(size+0.5), 0)})
+			start, q, size = -1, 100, 0
 		}
 		for c := 0; c < cols; c++ {
 			i := row*cols + c
 			if at := t.lossyAt[i]; at != 0 && at <= cutoff {
 				t.lossyAt[i] = 0
 				q = min(q, int(t.lossyQ[i]))
+				if b := t.lossyB[i]; b < 0 || size < 0 {
+					size = -1 // unknown for the whole block
+				} else {
+					size += b
+				}
 				if start < 0 {
 					start = c
 				}
@@ -136,7 +156,7 @@ func (t *Tracker) ApplyCopy(post *Tiles, m Move) {
 	})
 	for _, u := range ups { // after reading every source: they may overlap
 		t.hash[u.i] = post.Hash[u.i]
-		t.lossyAt[u.i], t.lossyQ[u.i] = u.at, u.q
+		t.lossyAt[u.i], t.lossyQ[u.i], t.lossyB[u.i] = u.at, u.q, -1 // cost unknown: pieces of several JPEGs
 	}
 }
 

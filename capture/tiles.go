@@ -94,7 +94,8 @@ type Tracker struct {
 	// nanoseconds), or 0 when the receiver has its exact pixels. See
 	// MarkLossy and Refinable.
 	lossyAt []int64
-	lossyQ  []uint8 // and at which JPEG quality
+	lossyQ  []uint8   // and at which JPEG quality
+	lossyB  []float32 // and its share of that JPEG's bytes (< 0: unknown)
 }
 
 // NewTracker returns a Tracker for a receiver that has nothing yet.
@@ -159,6 +160,7 @@ func (t *Tracker) Diff(cur *Tiles) []image.Rectangle {
 	if all {
 		t.lossyAt = append(t.lossyAt[:0], make([]int64, len(cur.Hash))...)
 		t.lossyQ = append(t.lossyQ[:0], make([]uint8, len(cur.Hash))...)
+		t.lossyB = append(t.lossyB[:0], make([]float32, len(cur.Hash))...)
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
+	"strconv"
 	"runtime/pprof"
 )
 
@@ -18,6 +20,9 @@ func startProfile() func() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "assist: cpu profile:", err)
 		return func() {}
+	}
+	if hz, err := strconv.Atoi(os.Getenv("ASSIST_CPUPROFILE_HZ")); err == nil && hz > 0 {
+		runtime.SetCPUProfileRate(hz) // StartCPUProfile then warns that the rate is set already
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		fmt.Fprintln(os.Stderr, "assist: cpu profile:", err)
