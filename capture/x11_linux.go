@@ -83,7 +83,7 @@ func (s *x11Source) init() error {
 
 	if err := shm.Init(s.conn); err != nil {
 		s.log.Warn("capture: MIT-SHM unavailable, using plain GetImage (slower)", "err", err)
-	} else if seg, err := newShmSegment(s.conn, s.w*s.h*4); err != nil {
+	} else if seg, err := newShmSegment(s.conn, segmentSize(s.w, s.h)); err != nil {
 		s.log.Warn("capture: shared memory unusable, using plain GetImage (slower)", "err", err)
 	} else if err := s.verifyShm(seg); err != nil {
 		seg.free(s.conn)
@@ -162,21 +162,49 @@ type grabResult struct {
 	viaShm bool   // the pixels are in the segment
 }
 
-// request sends GetGeometry and GetImage of rows [y0, y0+rows) together, so
-// that a size change costs no extra round trip, and returns a channel that
-// delivers the replies. With shared memory the rows land where a whole
-// frame would put them. The waiting goroutine touches only xgb cookies,
-// never s, so an abandoned request cannot race with Close.
-func (s *x11Source) request(y0, rows int, rearm bool) chan grabResult {
+// segmentSize is the shared memory for a w x h screen: the frame, then a
+// scratch area of a quarter of it for changes narrower than the screen
+// (the server writes an image packed at its own width, so a rectangle
+// cannot land in place).
+func segmentSize(w, h int) int { return w*h*4 + w*h }
+
+// shmOffset is where the pixels of area land in the segment: in place for
+// whole rows, else packed at the start of the scratch area.
+func (s *x11Source) shmOffset(area image.Rectangle) int {
+	if area.Dx() < s.w {
+		return s.w * s.h * 4
+	}
+	return area.Min.Y * s.w * 4
+}
+
+// readArea is what to read of the screen for a change within band: band
+// itself when it is narrower than the screen and fits the scratch area (or
+// there is no shared memory: plain GetImage returns any rectangle packed),
+// else the whole rows it spans, which land in place. Reading only the
+// changed columns spares the X server's copy and the conversion of pixels
+// that did not change (a terminal scrolling beside a wide screen).
+func (s *x11Source) readArea(band image.Rectangle) image.Rectangle {
+	if band.Dx() < s.w && (s.seg == nil || band.Dx()*band.Dy()*4 <= len(s.seg.mem)-s.w*s.h*4) {
+		return band
+	}
+	return image.Rect(0, band.Min.Y, s.w, band.Max.Y)
+}
+
+// request sends GetGeometry and GetImage of area together, so that a size
+// change costs no extra round trip, and returns a channel that delivers the
+// replies. With shared memory the pixels land at shmOffset. The waiting
+// goroutine touches only xgb cookies, never s, so an abandoned request
+// cannot race with Close.
+func (s *x11Source) request(area image.Rectangle, rearm bool) chan grabResult {
 	if rearm {
 		s.rearmDamage() // damage from here on wakes the next capture
 	}
 	geoC := xproto.GetGeometry(s.conn, xproto.Drawable(s.root))
-	w, h := uint16(s.w), uint16(rows)
+	x0, y0, w, h := int16(area.Min.X), int16(area.Min.Y), uint16(area.Dx()), uint16(area.Dy())
 	ch := make(chan grabResult, 1)
 	if seg := s.seg; seg != nil {
-		imgC := shm.GetImage(s.conn, xproto.Drawable(s.root), 0, int16(y0), w, h, ^uint32(0),
-			xproto.ImageFormatZPixmap, seg.id, uint32(y0*s.w*4))
+		imgC := shm.GetImage(s.conn, xproto.Drawable(s.root), x0, y0, w, h, ^uint32(0),
+			xproto.ImageFormatZPixmap, seg.id, uint32(s.shmOffset(area)))
 		go func() {
 			var r grabResult
 			r.viaShm = true
@@ -190,7 +218,7 @@ func (s *x11Source) request(y0, rows int, rearm bool) chan grabResult {
 		}()
 		return ch
 	}
-	imgC := xproto.GetImage(s.conn, xproto.ImageFormatZPixmap, xproto.Drawable(s.root), 0, int16(y0), w, h, ^uint32(0))
+	imgC := xproto.GetImage(s.conn, xproto.ImageFormatZPixmap, xproto.Drawable(s.root), x0, y0, w, h, ^uint32(0))
 	go func() {
 		var r grabResult
 		geo, err := geoC.Reply()
@@ -230,9 +258,8 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 			return nil, ctx.Err()
 		}
 	}
-	// With DAMAGE and a whole frame in hand, read only the rows that changed.
-	y0, rows, rearm := 0, s.h, true
-	var damaged image.Rectangle // what changed, when DAMAGE knows
+	// With DAMAGE and a whole frame in hand, read only what changed.
+	area, rearm := image.Rect(0, 0, s.w, s.h), true
 	if s.haveFull {
 		band, ok, err := s.damagedRows(ctx)
 		if err != nil {
@@ -243,12 +270,12 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 				s.changed = image.Rectangle{}
 				return s.img, nil
 			}
-			y0, rows, rearm, damaged = band.Min.Y, band.Dy(), false, band
+			area, rearm = s.readArea(band), false
 		}
 	}
 	var lastErr error
 	for range maxAttempts {
-		ch := s.request(y0, rows, rearm)
+		ch := s.request(area, rearm)
 		var r grabResult
 		select {
 		case r = <-ch:
@@ -264,7 +291,7 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 			if err := s.resize(r.w, r.h); err != nil {
 				return nil, err
 			}
-			y0, rows, rearm = 0, s.h, true
+			area, rearm = image.Rect(0, 0, s.w, s.h), true
 			continue
 		}
 		if r.imgErr != nil {
@@ -275,23 +302,21 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 				s.seg.free(s.conn)
 				s.seg = nil
 				s.bindImage()
-				y0, rows, rearm = 0, s.h, true
+				area, rearm = image.Rect(0, 0, s.w, s.h), true
 			}
 			continue // BadMatch: the size changed after GetGeometry
 		}
-		n := s.w * rows * 4
+		n := area.Dx() * area.Dy() * 4
 		src := r.data
 		if r.viaShm {
-			src = s.seg.mem[y0*s.w*4 : y0*s.w*4+n]
+			off := s.shmOffset(area)
+			src = s.seg.mem[off : off+n]
 		}
 		if len(src) != n {
-			return nil, fmt.Errorf("capture: GetImage of %dx%d returned %d bytes", s.w, rows, len(src))
+			return nil, fmt.Errorf("capture: GetImage of %v returned %d bytes", area, len(src))
 		}
-		s.convert(s.img.Pix[y0*s.w*4:y0*s.w*4+n], src)
-		s.changed = image.Rect(0, y0, s.w, y0+rows)
-		if !damaged.Empty() && rows == damaged.Dy() {
-			s.changed = damaged // the rest of those rows is as it was
-		}
+		s.convert(area, src)
+		s.changed = area
 		s.haveFull = true
 		return s.img, nil
 	}
@@ -301,22 +326,33 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 	return nil, fmt.Errorf("capture: GetImage of %dx%d: %w", s.w, s.h, lastErr)
 }
 
-// convert fills dst (rows of s.img) from the server's pixels, splitting a
-// large frame across two goroutines.
-func (s *x11Source) convert(dst, src []byte) {
+// convert fills area of s.img from the server's pixels (packed rows of
+// area's width), splitting a large area across two goroutines.
+func (s *x11Source) convert(area image.Rectangle, src []byte) {
 	conv := bgrxToRGBA
 	if s.msb {
 		conv = xrgbToRGBA
 	}
-	// dst's stride is 4*w, like the server's (32-bit pad).
-	if len(dst) < 1<<20 {
-		conv(dst, src)
+	rows := func(y0, y1 int) {
+		if area.Dx() == s.w { // whole rows: one run (the image's stride is 4*w, like the server's)
+			conv(s.img.Pix[s.img.PixOffset(0, y0):s.img.PixOffset(0, y1)], src[(y0-area.Min.Y)*s.w*4:(y1-area.Min.Y)*s.w*4])
+			return
+		}
+		rowLen := area.Dx() * 4
+		for y := y0; y < y1; y++ {
+			o := s.img.PixOffset(area.Min.X, y)
+			k := (y - area.Min.Y) * rowLen
+			conv(s.img.Pix[o:o+rowLen], src[k:k+rowLen])
+		}
+	}
+	if len(src) < 1<<20 || area.Dy() < 2 {
+		rows(area.Min.Y, area.Max.Y)
 		return
 	}
-	half := len(dst) / 2 &^ 7
+	mid := area.Min.Y + area.Dy()/2
 	var wg sync.WaitGroup
-	wg.Go(func() { conv(dst[:half], src[:half]) })
-	conv(dst[half:], src[half:])
+	wg.Go(func() { rows(area.Min.Y, mid) })
+	rows(mid, area.Max.Y)
 	wg.Wait()
 }
 
@@ -327,11 +363,11 @@ func (s *x11Source) resize(w, h int) error {
 		return fmt.Errorf("capture: root window is %dx%d", w, h)
 	}
 	s.w, s.h = w, h
-	if s.seg != nil && len(s.seg.mem) < w*h*4 {
+	if s.seg != nil && len(s.seg.mem) < segmentSize(w, h) {
 		s.img = nil // it lives in the segment
 		s.seg.free(s.conn)
 		s.seg = nil
-		seg, err := newShmSegment(s.conn, w*h*4)
+		seg, err := newShmSegment(s.conn, segmentSize(w, h))
 		if err != nil {
 			s.log.Warn("capture: no shared memory for the new size, using plain GetImage", "err", err)
 		} else {

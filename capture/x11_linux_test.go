@@ -136,6 +136,11 @@ func TestCaptureSeesUpdatesAsTiles(t *testing.T) {
 					win.Update(t, tt.region, other)
 					img := capture(t, src)
 					samePixels(t, "capture vs server", img, s.Screenshot(t))
+					// Only the changed columns are read when they are
+					// narrower than the screen (the damage rectangle).
+					if ch := src.Changed(); !tt.region.In(ch) || tt.region.Dx() < s.Width && ch.Dx() == s.Width {
+						t.Errorf("after updating %v the capture read %v", tt.region, ch)
+					}
 					tiles = HashTiles(img, TileSize, tiles)
 					if got := tr.Diff(tiles); !slices.Equal(got, tt.want) {
 						t.Errorf("after updating %v, Diff reports %v, want %v", tt.region, got, tt.want)
