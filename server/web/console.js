@@ -551,6 +551,8 @@ function wire() {
 
 async function boot() {
   wire();
+  // A reload or a closed tab: the interrupted uploads keep their progress.
+  window.addEventListener('pagehide', () => current && current.transfers.rememberAll());
   if (!token) {
     showLogin();
     return;

@@ -429,6 +429,11 @@ export class Transfers {
     this.store.put({ id: x.id, name: x.name, size: x.size, lastModified: x.lastModified || 0, session, bytes: x.bytes });
   }
 
+  /** Writes every unfinished outgoing transfer's progress to the store now (the page is going away). */
+  rememberAll() {
+    for (const x of this.items.values()) if (x.send && x.state !== 'interrupted') this.remember(x, true);
+  }
+
   /**
    * Lists the remembered unfinished outgoing transfers of session (a
    * reloaded console) as "interrupted": resumeWith() continues one with the
