@@ -125,9 +125,18 @@ func (a *agent) startFiles(session string) {
 	if journal == "-" {
 		journal = ""
 	}
+	// A transfer whose rep connection went away (a reloaded or closed
+	// console, a failed PeerConnection) is kept for the reconnect window:
+	// the server gives a reloaded console a new rep connection id, and its
+	// sender comes back with the transfer's id (only it knows it), as
+	// transfer.Manager.HandleControl takes over.
+	a.mu.Lock()
+	window := a.window
+	a.mu.Unlock()
 	m := transfer.NewManager(transfer.Config{
 		Dir: dir, JournalDir: journal, Session: session, Logger: a.cfg.Logger,
 		AskOffer: a.askOffer, AskPull: a.askPull, OnChange: a.fileChanged,
+		PeerWindow: window, Clock: a.cfg.Clock,
 	})
 	a.files.mu.Lock()
 	a.files.m = m
@@ -198,7 +207,7 @@ func (a *agent) showTransfers() {
 	for _, s := range list {
 		out = append(out, chatwin.Transfer{
 			ID: s.ID, Name: s.Name, Send: s.Send, Size: s.Size, Bytes: s.Bytes, Rate: s.Rate,
-			ETA: s.ETA.Seconds(), State: s.State, Error: s.Err, Path: s.Path,
+			ETA: s.ETA.Seconds(), State: s.State, Error: s.Err, Path: s.Path, Away: !s.AwayUntil.IsZero(),
 		})
 	}
 	w.SetTransfers(out)
@@ -230,6 +239,8 @@ func (a *agent) fileChanged(s transfer.Status) {
 		line = fmt.Sprintf("Sending %s (%s) to the support technician...", s.Name, transfer.Size(s.Size))
 	case s.State == transfer.StateRunning:
 		line = fmt.Sprintf("Receiving %s (%s) from the support technician...", s.Name, transfer.Size(s.Size))
+	case s.State == transfer.StateWaiting && !s.AwayUntil.IsZero():
+		line = fmt.Sprintf("The transfer of %s is waiting for the support technician to come back (until %s).", s.Name, s.AwayUntil.Local().Format("15:04"))
 	case s.State == transfer.StateWaiting:
 		line = fmt.Sprintf("The transfer of %s is paused until the connection is back.", s.Name)
 	case s.State == transfer.StateDone && s.Send:

@@ -17,6 +17,7 @@ type Transfer struct {
 	State string  `json:"state"` // offered, asking, running, waiting, done, failed, cancelled, refused
 	Error string  `json:"error,omitempty"`
 	Path  string  `json:"path,omitempty"` // where a received file was saved
+	Away  bool    `json:"away,omitempty"` // waiting: the support technician's connection is gone (kept for their return)
 }
 
 // SetTransfers shows the session's file transfers, with progress and a

@@ -11,6 +11,10 @@ var ErrCorrupt = errors.New("transfer: data failed SHA-256 verification")
 // ErrCancelled reports a transfer cancelled by either side.
 var ErrCancelled = errors.New("transfer: cancelled")
 
+// ErrAbandoned reports a transfer whose other side's connection went away
+// and did not come back within Config.PeerWindow.
+var ErrAbandoned = errors.New("transfer: the other side did not come back")
+
 // ErrRefused reports a transfer the other side declined.
 var ErrRefused = errors.New("transfer: refused")
 

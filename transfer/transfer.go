@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"assist/internal/clock"
 	"assist/protocol"
 )
 
@@ -87,8 +88,17 @@ type Config struct {
 	// HighWater is the most bytes a file channel may hold queued (default
 	// 128 KiB).
 	HighWater uint64
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// PeerWindow is how long a transfer whose connection went away (Detach,
+	// or restored from the journal with no link yet) is kept for its peer to
+	// come back: on the same connection (Attach) or, for an incoming file, as
+	// its sender on a new one (a reloaded console re-offering the same id with
+	// resume). Past it the transfer fails and its partial data is removed.
+	// 0 keeps it until the session ends.
+	PeerWindow time.Duration
+	// Clock runs PeerWindow (default: the wall clock).
+	Clock  clock.Clock
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Transfer states.
@@ -117,8 +127,9 @@ type Status struct {
 	State     string        `json:"state"`
 	SHA256    string        `json:"sha256,omitempty"`
 	Err       string        `json:"error,omitempty"`
-	Retries   int           `json:"retries,omitempty"` // blocks sent again after failing verification
-	Resumed   bool          `json:"resumed,omitempty"` // continued after a dropped link or a restart
+	Retries   int           `json:"retries,omitempty"`   // blocks sent again after failing verification
+	Resumed   bool          `json:"resumed,omitempty"`   // continued after a dropped link or a restart
+	AwayUntil time.Time     `json:"away_until,omitzero"` // the other side's connection is gone: kept for it until then (Config.PeerWindow)
 	Started   time.Time     `json:"started"`
 	Finished  time.Time     `json:"finished"`
 	Duration  time.Duration `json:"duration"`
@@ -172,6 +183,9 @@ func NewManager(cfg Config) *Manager {
 	if cfg.OnChange == nil {
 		cfg.OnChange = func(Status) {}
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
 	m := &Manager{
 		cfg: cfg, log: cfg.Logger.With("component", "transfer"), fs: cfg.FS,
 		links: map[string]Link{}, xfers: map[string]*xfer{},
@@ -200,6 +214,9 @@ func (m *Manager) Attach(peer string, l Link) {
 	}
 	m.links[peer] = l
 	xs := m.peerXfers(peer)
+	for _, x := range xs {
+		m.backLocked(x)
+	}
 	m.mu.Unlock()
 	for _, x := range xs {
 		x.post(event{kind: evAttach})
@@ -216,10 +233,65 @@ func (m *Manager) Detach(peer string, l Link) {
 	}
 	delete(m.links, peer)
 	xs := m.peerXfers(peer)
+	for _, x := range xs {
+		m.awayLocked(x)
+	}
 	m.mu.Unlock()
 	for _, x := range xs {
 		x.post(event{kind: evDetach})
 	}
+}
+
+// awayLocked starts the PeerWindow of x, whose connection is gone; m.mu is
+// held.
+func (m *Manager) awayLocked(x *xfer) {
+	if m.cfg.PeerWindow <= 0 || x.away != nil || x.finished() {
+		return
+	}
+	x.awayGen++
+	gen := x.awayGen
+	x.mu.Lock()
+	x.st.AwayUntil = m.cfg.Clock.Now().Add(m.cfg.PeerWindow)
+	x.mu.Unlock()
+	x.away = m.cfg.Clock.AfterFunc(m.cfg.PeerWindow, func() { m.abandon(x, gen) })
+}
+
+// backLocked stops the PeerWindow of x: its peer is back; m.mu is held.
+func (m *Manager) backLocked(x *xfer) {
+	if x.away == nil {
+		return
+	}
+	x.away.Stop()
+	x.away = nil
+	x.awayGen++
+	x.mu.Lock()
+	x.st.AwayUntil = time.Time{}
+	x.mu.Unlock()
+}
+
+// abandon ends x when its peer did not come back within the PeerWindow
+// (gen tells a stale timer apart): the partial data goes.
+func (m *Manager) abandon(x *xfer, gen int) {
+	m.mu.Lock()
+	if x.away == nil || x.awayGen != gen || m.links[x.peer] != nil {
+		m.mu.Unlock()
+		return
+	}
+	x.away = nil
+	m.mu.Unlock()
+	m.log.Info("the other side did not come back for a transfer", "id", x.id, "peer", x.peerName(), "window", m.cfg.PeerWindow)
+	x.stop(fmt.Errorf("%w within %s", ErrAbandoned, describe(m.cfg.PeerWindow)), false)
+}
+
+// describe formats a window for people: "10 minutes", "90s".
+func describe(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		if d == time.Minute {
+			return "1 minute"
+		}
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
+	return d.String()
 }
 
 // taken reports whether a transfer with id exists (of any connection).
@@ -267,13 +339,19 @@ func (m *Manager) HandleControl(peer string, c protocol.Control) {
 	x := m.xfers[c.ID]
 	if x != nil && x.peer != peer {
 		switch {
-		case c.Type == protocol.CtlFileOffer && c.Resume && !x.out && !x.finished():
-			// The sender came back on another connection (a restarted
-			// agent's journal knew the old one): only it knows the id.
+		case !x.out && !x.finished() && (c.Type == protocol.CtlFileOffer && c.Resume || c.Type == protocol.CtlFileCancel):
+			// The sender came back on another connection (a reloaded
+			// console, or a restarted agent's journal knew the old one):
+			// only it knows the id. It resumes or discards the transfer.
 			x.peer = peer
 			x.mu.Lock()
 			x.st.Peer = peer
 			x.mu.Unlock()
+			if m.links[peer] != nil {
+				m.backLocked(x)
+			} else {
+				m.awayLocked(x)
+			}
 		default:
 			x = nil // never let one connection touch another's transfer
 		}
@@ -337,7 +415,22 @@ func (m *Manager) Send(peer, path, name string) (*Transfer, error) {
 	return m.send(peer, path, name, newID())
 }
 
+// Resume offers the local file at path to peer again under id, the id of
+// an unfinished transfer that an earlier connection of this sender started
+// (a reloaded console, a sender run again): the offer carries resume, and
+// the receiver continues from its last verified block.
+func (m *Manager) Resume(peer, path, name, id string) (*Transfer, error) {
+	if id == "" {
+		return nil, errors.New("transfer: resume needs the transfer's id")
+	}
+	return m.sendAs(peer, path, name, id, true)
+}
+
 func (m *Manager) send(peer, path, name, id string) (*Transfer, error) {
+	return m.sendAs(peer, path, name, id, false)
+}
+
+func (m *Manager) sendAs(peer, path, name, id string, resume bool) (*Transfer, error) {
 	info, err := m.fs.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("transfer: %w", err)
@@ -349,8 +442,8 @@ func (m *Manager) send(peer, path, name, id string) (*Transfer, error) {
 		name = filepath.Base(path)
 	}
 	x := m.newXfer(id, peer, true)
-	x.path, x.size, x.mtime = path, info.Size(), info.ModTime()
-	x.st.Name, x.st.Path, x.st.Size = name, path, info.Size()
+	x.path, x.size, x.mtime, x.offered = path, info.Size(), info.ModTime(), resume
+	x.st.Name, x.st.Path, x.st.Size, x.st.Resumed = name, path, info.Size(), resume
 	if !m.add(x) {
 		return nil, fmt.Errorf("transfer: a transfer with id %s exists", id)
 	}
@@ -414,8 +507,18 @@ func (m *Manager) Get(id string) (*Transfer, bool) {
 // files and their journal records are removed. It waits for the transfer
 // goroutines.
 func (m *Manager) Close() {
+	m.stopTimers()
 	m.cancel()
 	m.wg.Wait()
+}
+
+// stopTimers stops every PeerWindow: the transfers end with the manager.
+func (m *Manager) stopTimers() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, x := range m.xfers {
+		m.backLocked(x)
+	}
 }
 
 // Shutdown stops every transfer but keeps partial files and the journal,
@@ -424,6 +527,7 @@ func (m *Manager) Shutdown() {
 	m.mu.Lock()
 	m.keep = true
 	m.mu.Unlock()
+	m.stopTimers()
 	m.cancel()
 	m.wg.Wait()
 }
@@ -473,6 +577,7 @@ func (m *Manager) restore(r record) {
 		x.path, x.size, x.mtime, x.offered = r.Path, r.Size, r.ModTime, true
 		x.st.Name, x.st.Path, x.st.Size, x.st.Resumed = r.Name, r.Path, r.Size, true
 		m.add(x)
+		m.away(x)
 		m.spawn(x.runOut)
 		return
 	}
@@ -482,7 +587,18 @@ func (m *Manager) restore(r record) {
 	x.st.Name, x.st.Size, x.st.State, x.st.Resumed = r.Name, r.Size, StateWaiting, true
 	x.offerName = r.Name
 	m.add(x)
+	m.away(x)
 	m.spawn(x.runIn)
+}
+
+// away starts the PeerWindow of a transfer restored from the journal
+// unless its peer is attached already.
+func (m *Manager) away(x *xfer) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.links[x.peer] == nil {
+		m.awayLocked(x)
+	}
 }
 
 func newID() string {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"assist/internal/clock/clocktest"
 	"assist/protocol"
 	"assist/transfer"
 	"assist/transfer/transfertest"
@@ -37,6 +38,8 @@ type sideOpts struct {
 	onAsk    func()
 	noAccept bool
 	dir      string // default: a new temporary folder
+	clock    *clocktest.Fake
+	window   time.Duration // Config.PeerWindow
 }
 
 func newSide(t *testing.T, o sideOpts) *side {
@@ -53,7 +56,11 @@ func newSide(t *testing.T, o sideOpts) *side {
 			default:
 			}
 		},
-		AskPull: func(context.Context, transfer.PullRequest) (bool, error) { return !o.decline, nil },
+		AskPull:    func(context.Context, transfer.PullRequest) (bool, error) { return !o.decline, nil },
+		PeerWindow: o.window,
+	}
+	if o.clock != nil {
+		cfg.Clock = o.clock
 	}
 	if !o.noAccept {
 		cfg.AskOffer = func(context.Context, transfer.Offer) (bool, error) {
@@ -694,5 +701,134 @@ func TestFlowControl(t *testing.T) {
 	}
 	if calls.Load() < 128 {
 		t.Fatalf("Room asked only %d times for 128 chunks", calls.Load())
+	}
+}
+
+// TestPeerWindow: a receiver whose sender's connection went away (a console
+// reloaded or closed) keeps the transfer, its partial file and its journal
+// for the reconnect window; the sender continues it from a new connection
+// with the same id, or discards it, and when nobody comes back the partial
+// data goes at the end of the window.
+func TestPeerWindow(t *testing.T) {
+	const window = 10 * time.Minute
+	type step struct {
+		advance time.Duration
+		// back: "" stays away, "same" (the link is back), "new" (a new
+		// connection resumes with the id), "discard" (a new connection
+		// cancels the id), "flap" (the same link back and gone again)
+		back string
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+		want  string // the receiver's final state; "" still waiting at the end
+	}{
+		{"new connection resumes within the window", []step{{9 * time.Minute, ""}, {0, "new"}, {2 * time.Minute, ""}}, transfer.StateDone},
+		{"nobody comes back", []step{{window - time.Second, ""}}, ""},
+		{"nobody comes back, window over", []step{{window - time.Second, ""}, {time.Second, ""}}, transfer.StateFailed},
+		{"new connection discards", []step{{time.Minute, "discard"}}, transfer.StateCancelled},
+		{"same connection back and gone again restarts the window", []step{{9 * time.Minute, "flap"}, {9 * time.Minute, ""}}, ""},
+		{"same connection back and gone again, window over", []step{{9 * time.Minute, "flap"}, {window, ""}}, transfer.StateFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := clocktest.New(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
+			journal := t.TempDir()
+			a := newSide(t, sideOpts{})
+			b := newSide(t, sideOpts{journal: journal, session: "s", clock: clk, window: window})
+			p := pair(t, a, b)
+			g := &gate{allowed: 3 * protocol.FileBlockSize / protocol.FileChunkSize}
+			p.Room = g.room
+			src, data := randomFile(t, t.TempDir(), "big.bin", 6*protocol.FileBlockSize+7)
+			tr, err := a.m.Send("b", src, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := tr.ID()
+			b.waitFor(t, "3 blocks", func(s transfer.Status) bool { return s.Bytes >= 3*protocol.FileBlockSize })
+			// The console goes away: its connection and its sender with it.
+			p.Drop()
+			a.m.Close()
+			away := b.waitFor(t, "waiting", func(s transfer.Status) bool { return s.State == transfer.StateWaiting })
+			if !away.AwayUntil.Equal(clk.Now().Add(window)) {
+				t.Fatalf("away until %v, want %v", away.AwayUntil, clk.Now().Add(window))
+			}
+			var fo firstOffsets
+			var a2 *side
+			for _, st := range tc.steps {
+				clk.Advance(st.advance)
+				switch st.back {
+				case "flap":
+					p.Connect()
+					if s, _ := b.m.Get(id); s.Status().AwayUntil != (time.Time{}) {
+						t.Fatalf("still away after the link came back: %+v", s.Status())
+					}
+					p.Drop()
+				case "new", "discard":
+					a2 = newSide(t, sideOpts{})
+					p2 := transfertest.NewPairAs(a2.m, b.m, "a2")
+					p2.Tamper = fo.tamper
+					t.Cleanup(func() {
+						a2.m.Close()
+						b.m.Close()
+						p2.Close()
+					})
+					if st.back == "discard" {
+						b.m.HandleControl("a2", protocol.Control{Type: protocol.CtlFileCancel, ID: id, Reason: "discarded"})
+						break
+					}
+					tr2, err := a2.m.Resume("b", src, "", id)
+					if err != nil {
+						t.Fatal(err)
+					}
+					st, err := wait(t, tr2)
+					if err != nil || !st.Resumed || st.SHA256 != sha(data) {
+						t.Fatalf("resumed from a new connection: %v %+v", err, st)
+					}
+				}
+			}
+			rt, ok := b.m.Get(id)
+			if !ok {
+				t.Fatal("the receiver forgot the transfer")
+			}
+			if tc.want == "" {
+				if s := rt.Status(); s.State != transfer.StateWaiting || s.Final() {
+					t.Fatalf("not kept: %+v", s)
+				}
+				if parts, _ := filepath.Glob(filepath.Join(b.dir, ".assist-*.part")); len(parts) != 1 {
+					t.Fatalf("partial files %v, want one", parts)
+				}
+				if entries, _ := os.ReadDir(journal); len(entries) == 0 {
+					t.Fatal("the journal was removed while the transfer is kept")
+				}
+				return
+			}
+			st, _ := wait(t, rt)
+			if st.State != tc.want {
+				t.Fatalf("receiver: %+v, want %s", st, tc.want)
+			}
+			if tc.want == transfer.StateDone {
+				got, _ := os.ReadFile(filepath.Join(b.dir, "big.bin"))
+				if !bytes.Equal(got, data) || !st.Resumed {
+					t.Fatalf("resumed file: equal %v, %+v", bytes.Equal(got, data), st)
+				}
+				fo.mu.Lock()
+				if len(fo.offs) != 1 || fo.offs[0] != 3*protocol.FileBlockSize {
+					t.Fatalf("the new connection started at %v, want [%d]", fo.offs, 3*protocol.FileBlockSize)
+				}
+				fo.mu.Unlock()
+				noPartials(t, b.dir, "big.bin")
+			} else {
+				noPartials(t, b.dir)
+			}
+			if tc.want == transfer.StateFailed && !strings.Contains(st.Err, "did not come back within 10 minutes") {
+				t.Fatalf("error %q", st.Err)
+			}
+			if entries, _ := os.ReadDir(journal); len(entries) != 0 {
+				t.Fatalf("journal not cleaned: %v", entries)
+			}
+			if n := clk.Pending(); n != 0 {
+				t.Fatalf("%d timers left", n)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"assist/internal/clock"
 	"assist/protocol"
 )
 
@@ -40,6 +41,11 @@ type xfer struct {
 	wake   chan struct{}
 	done   chan struct{}
 	err    error // set before done closes
+
+	// away runs the PeerWindow while the peer is gone; awayGen tells its
+	// timers apart. Both under m.mu.
+	away    clock.Timer
+	awayGen int
 
 	stopMu     sync.Mutex
 	stopErr    error
@@ -225,6 +231,9 @@ func (x *xfer) publish(force bool) {
 // finish records the outcome, tells the other side when needed, cleans up
 // and closes done. It runs once, at the end of the owning goroutine.
 func (x *xfer) finish(err error) {
+	x.m.mu.Lock()
+	x.m.backLocked(x) // nothing to wait for any more
+	x.m.mu.Unlock()
 	if serr, notify := x.stopped(); serr != nil {
 		err = serr
 		if notify {

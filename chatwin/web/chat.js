@@ -181,7 +181,7 @@ function fileDetail(t) {
     case 'refused':
       return t.error || 'Declined.';
     case 'waiting':
-      return 'Paused until the connection is back…';
+      return t.away ? 'Waiting for the technician to come back…' : 'Paused until the connection is back…';
     case 'asking':
     case 'offered':
       return 'Waiting for an answer…';

@@ -6,7 +6,7 @@ import { formatCode, isCode, normalizeCode, osName, statusText } from './format.
 import { RepSession, SessionError } from './session.js';
 import { ScreenRenderer } from './screen.js';
 import { ChatPanel } from './chat.js';
-import { Transfers } from './transfer.js';
+import { PendingStore, Transfers } from './transfer.js';
 import { renderTransfers, saveDownload, wireTransfers } from './transfer_ui.js';
 import { monitorOptions, placeCursor, qualityText, qualityTitle, saveScreenshot } from './screenui.js';
 import { RemoteInput, RemoteControls } from './input.js';
@@ -313,6 +313,10 @@ function openSession(code, tok) {
     openChannel: (label) => session.openChannel(label),
     onChange: () => renderTransfers($('transfers'), transfers),
     save: saveDownload,
+    // Unfinished uploads survive a reload, a crash or a closed tab: the
+    // rep chooses the file again and it continues where the customer is.
+    store: pendingStore(),
+    session: () => session.session,
   });
   const remote = new RemoteInput({
     canvas,
@@ -342,10 +346,22 @@ function openSession(code, tok) {
     onLinkDown: () => transfers.linkDown(),
   });
   chat.reset();
-  session.ended.then(() => sessionStorage.removeItem(ATTACH_KEY));
+  session.ready.then((snap) => transfers.restore(snap.session), () => {});
+  session.ended.then(() => {
+    sessionStorage.removeItem(ATTACH_KEY);
+    if (session.session) transfers.store?.forgetSession(session.session);
+  });
   const ticker = setInterval(renderSession, 1000);
   renderTransfers($('transfers'), transfers);
   return { session, renderer, ticker, transfers, remote, controls };
+}
+
+function pendingStore() {
+  try {
+    return new PendingStore(localStorage);
+  } catch {
+    return null; // storage disabled: transfers are not remembered
+  }
 }
 
 function leaveSession() {
@@ -535,6 +551,8 @@ function wire() {
 
 async function boot() {
   wire();
+  // A reload or a closed tab: the interrupted uploads keep their progress.
+  window.addEventListener('pagehide', () => current && current.transfers.rememberAll());
   if (!token) {
     showLogin();
     return;
@@ -572,6 +590,10 @@ window.assistConsole = {
   acceptFile: (id) => current.transfers.accept(id),
   /** Cancels a transfer. */
   cancelFile: (id) => current.transfers.cancel(id),
+  /** Continues an interrupted transfer with a File chosen again; '' or why it was refused. */
+  resumeFile: (id, file) => current.transfers.resumeWith(id, file),
+  /** Drops an interrupted transfer (the customer's agent removes the partial file). */
+  discardFile: (id) => current.transfers.discard(id),
   /** Saves the picture as PNG (the Screenshot button); resolves with {name, size}. */
   screenshot: () => takeScreenshot(),
   /** Shares monitor n (1-based) or all (0), as the monitor picker does. */

@@ -212,13 +212,83 @@ export function formatDuration(s) {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
+// --- remembered transfers ---
+
+/**
+ * PendingStore remembers the console's unfinished outgoing transfers in
+ * localStorage (id, name, size, lastModified, session, bytes acknowledged),
+ * so that a reloaded or reopened console can offer to resume them: File
+ * objects cannot be stored, the rep chooses the file again. storage is a
+ * Web Storage (localStorage); a storage that fails (full, disabled) only
+ * loses the memory, never a transfer.
+ */
+export class PendingStore {
+  constructor(storage = globalThis.localStorage, key = 'assist.transfers') {
+    this.storage = storage;
+    this.key = key;
+  }
+
+  all() {
+    try {
+      const v = JSON.parse(this.storage.getItem(this.key) || '[]');
+      return Array.isArray(v) ? v.filter((e) => e && typeof e.id === 'string' && typeof e.session === 'string') : [];
+    } catch {
+      return [];
+    }
+  }
+
+  write(list) {
+    try {
+      if (list.length) this.storage.setItem(this.key, JSON.stringify(list));
+      else this.storage.removeItem(this.key);
+    } catch (err) {
+      console.warn('assist: cannot remember transfers', err);
+    }
+  }
+
+  /** The entries of session, oldest first. */
+  list(session) {
+    return this.all().filter((e) => e.session === session);
+  }
+
+  /** Adds or replaces the entry with e.id. */
+  put(e) {
+    this.write([...this.all().filter((x) => x.id !== e.id), e]);
+  }
+
+  remove(id) {
+    const all = this.all();
+    const rest = all.filter((x) => x.id !== id);
+    if (rest.length !== all.length) this.write(rest);
+  }
+
+  /** Forgets every entry of session (it ended). */
+  forgetSession(session) {
+    this.write(this.all().filter((x) => x.session !== session));
+  }
+}
+
+/** Why file cannot resume the interrupted transfer x, or '' when it can (same name, size and, when known, lastModified). */
+export function resumeMismatch(x, file) {
+  if (!file) return 'No file was chosen.';
+  const want = `${x.name} (${formatSize(x.size)})`;
+  if (file.name !== x.name) return `That is “${file.name}”, not the interrupted file ${want}. Choose ${x.name} again.`;
+  if (file.size !== x.size) return `“${file.name}” is ${formatSize(file.size)} now, the interrupted file was ${formatSize(x.size)}: it changed, send it anew.`;
+  if (x.lastModified && file.lastModified && file.lastModified !== x.lastModified) {
+    return `“${file.name}” was modified since the transfer began: send it anew.`;
+  }
+  return '';
+}
+
 // --- transfers ---
 
 /**
  * Transfers: the console's file transfers with the customer's agent.
  * opts: sendControl(msg) -> bool, openChannel(label) -> RTCDataChannel,
  * onChange(), save({name, size, parts: Blob parts, sha256}) (deliver a
- * verified file to the rep), now() (ms).
+ * verified file to the rep), now() (ms), store (a PendingStore: outgoing
+ * transfers are remembered there until they end) and session() (the
+ * session id they are remembered under).
  */
 export class Transfers {
   constructor(opts) {
@@ -227,6 +297,8 @@ export class Transfers {
     this.onChange = opts.onChange || (() => {});
     this.save = opts.save || (() => {});
     this.now = opts.now || (() => performance.now());
+    this.store = opts.store || null;
+    this.session = opts.session || (() => '');
     this.items = new Map();
     this.linked = false;
   }
@@ -238,7 +310,7 @@ export class Transfers {
       return {
         id: x.id, name: x.name, size: x.size, bytes: x.bytes, send: x.send, state: x.state,
         error: x.error || '', sha256: x.sha256 || '', rate, eta: rate > 0 ? (x.size - x.bytes) / rate : NaN,
-        retries: x.retries, resumed: x.resumed,
+        retries: x.retries, resumed: x.resumed, from: x.from || 0,
       };
     });
   }
@@ -262,6 +334,7 @@ export class Transfers {
 
   progress(x, bytes) {
     x.bytes = bytes;
+    if (x.send) this.remember(x, false);
     const t = this.now();
     x.samples.push([t, bytes]);
     while (x.samples.length > 2 && t - x.samples[0][0] > 3000) x.samples.shift();
@@ -279,6 +352,7 @@ export class Transfers {
     }
     x.parts = null;
     if (x.writable && state !== 'done') x.writable.abort().catch(() => {});
+    if (x.send && this.store) this.store.remove(x.id);
     this.wake(x);
     this.changed();
   }
@@ -327,15 +401,92 @@ export class Transfers {
   /** Offers a File (or Blob with a name) to the customer. */
   send(file, name = file.name) {
     const x = this.item(newId(), true, name || 'file', file.size);
-    x.file = file;
-    x.pos = 0;
-    x.acked = 0;
-    x.whole = new Sha256();
-    x.snaps = new Map([[0, x.whole.clone()]]);
+    x.lastModified = file.lastModified || 0;
+    this.useFile(x, file);
+    this.remember(x, true);
     if (this.linked) this.offer(x);
     else x.state = 'waiting';
     this.changed();
     return x.id;
+  }
+
+  useFile(x, file) {
+    x.file = file;
+    x.pos = 0;
+    x.acked = 0;
+    x.endSent = false;
+    x.whole = new Sha256();
+    x.snaps = new Map([[0, x.whole.clone()]]);
+  }
+
+  /** Writes x to the store: at once (now) or at most every 2 s (progress). */
+  remember(x, now) {
+    const session = this.session();
+    if (!this.store || !session || ['done', 'failed', 'cancelled', 'refused'].includes(x.state)) return;
+    const t = this.now();
+    if (!now && t - (x.rememberedAt || 0) < 2000) return;
+    x.rememberedAt = t;
+    this.store.put({ id: x.id, name: x.name, size: x.size, lastModified: x.lastModified || 0, session, bytes: x.bytes });
+  }
+
+  /** Writes every unfinished outgoing transfer's progress to the store now (the page is going away). */
+  rememberAll() {
+    for (const x of this.items.values()) if (x.send && x.state !== 'interrupted') this.remember(x, true);
+  }
+
+  /**
+   * Lists the remembered unfinished outgoing transfers of session (a
+   * reloaded console) as "interrupted": resumeWith() continues one with the
+   * file chosen again, discard() drops it.
+   */
+  restore(session) {
+    if (!this.store || !session) return;
+    for (const e of this.store.list(session)) {
+      if (this.items.has(e.id)) continue;
+      const x = this.item(e.id, true, String(e.name || 'file'), Number(e.size) || 0);
+      x.lastModified = Number(e.lastModified) || 0;
+      x.bytes = Number(e.bytes) || 0;
+      x.state = 'interrupted';
+    }
+    this.changed();
+  }
+
+  /**
+   * Continues the interrupted transfer id with file, chosen again by the rep:
+   * the same name and size (and modification time) or it is refused.
+   * Returns '' when it goes on, else why not (also shown on the row).
+   */
+  resumeWith(id, file) {
+    const x = this.items.get(id);
+    if (!x || !x.send || x.state !== 'interrupted') return 'There is no interrupted transfer to resume.';
+    const why = resumeMismatch(x, file);
+    if (why) {
+      x.error = why;
+      this.changed();
+      return why;
+    }
+    x.error = '';
+    this.useFile(x, file);
+    x.offeredOnce = true; // the agent knows the id: offer with resume
+    x.state = 'waiting';
+    if (this.linked) this.offer(x);
+    this.changed();
+    return '';
+  }
+
+  /** Drops the interrupted transfer id and cancels it at the customer's agent, which removes the partial file. */
+  discard(id) {
+    const x = this.items.get(id);
+    if (!x || x.state !== 'interrupted') return false;
+    if (!this.sendControl({ type: 'file_cancel', id, reason: 'discarded by the support technician' })) {
+      x.error = 'Not connected to the customer: discard it once connected.';
+      this.changed();
+      return false;
+    }
+    if (this.store) this.store.remove(id);
+    this.items.delete(id);
+    this.changed();
+    return true;
   }
 
   offer(x) {
@@ -370,12 +521,19 @@ export class Transfers {
 
   async startSending(x, offset) {
     if (!this.seek(x, offset)) {
-      // No snapshot (should not happen: we keep those above acked): restart.
-      x.whole = new Sha256();
-      const head = new Uint8Array(await x.file.slice(0, offset).arrayBuffer());
-      x.whole.update(head);
+      // No snapshot (a file chosen again after a reload): hash what the
+      // receiver holds, a few blocks at a time.
+      const gen = x.gen;
+      const whole = new Sha256();
+      for (let o = 0; o < offset; o += 8 * BLOCK) {
+        whole.update(new Uint8Array(await x.file.slice(o, Math.min(offset, o + 8 * BLOCK)).arrayBuffer()));
+        if (x.gen !== gen || x.state !== 'offered') return; // the link dropped or the transfer ended meanwhile
+      }
+      x.whole = whole;
       x.pos = offset;
+      x.snaps.set(offset, whole.clone());
     }
+    x.from = offset;
     x.acked = Math.max(x.acked, 0);
     x.resumed = x.resumed || offset > 0;
     let ch;

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  BLOCK, CHUNK, HIGH_WATER, Sha256, Transfers, decodeFileMsg, encodeBlock, encodeData, encodeEnd, formatSize, safeName,
+  BLOCK, CHUNK, HIGH_WATER, PendingStore, Sha256, Transfers, decodeFileMsg, encodeBlock, encodeData, encodeEnd, formatSize,
+  resumeMismatch, safeName,
 } from './transfer.js';
 
 const nodeSha = (b) => createHash('sha256').update(b).digest('hex');
@@ -111,13 +112,27 @@ function link(opts = {}) {
       return a;
     },
     save: (f) => saved.push(f),
+    store: name === 'rep' ? opts.store : null,
+    session: () => 's1',
   });
   let rep = null;
   let agent = null;
   rep = mk('rep', () => agent);
   agent = mk('agent', () => rep);
   return {
-    rep, agent, saved, channels,
+    get rep() { return rep; },
+    agent, saved, channels,
+    /** The console's page reloads: its connection and its Transfers go, a new one comes up. */
+    reload() {
+      up = false;
+      for (const c of channels) c.close();
+      agent.linkDown();
+      rep = mk('rep', () => agent);
+      up = true;
+      rep.restore('s1');
+      rep.linkUp();
+      agent.linkUp();
+    },
     drop() {
       up = false;
       for (const c of channels) c.close();
@@ -246,4 +261,108 @@ test('either side cancels; declined and refused offers end clearly', async () =>
 
   l.agent.handleControl({ type: 'file_offer', id: 'zz', name: '../../evil', size: 3 });
   assert.equal(stateOf(l.agent, 'zz').name, 'evil');
+});
+
+// A Web Storage in memory; broken() makes every call throw (storage disabled or full).
+class MemoryStorage {
+  constructor() { this.m = new Map(); this.fail = false; }
+  getItem(k) { if (this.fail) throw new Error('denied'); return this.m.has(k) ? this.m.get(k) : null; }
+  setItem(k, v) { if (this.fail) throw new Error('quota'); this.m.set(k, String(v)); }
+  removeItem(k) { if (this.fail) throw new Error('denied'); this.m.delete(k); }
+}
+
+test('PendingStore keeps entries per session and survives broken storage', () => {
+  const mem = new MemoryStorage();
+  const st = new PendingStore(mem);
+  st.put({ id: 'a', name: 'a.bin', size: 5, lastModified: 1, session: 's1', bytes: 0 });
+  st.put({ id: 'b', name: 'b.bin', size: 6, lastModified: 2, session: 's2', bytes: 0 });
+  st.put({ id: 'a', name: 'a.bin', size: 5, lastModified: 1, session: 's1', bytes: BLOCK });
+  assert.deepEqual(st.list('s1').map((e) => [e.id, e.bytes]), [['a', BLOCK]]);
+  assert.deepEqual(new PendingStore(mem).list('s2').map((e) => e.id), ['b'], 'another page reads the same entries');
+  st.forgetSession('s2');
+  assert.deepEqual(st.all().map((e) => e.id), ['a']);
+  st.remove('a');
+  assert.equal(mem.getItem('assist.transfers'), null, 'nothing left behind');
+  mem.setItem('assist.transfers', '{not json');
+  assert.deepEqual(st.list('s1'), []);
+  mem.setItem('assist.transfers', JSON.stringify([{ id: 1 }, null, { id: 'ok', session: 's1' }]));
+  assert.deepEqual(st.list('s1').map((e) => e.id), ['ok']);
+  mem.fail = true;
+  assert.deepEqual(st.list('s1'), []);
+  st.put({ id: 'c', session: 's1' }); // does not throw
+  st.remove('c');
+});
+
+test('resumeMismatch accepts only the same file', () => {
+  const x = { name: 'big.iso', size: 3 * BLOCK, lastModified: 1700000000000 };
+  const file = (name, size, lastModified) => ({ name, size, lastModified });
+  for (const [f, want] of [
+    [file('big.iso', 3 * BLOCK, 1700000000000), ''],
+    [file('big.iso', 3 * BLOCK, 0), ''], // the browser did not say
+    [file('other.iso', 3 * BLOCK, 1700000000000), /not the interrupted file big\.iso/],
+    [file('big.iso', 3 * BLOCK + 1, 1700000000000), /changed, send it anew/],
+    [file('big.iso', 3 * BLOCK, 1700000000001), /modified since/],
+    [null, /No file/],
+  ]) {
+    const got = resumeMismatch(x, f);
+    if (want === '') assert.equal(got, '', JSON.stringify(f));
+    else assert.match(got, want, JSON.stringify(f));
+  }
+  assert.equal(resumeMismatch({ ...x, lastModified: 0 }, file('big.iso', 3 * BLOCK, 5)), '', 'no remembered time: name and size decide');
+});
+
+test('after a reload the rep chooses the file again and it continues from the last verified block', async () => {
+  const store = new PendingStore(new MemoryStorage());
+  const l = link({ store });
+  l.rep.linkUp();
+  l.agent.linkUp();
+  const data = randomBytes(6 * BLOCK + 11);
+  const file = new File([data], 'big.bin', { lastModified: 1700000000000 });
+  const id = l.rep.send(file);
+  assert.deepEqual(store.list('s1').map((e) => [e.id, e.name, e.size, e.lastModified]), [[id, 'big.bin', data.length, 1700000000000]]);
+  await until(() => stateOf(l.agent, id)?.state === 'asking', 'offer');
+  l.agent.accept(id);
+  await until(() => stateOf(l.agent, id).bytes >= 2 * BLOCK, '2 blocks');
+  l.reload();
+  const x = stateOf(l.rep, id);
+  assert.equal(x.state, 'interrupted');
+  assert.equal(x.send, true);
+
+  const other = new File([data], 'other.bin', { lastModified: 1700000000000 });
+  assert.match(l.rep.resumeWith(id, other), /not the interrupted file/);
+  assert.equal(stateOf(l.rep, id).state, 'interrupted');
+  assert.match(stateOf(l.rep, id).error, /other\.bin/);
+  const changed = new File([data.subarray(1)], 'big.bin', { lastModified: 1700000000000 });
+  assert.match(l.rep.resumeWith(id, changed), /changed/);
+
+  const again = new File([data], 'big.bin', { lastModified: 1700000000000 });
+  assert.equal(l.rep.resumeWith(id, again), '');
+  await until(() => ['done', 'failed'].includes(stateOf(l.rep, id).state), 'done');
+  const s = stateOf(l.rep, id);
+  assert.equal(s.state, 'done', s.error);
+  assert.ok(s.resumed);
+  assert.ok(s.from >= 2 * BLOCK, `continued from ${s.from}`);
+  assert.equal(s.sha256, nodeSha(data));
+  assert.ok((await blobBytes(l.saved[0].parts)).equals(data));
+  const first = decodeFileMsg(new Uint8Array(l.channels.at(-1).firstSent));
+  assert.equal(first.offset, s.from, 'the new channel starts at the verified block, not at 0');
+  assert.deepEqual(store.all(), [], 'a finished transfer is forgotten');
+});
+
+test('an interrupted transfer can be discarded: the receiver cancels it', async () => {
+  const store = new PendingStore(new MemoryStorage());
+  const l = link({ store });
+  l.rep.linkUp();
+  l.agent.linkUp();
+  const id = l.rep.send(new File([randomBytes(4 * BLOCK)], 'd.bin'));
+  await until(() => stateOf(l.agent, id)?.state === 'asking', 'offer');
+  l.agent.accept(id);
+  await until(() => stateOf(l.agent, id).bytes >= BLOCK, 'a block');
+  l.reload();
+  assert.equal(stateOf(l.rep, id).state, 'interrupted');
+  assert.ok(l.rep.discard(id));
+  assert.equal(stateOf(l.rep, id), undefined);
+  await until(() => stateOf(l.agent, id).state === 'cancelled', 'cancelled at the receiver');
+  assert.deepEqual(store.all(), []);
+  assert.equal(l.saved.length, 0);
 });

@@ -12,6 +12,7 @@ const stateText = {
   asking: 'The customer offers this file.',
   running: '',
   waiting: 'Paused: reconnecting to the customer…',
+  interrupted: 'Interrupted — choose the file again to resume',
   done: 'Done',
   failed: 'Failed',
   cancelled: 'Cancelled',
@@ -44,13 +45,20 @@ function newRow(t) {
     '<progress max="1" value="0"></progress><div class="transfer-detail"></div>' +
     '<div class="transfer-actions"><button type="button" class="small" data-action="save">Save</button>' +
     '<button type="button" class="secondary small" data-action="decline">Decline</button>' +
-    '<button type="button" class="secondary small" data-action="cancel">Cancel</button></div>';
+    '<button type="button" class="secondary small" data-action="cancel">Cancel</button>' +
+    '<button type="button" class="small" data-action="choose">Choose file…</button>' +
+    '<button type="button" class="secondary small" data-action="discard">Discard</button>' +
+    '<input type="file" class="resume-input" hidden></div>';
   return li;
 }
 
 function detail(t) {
   if (t.state === 'failed' || t.state === 'refused' || t.state === 'cancelled') return `${stateText[t.state]}: ${t.error}`;
   if (t.state === 'done') return `${formatSize(t.size)} · SHA-256 ${t.sha256}`;
+  if (t.state === 'interrupted') {
+    const s = `${stateText.interrupted} (${formatSize(t.bytes)} of ${formatSize(t.size)} sent, or drop it here).`;
+    return t.error ? `${s} ${t.error}` : s;
+  }
   if (t.state !== 'running') return stateText[t.state] || t.state;
   let s = `${formatSize(t.bytes)} of ${formatSize(t.size)}`;
   if (t.rate > 0) s += ` · ${formatSize(Math.round(t.rate))}/s · ${formatDuration(t.eta)} left`;
@@ -74,7 +82,10 @@ function fillRow(li, t) {
   const final = ['done', 'failed', 'cancelled', 'refused'].includes(t.state);
   li.querySelector('[data-action=save]').hidden = t.state !== 'asking';
   li.querySelector('[data-action=decline]').hidden = t.state !== 'asking';
-  li.querySelector('[data-action=cancel]').hidden = final || t.state === 'asking';
+  li.querySelector('[data-action=cancel]').hidden = final || t.state === 'asking' || t.state === 'interrupted';
+  li.querySelector('[data-action=choose]').hidden = t.state !== 'interrupted';
+  li.querySelector('[data-action=discard]').hidden = t.state !== 'interrupted';
+  li.querySelector('[data-action=choose]').setAttribute('aria-label', `Choose ${t.name} again to resume sending it`);
 }
 
 /** Saves a verified file through a download link. */
@@ -158,6 +169,32 @@ export function wireTransfers({ stage, panel, current }) {
     if (button.dataset.action === 'cancel') t.cancel(id);
     if (button.dataset.action === 'decline') t.decline(id);
     if (button.dataset.action === 'save') save(t, id);
+    if (button.dataset.action === 'choose') button.closest('li').querySelector('.resume-input').click();
+    if (button.dataset.action === 'discard') t.discard(id);
+  });
+  // An interrupted transfer continues with its file chosen or dropped again.
+  const list = panel.querySelector('.transfer-list');
+  list.addEventListener('change', (e) => {
+    const input = e.target.closest('.resume-input');
+    const t = current();
+    if (!input || !t) return;
+    if (input.files[0]) t.resumeWith(input.closest('li').dataset.id, input.files[0]);
+    input.value = '';
+  });
+  const interruptedRow = (e) => {
+    const li = e.target.closest && e.target.closest('li[data-state=interrupted]');
+    return li && current() && e.dataTransfer && [...e.dataTransfer.types].includes('Files') ? li : null;
+  };
+  list.addEventListener('dragover', (e) => {
+    if (!interruptedRow(e)) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = 'copy';
+  });
+  list.addEventListener('drop', (e) => {
+    const li = interruptedRow(e);
+    if (!li) return;
+    e.preventDefault();
+    if (e.dataTransfer.files[0]) current().resumeWith(li.dataset.id, e.dataTransfer.files[0]);
   });
   panel.querySelector('.clear-finished').addEventListener('click', () => {
     const t = current();
