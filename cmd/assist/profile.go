@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"strconv"
 	"runtime/pprof"
+	"strconv"
 )
 
 // startProfile writes a CPU profile of the whole run to the file named by
