@@ -3,9 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"runtime/pprof"
-	"strconv"
 )
 
 // startProfile writes a CPU profile of the whole run to the file named by
@@ -20,9 +18,6 @@ func startProfile() func() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "assist: cpu profile:", err)
 		return func() {}
-	}
-	if hz, err := strconv.Atoi(os.Getenv("ASSIST_CPUPROFILE_HZ")); err == nil && hz > 0 {
-		runtime.SetCPUProfileRate(hz) // StartCPUProfile then warns that the rate is set already
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		fmt.Fprintln(os.Stderr, "assist: cpu profile:", err)
