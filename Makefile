@@ -63,7 +63,7 @@ vet: ## gofmt (must list nothing) and go vet
 # behind by an interrupted run on the same machine can stall its boot, and a
 # stalled boot must not hold up every other test.
 test: deps vet build ## deps, vet, build, then every test in a loopback-only network namespace (systemd: make test-service)
-	node --test server/web/
+	node --test server/web/ chatwin/web/
 	$(TEST_ENV) scripts/netns.sh $(GO) test -p 2 -count=1 -timeout 14m ./...
 
 .PHONY: test-service

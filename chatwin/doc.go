@@ -10,6 +10,11 @@
 // page has been connected for a grace period (a reload is not a close);
 // the grace runs on an injected clock.
 //
+// With Config.Files set, the page also sends files to the support
+// technician: the browser cannot hand a local path to a page, so the window
+// lists the customer's folders itself (picker.go; only over the page's own
+// token-protected WebSocket) and offers the chosen files through Files.
+//
 // It imports protocol (for chat lines) and internal/clock, nothing of the
 // agent: the agent wires it.
 package chatwin

@@ -91,6 +91,10 @@ type Config struct {
 	Grace  time.Duration
 	Clock  clock.Clock // nil: the wall clock
 	Logger *slog.Logger
+	// Files, when set, gives the page "Send a file to the technician…": a
+	// picker that lists the customer's folders through the window and
+	// offers the chosen files with Files.Offer (picker.go).
+	Files Offerer
 }
 
 // Window is the running chat window server.
@@ -103,6 +107,7 @@ type Window struct {
 	srv     *http.Server
 	actions chan Action
 	root    fs.FS
+	fsys    dirFS          // what the picker lists
 	done    chan struct{}  // closed by Close
 	wg      sync.WaitGroup // the HTTP server
 	pages   sync.WaitGroup // page WebSocket handlers (hijacked: Shutdown does not wait for them)
@@ -152,7 +157,7 @@ func New(cfg Config) (*Window, error) {
 	}
 	w := &Window{
 		cfg: cfg, log: cfg.Logger.With("component", "chatwin"), token: hex.EncodeToString(tok), ln: ln,
-		actions: make(chan Action, 256), root: root, done: make(chan struct{}),
+		actions: make(chan Action, 256), root: root, fsys: osFS{}, done: make(chan struct{}),
 		conns: map[*conn]struct{}{}, state: State{Session: StateConnecting, Reps: []Rep{}},
 	}
 	w.url = fmt.Sprintf("http://%s/s/%s/", ln.Addr(), w.token)
@@ -229,6 +234,7 @@ type conn struct {
 	out  chan []byte
 	once sync.Once
 	gone chan struct{}
+	pick picks // the page's file picker requests (pickerws.go)
 }
 
 func (c *conn) send(b []byte) {
@@ -256,6 +262,15 @@ type message struct {
 	Reason  string              `json:"reason,omitempty"`
 	// Transfers: "transfers" and "hello" (transfers.go).
 	Transfers []Transfer `json:"transfers,omitempty"`
+	// The file picker (pickerws.go): "hello" says whether the page may
+	// offer files; list_dir, dir, offer_files and offer_done carry the rest.
+	Picker  bool     `json:"picker,omitempty"`
+	Path    string   `json:"path,omitempty"`
+	Names   []string `json:"names,omitempty"`
+	Hidden  bool     `json:"hidden,omitempty"`
+	Listing *Listing `json:"listing,omitempty"`
+	Sent    int      `json:"sent,omitempty"`
+	Error   string   `json:"error,omitempty"`
 }
 
 // Heartbeat: the page sends something (a ping at least) every 2 s; a page
@@ -278,7 +293,9 @@ func (w *Window) serveWS(rw http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	c.SetReadLimit(protocol.MaxChatText*8 + 1024)
+	// Room for a chat line, or offer_files with MaxOfferFiles long names:
+	// a larger message would close the page's connection.
+	c.SetReadLimit(256 << 10)
 	pc := &conn{c: c, out: make(chan []byte, 256), gone: make(chan struct{})}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
@@ -292,7 +309,7 @@ func (w *Window) serveWS(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := w.state
-	hello, _ := json.Marshal(message{Type: "hello", State: &st, History: w.history, Prompts: w.prompts, Transfers: w.transfers})
+	hello, _ := json.Marshal(message{Type: "hello", State: &st, History: w.history, Prompts: w.prompts, Transfers: w.transfers, Picker: w.cfg.Files != nil})
 	pc.out <- hello
 	w.conns[pc] = struct{}{}
 	w.connected = true
@@ -351,11 +368,12 @@ func (w *Window) serveWS(rw http.ResponseWriter, r *http.Request) {
 		if json.Unmarshal(b, &m) != nil {
 			continue
 		}
-		w.fromPage(m)
+		w.fromPage(ctx, pc, m)
 	}
 	pc.drop()
 	cancel()
 	wg.Wait()
+	pc.pick.wait()
 	c.CloseNow()
 	w.leave(pc)
 }
@@ -390,7 +408,8 @@ func (w *Window) act(a Action) {
 	}
 }
 
-func (w *Window) fromPage(m message) {
+// fromPage handles one message of the page pc; ctx ends with its connection.
+func (w *Window) fromPage(ctx context.Context, pc *conn, m message) {
 	switch m.Type {
 	case "ping":
 	case "chat":
@@ -425,6 +444,8 @@ func (w *Window) fromPage(m message) {
 		if m.Text != "" && len(m.Text) <= 64 {
 			w.act(Action{Kind: ActCancelFile, Text: m.Text})
 		}
+	case msgListDir, msgOfferFiles:
+		w.picker(ctx, pc, m)
 	}
 }
 

@@ -18,8 +18,15 @@ import (
 
 func newWindow(t *testing.T) (*Window, *clocktest.Fake) {
 	t.Helper()
+	return newWindowWith(t, Config{})
+}
+
+// newWindowWith starts a window with cfg on a fake clock.
+func newWindowWith(t *testing.T, cfg Config) (*Window, *clocktest.Fake) {
+	t.Helper()
 	clk := clocktest.New(time.Unix(1_700_000_000, 0))
-	w, err := New(Config{Clock: clk, Grace: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg.Clock, cfg.Grace, cfg.Logger = clk, 5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil))
+	w, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,6 +46,7 @@ func openPage(t *testing.T, ctx context.Context, w *Window) *page {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.CloseNow() }) // before the window's Close, which would wait for the page's goodbye
 	return &page{t: t, c: c}
 }
 

@@ -1,7 +1,6 @@
 package transfer
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"assist/internal/userdirs"
 )
 
 // MaxNameBytes bounds a received file's name (bytes of UTF-8), leaving room
@@ -144,34 +145,11 @@ func place(fsys FS, tmp, dir, name string, exact bool) (string, error) {
 // DownloadsDir is where received files land by default: $XDG_DOWNLOAD_DIR,
 // the XDG_DOWNLOAD_DIR line of ~/.config/user-dirs.dirs, or ~/Downloads.
 func DownloadsDir() (string, error) {
-	if d := os.Getenv("XDG_DOWNLOAD_DIR"); d != "" {
-		return d, nil
-	}
-	home, err := os.UserHomeDir()
+	d, err := userdirs.Dir(userdirs.Download)
 	if err != nil {
-		return "", fmt.Errorf("transfer: no Downloads folder: %w", err)
+		return "", fmt.Errorf("transfer: %w", err)
 	}
-	cfg := os.Getenv("XDG_CONFIG_HOME")
-	if cfg == "" {
-		cfg = filepath.Join(home, ".config")
-	}
-	if f, err := os.Open(filepath.Join(cfg, "user-dirs.dirs")); err == nil {
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			line := strings.TrimSpace(sc.Text())
-			v, ok := strings.CutPrefix(line, "XDG_DOWNLOAD_DIR=")
-			if !ok {
-				continue
-			}
-			v = strings.Trim(v, `"`)
-			v = strings.Replace(v, "$HOME", home, 1)
-			if filepath.IsAbs(v) && filepath.Clean(v) != filepath.Clean(home) {
-				return v, nil
-			}
-		}
-	}
-	return filepath.Join(home, "Downloads"), nil
+	return d, nil
 }
 
 // StateDir is where the transfer journal lives:

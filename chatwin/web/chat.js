@@ -2,6 +2,9 @@
 // page's own address (127.0.0.1, secret path). window.assistChat is the
 // test hook.
 
+import { formatSize as size } from './files.js';
+import { createPicker } from './picker.js';
+
 const $ = (id) => document.getElementById(id);
 const PING_MS = 2000;
 const kindLabels = {
@@ -17,6 +20,7 @@ let state = { session: 'connecting', reps: [], paused: false };
 let ended = '';
 let pingTimer = 0;
 let transfers = [];
+let pickerOn = false; // the agent lets the customer send files
 const prompts = new Map();
 const seen = new Set();
 
@@ -49,6 +53,7 @@ function send(m) {
 }
 
 function handle(m) {
+  if (picker.handle(m)) return;
   switch (m.type) {
     case 'hello':
       state = m.state || state;
@@ -59,6 +64,7 @@ function handle(m) {
       $('prompts').replaceChildren();
       (m.prompts || []).forEach(addPrompt);
       transfers = m.transfers || [];
+      pickerOn = Boolean(m.picker);
       break;
     case 'transfers':
       transfers = m.transfers || [];
@@ -83,6 +89,7 @@ function handle(m) {
       state = m.state || { session: 'ended', reps: [] };
       prompts.clear();
       $('prompts').replaceChildren();
+      if ($('picker').open) $('picker').close();
       break;
     default:
       return;
@@ -151,18 +158,6 @@ function answer(id, allow) {
   if (send({ type: 'answer', id, allow })) removePrompt(id);
 }
 
-function size(n) {
-  if (n < 1000) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n / 1000;
-  let u = 0;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
-}
-
 function left(sec) {
   const s = Math.ceil(sec);
   if (s < 60) return `${s} s`;
@@ -194,8 +189,20 @@ function fileDetail(t) {
   }
 }
 
+function live() {
+  return !ended && ws && ws.readyState === WebSocket.OPEN;
+}
+
+/** A support technician is connected: a file can go to them. */
+function canOffer() {
+  return Boolean(live() && state.reps && state.reps.some((r) => r.connected));
+}
+
 function renderFiles() {
-  $('files').hidden = transfers.length === 0;
+  $('files').hidden = transfers.length === 0 && !pickerOn;
+  $('offer-open').hidden = !pickerOn || Boolean(ended);
+  $('offer-open').disabled = !canOffer();
+  $('offer-open').title = canOffer() ? '' : 'No support technician is connected right now.';
   const list = $('file-list');
   list.replaceChildren();
   for (const t of transfers) {
@@ -273,17 +280,18 @@ function render() {
       reps.append(li);
     }
   }
-  const live = !ended && ws && ws.readyState === WebSocket.OPEN;
+  const isLive = live();
   // Someone controls the mouse and keyboard: one click takes it back.
   $('revoke').hidden = !state.reps.some((r) => r.controlling);
-  $('revoke').disabled = !live;
+  $('revoke').disabled = !isLive;
   $('pause').textContent = state.paused ? 'Resume sharing' : 'Pause sharing';
-  $('pause').disabled = !live;
-  $('end').disabled = !live;
-  $('chat-text').disabled = !live;
-  $('chat-send').disabled = !live;
-  if (!live) $('end-confirm').hidden = true;
+  $('pause').disabled = !isLive;
+  $('end').disabled = !isLive;
+  $('chat-text').disabled = !isLive;
+  $('chat-send').disabled = !isLive;
+  if (!isLive) $('end-confirm').hidden = true;
   renderFiles();
+  picker.refresh();
 }
 
 function showGone() {
@@ -307,15 +315,20 @@ function wire() {
     $('end-confirm').hidden = true;
   });
   $('end-yes').addEventListener('click', () => send({ type: 'end' }));
+  $('offer-open').addEventListener('click', () => picker.open());
   setInterval(() => {
     if (state.session === 'reconnecting') render();
   }, 1000);
 }
 
 window.assistChat = {
-  state: () => ({ ...state, ended, prompts: [...prompts.keys()], lines: $('log').children.length, open: Boolean(ws && ws.readyState === 1), transfers }),
+  state: () => ({
+    ...state, ended, prompts: [...prompts.keys()], lines: $('log').children.length, open: Boolean(ws && ws.readyState === 1), transfers,
+    picker: picker.state(),
+  }),
 };
 
+const picker = createPicker(send, canOffer);
 wire();
 render();
 connect();

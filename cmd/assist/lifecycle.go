@@ -94,9 +94,10 @@ type customer struct {
 }
 
 // openCustomer starts the chat window and opens it in the browser (or
-// prints its address with --no-browser, or when no browser opens).
-func openCustomer(ctx context.Context, f *sessionFlags, log *slog.Logger) *customer {
-	win, err := chatwin.New(chatwin.Config{Grace: *f.grace, Logger: log})
+// prints its address with --no-browser, or when no browser opens). The
+// window's file picker offers the customer's files through files.
+func openCustomer(ctx context.Context, f *sessionFlags, log *slog.Logger, files *agent.Files) *customer {
+	win, err := chatwin.New(chatwin.Config{Grace: *f.grace, Logger: log, Files: files})
 	if err != nil {
 		log.Warn("no chat window", "err", err)
 		return &customer{}
@@ -221,8 +222,10 @@ func runSession(ctx context.Context, f *sessionFlags, log *slog.Logger, store *r
 		return err
 	}
 	defer screen.Close()
-	cust := openCustomer(ctx, f, log)
+	files := agent.NewFiles()
+	cust := openCustomer(ctx, f, log, files)
 	defer cust.close()
+	cfg.Files = files
 	cfg.Screen = screen
 	cfg.Consent = cust.consent(f)
 	if cust.win != nil {
