@@ -79,7 +79,8 @@ const (
 	// FileData: [1][u64 offset][bytes], at most FileChunkSize bytes, never
 	// crossing a block boundary.
 	FileData byte = 1
-	// FileBlock: [2][u32 index][32 bytes SHA-256 of block index].
+	// FileBlock: [2][u32 index][32 bytes: SHA-256 of the file from its
+	// first byte to the end of block index].
 	FileBlock byte = 2
 	// FileEnd: [3][u64 size][32 bytes SHA-256 of the whole file].
 	FileEnd byte = 3

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"os"
 	"path/filepath"
 	"sync"
@@ -89,16 +88,15 @@ func (x *xfer) runIn() {
 // receiver is the writing and hashing state of an incoming transfer.
 type receiver struct {
 	x        *xfer
-	written  int64 // bytes written to the temporary file
-	verified int64 // bytes whose blocks were verified
-	block    hash.Hash
+	written  int64  // bytes written to the temporary file
+	verified int64  // bytes whose blocks were verified
 	snap     []byte // the whole-file hash state at verified
 	syncing  bool   // after asking for a resend: skip until data at verified
 	gen      int
 }
 
 func (x *xfer) recvLoop() error {
-	r := &receiver{x: x, block: sha256.New()}
+	r := &receiver{x: x}
 	x.whole = sha256.New()
 	started := false
 	for {
@@ -253,7 +251,8 @@ func (r *receiver) open() error {
 }
 
 // reverify re-hashes the temporary file's blocks recorded in the journal
-// and keeps the prefix that still matches.
+// (each block's check is the SHA-256 of the file up to its end) and keeps
+// the prefix that still matches.
 func (r *receiver) reverify() error {
 	x := r.x
 	want := x.m.jr.blocks(x.id)
@@ -264,6 +263,7 @@ func (r *receiver) reverify() error {
 		defer f.Close()
 	}
 	buf := make([]byte, protocol.FileBlockSize)
+	r.snapshot()
 	for i, h := range want {
 		n := min(int64(protocol.FileBlockSize), x.size-int64(i)*protocol.FileBlockSize)
 		if n <= 0 {
@@ -272,11 +272,17 @@ func (r *receiver) reverify() error {
 		if _, err := f.ReadAt(buf[:n], int64(i)*protocol.FileBlockSize); err != nil {
 			break
 		}
-		if sha256.Sum256(buf[:n]) != h {
+		x.whole.Write(buf[:n])
+		var got [32]byte
+		if copy(got[:], x.whole.Sum(nil)); got != h {
+			// Back to the state of the prefix that matched.
+			if err := x.whole.(encoding.BinaryUnmarshaler).UnmarshalBinary(r.snap); err != nil {
+				return fmt.Errorf("transfer: restore hash state: %w", err)
+			}
 			break
 		}
-		x.whole.Write(buf[:n])
 		r.verified += n
+		r.snapshot()
 	}
 	r.snapshot()
 	x.progress(r.verified)
@@ -300,7 +306,6 @@ func (r *receiver) snapshot() {
 // rewind drops what was written beyond the last verified block.
 func (r *receiver) rewind() {
 	r.written = r.verified
-	r.block.Reset()
 	if r.snap != nil {
 		r.x.whole.(encoding.BinaryUnmarshaler).UnmarshalBinary(r.snap)
 	}
@@ -359,7 +364,6 @@ func (r *receiver) handle(it item) (bool, error) {
 		if _, err := x.f.WriteAt(m.Data, r.written); err != nil {
 			return false, r.writeErr(err)
 		}
-		r.block.Write(m.Data)
 		x.whole.Write(m.Data)
 		r.written += int64(len(m.Data))
 	case protocol.FileBlock:
@@ -369,7 +373,7 @@ func (r *receiver) handle(it item) (bool, error) {
 			return false, fmt.Errorf("%w: hash of block %d after %d bytes, expected block %d at %d", errProtocol, m.Index, r.written, idx, end)
 		}
 		var got [32]byte
-		copy(got[:], r.block.Sum(nil))
+		copy(got[:], x.whole.Sum(nil)) // the file's SHA-256 up to the block's end
 		if got != m.Hash {
 			return false, r.corrupt(idx)
 		}
@@ -379,7 +383,6 @@ func (r *receiver) handle(it item) (bool, error) {
 			}
 		}
 		r.verified = end
-		r.block.Reset()
 		r.snapshot()
 		if l := x.link(); l != nil {
 			l.SendControl(protocol.Control{Type: protocol.CtlFileProgress, ID: x.id, Offset: r.verified})

@@ -40,8 +40,7 @@ type sender struct {
 	x     *xfer
 	f     File
 	pos   int64     // the next byte to send
-	whole hash.Hash // of bytes [0, pos)
-	block hash.Hash // of the current block's bytes before pos
+	whole hash.Hash // of bytes [0, pos); its digest at a block's end is that block's check
 	snaps map[int64][]byte
 	sum   [32]byte
 	buf   []byte
@@ -57,7 +56,7 @@ func (x *xfer) sendLoop() error {
 		return err
 	}
 	defer f.Close()
-	s := &sender{x: x, f: f, whole: sha256.New(), block: sha256.New(), snaps: map[int64][]byte{},
+	s := &sender{x: x, f: f, whole: sha256.New(), snaps: map[int64][]byte{},
 		buf: make([]byte, 9+protocol.FileChunkSize)}
 	for {
 		if err := x.ctx.Err(); err != nil {
@@ -195,7 +194,6 @@ func (s *sender) confirm(c protocol.Control) error {
 // seek moves the read position to off (a block boundary), rewinding or
 // rebuilding the whole-file hash.
 func (s *sender) seek(off int64) error {
-	s.block.Reset()
 	if off == s.pos {
 		return nil
 	}
@@ -369,8 +367,9 @@ func (s *sender) stream(l Link, ch Channel, off int64) error {
 	}
 }
 
-// sendChunk reads and sends the next chunk, and the block hash when the
-// chunk ends a block.
+// sendChunk reads and sends the next chunk, and the block check when the
+// chunk ends a block: the SHA-256 of the file's bytes up to there (one hash
+// pass gives every block's check and the whole file's SHA-256).
 func (s *sender) sendChunk(ch Channel) error {
 	x := s.x
 	n := int64(protocol.FileChunkSize)
@@ -391,12 +390,10 @@ func (s *sender) sendChunk(ch Channel) error {
 		return errLinkLost
 	}
 	s.whole.Write(b[9:])
-	s.block.Write(b[9:])
 	s.pos += n
 	if s.pos%protocol.FileBlockSize == 0 || s.pos == x.size {
 		var h [32]byte
-		copy(h[:], s.block.Sum(nil))
-		s.block.Reset()
+		copy(h[:], s.whole.Sum(nil)) // Sum leaves the running hash as it is
 		idx := uint32((s.pos - 1) / protocol.FileBlockSize)
 		if err := ch.Send(protocol.AppendFileBlock(make([]byte, 0, 37), idx, h)); err != nil {
 			return errLinkLost

@@ -217,6 +217,48 @@ func TestSendBothWays(t *testing.T) {
 	})
 }
 
+// TestBlockChecks: each block's check on the wire is the SHA-256 of the
+// file up to that block's end (one hash pass serves every block and the
+// whole file), and the end carries the whole file's SHA-256.
+func TestBlockChecks(t *testing.T) {
+	a, b := newSide(t, sideOpts{}), newSide(t, sideOpts{})
+	p := pair(t, a, b)
+	var mu sync.Mutex
+	var checks []protocol.FileMsg
+	p.Tamper = func(label string, n int, m []byte) {
+		if len(m) > 0 && (m[0] == protocol.FileBlock || m[0] == protocol.FileEnd) {
+			msg, err := protocol.DecodeFileMsg(m)
+			if err != nil {
+				t.Errorf("decode: %v", err)
+				return
+			}
+			mu.Lock()
+			checks = append(checks, msg)
+			mu.Unlock()
+		}
+	}
+	size := 2*protocol.FileBlockSize + 999
+	src, data := randomFile(t, t.TempDir(), "p.bin", size)
+	tr, _ := a.m.Send("b", src, "")
+	if _, err := wait(t, tr); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(checks) != 4 {
+		t.Fatalf("%d block and end messages, want 3 blocks and an end", len(checks))
+	}
+	for i, m := range checks[:3] {
+		end := min((i+1)*protocol.FileBlockSize, size)
+		if m.Kind != protocol.FileBlock || int(m.Index) != i || m.Hash != sha256.Sum256(data[:end]) {
+			t.Errorf("check %d: %+v, want the SHA-256 of bytes [0, %d)", i, m, end)
+		}
+	}
+	if end := checks[3]; end.Kind != protocol.FileEnd || end.Hash != sha256.Sum256(data) {
+		t.Errorf("end: %+v, want the whole file's SHA-256", end)
+	}
+}
+
 func TestDeclinedAndUnsolicited(t *testing.T) {
 	a, b := newSide(t, sideOpts{}), newSide(t, sideOpts{decline: true})
 	pair(t, a, b)

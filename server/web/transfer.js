@@ -1,7 +1,8 @@
 // File transfers in the rep console, over the same wire as the Go side
 // (PROTOCOL.md, "File transfer"): file_* control messages on the control
-// channel, one "file:<id>" data channel per file with binary chunks, a
-// SHA-256 per 1 MiB block and of the whole file. Sending respects the data
+// channel, one "file:<id>" data channel per file with binary chunks, and
+// one running SHA-256: its value at each 1 MiB block's end checks that
+// block (and all before it), its final value the whole file. Sending respects the data
 // channel's bufferedAmount (a small high-water mark) and the receiver's
 // acknowledgements; a receiver verifies every block, asks for a failed
 // block again, and saves only a file whose whole SHA-256 matched. It touches
@@ -592,18 +593,17 @@ export class Transfers {
       const start = x.pos;
       const bytes = new Uint8Array(await x.file.slice(start, blockEnd).arrayBuffer());
       if (!this.live(x, gen) || x.pos !== start) continue;
-      const block = new Sha256();
       for (let o = 0; o < bytes.length; o += CHUNK) {
         while (this.live(x, gen) && x.channel.bufferedAmount >= HIGH_WATER) await this.waitEvent(x);
         if (!this.live(x, gen) || x.pos !== start + o || x.channel.readyState !== 'open') break;
         const part = bytes.subarray(o, Math.min(o + CHUNK, bytes.length));
         x.channel.send(encodeData(x.pos, part));
-        block.update(part);
         x.whole.update(part);
         x.pos += part.length;
       }
       if (!this.live(x, gen) || x.pos !== blockEnd || x.channel.readyState !== 'open') continue;
-      x.channel.send(encodeBlock(Math.floor((blockEnd - 1) / BLOCK), block.digest()));
+      // A block's check is the SHA-256 of the file up to its end.
+      x.channel.send(encodeBlock(Math.floor((blockEnd - 1) / BLOCK), x.whole.digest()));
       x.snaps.set(blockEnd, x.whole.clone());
     }
   }
@@ -645,7 +645,6 @@ export class Transfers {
     x.written = 0;
     x.whole = new Sha256();
     x.wholeAtVerified = x.whole.clone();
-    x.block = new Sha256();
     x.blockParts = [];
     x.state = 'running';
     x.samples = [];
@@ -685,7 +684,6 @@ export class Transfers {
         if (x.written + m.data.length > x.size) throw new Error('more data than offered');
         const copy = m.data.slice();
         x.blockParts.push(copy);
-        x.block.update(copy);
         x.whole.update(copy);
         x.written += copy.length;
         break;
@@ -694,7 +692,8 @@ export class Transfers {
         const idx = Math.floor(x.verified / BLOCK);
         const end = Math.min((idx + 1) * BLOCK, x.size);
         if (m.index !== idx || x.written !== end) throw new Error(`hash of block ${m.index} out of order`);
-        if (!equalBytes(x.block.digest(), m.hash)) {
+        // A block's check is the SHA-256 of the file up to its end.
+        if (!equalBytes(x.whole.digest(), m.hash)) {
           x.retries++;
           if (x.retries > MAX_RETRIES) throw new Error(`block ${idx} failed verification ${x.retries} times`);
           this.rewind(x);
@@ -707,7 +706,6 @@ export class Transfers {
         if (x.writable) await x.writable.write(blob);
         else x.parts.push(blob);
         x.blockParts = [];
-        x.block = new Sha256();
         x.verified = end;
         x.wholeAtVerified = x.whole.clone();
         this.sendControl({ type: 'file_progress', id: x.id, offset: x.verified });
@@ -732,7 +730,6 @@ export class Transfers {
   rewind(x) {
     x.written = x.verified;
     x.blockParts = [];
-    x.block = new Sha256();
     x.whole = x.wholeAtVerified.clone();
   }
 

@@ -186,6 +186,28 @@ test('a file crosses verified, block by block, within the high-water mark', asyn
   }
 });
 
+test('each block check is the SHA-256 of the file up to its end, as the Go side sends and expects', async () => {
+  const checks = [];
+  const l = link({
+    tamper: (n, m) => {
+      if (m[0] === 2 || m[0] === 3) checks.push(decodeFileMsg(m.slice().buffer));
+    },
+  });
+  l.rep.linkUp();
+  l.agent.linkUp();
+  const size = 2 * BLOCK + 999;
+  const data = randomBytes(size);
+  const id = l.rep.send(new Blob([data]), 'p.bin');
+  const { sender } = await received(l, id);
+  assert.equal(sender.state, 'done', sender.error);
+  assert.equal(checks.length, 4, 'three blocks and the end');
+  checks.slice(0, 3).forEach((m, i) => {
+    assert.equal(m.index, i);
+    assert.equal(Buffer.from(m.hash).toString('hex'), nodeSha(data.subarray(0, Math.min((i + 1) * BLOCK, size))), `block ${i}`);
+  });
+  assert.equal(Buffer.from(checks[3].hash).toString('hex'), nodeSha(data));
+});
+
 test('a corrupted chunk is detected and its block sent again', async () => {
   let flipped = false;
   const l = link({
