@@ -19,7 +19,7 @@ func TestConvert(t *testing.T) {
 		{"MSBFirst XRGB", xrgbToRGBA, func(p []byte) [4]byte { return [4]byte{p[1], p[2], p[3], 0xff} }},
 	}
 	for _, tt := range tests {
-		for _, n := range []int{0, 1, 2, 3, 17, 1920} {
+		for _, n := range []int{0, 1, 2, 3, 7, 8, 9, 17, 1920, 1921} {
 			t.Run(fmt.Sprintf("%s/%d pixels", tt.name, n), func(t *testing.T) {
 				src := make([]byte, 4*n)
 				for i := range src {
