@@ -30,6 +30,15 @@ type extras struct {
 	cursorChanged atomic.Bool // an XFixes CursorNotify arrived
 	cursorSerial  uint32      // guarded by x11Source.mu
 	shapeSent     bool        // guarded by x11Source.mu
+
+	// The top-level windows are read again only after the server said
+	// that one was created, destroyed, mapped, unmapped, moved, resized or
+	// restacked (SubstructureNotify on the root); without that selection,
+	// at every Windows call. A desktop has dozens of them: two requests
+	// each per frame otherwise.
+	windowsWatched bool
+	windowsStale   atomic.Bool
+	windowsCache   []Window // guarded by x11Source.mu
 }
 
 // initExtras sets up whatever extensions the server has; each one missing
@@ -58,6 +67,9 @@ func (s *x11Source) initExtras() {
 	if !s.damageOK {
 		s.log.Info("capture: no DAMAGE: the screen is polled at the frame rate")
 	}
+	s.windowsStale.Store(true)
+	s.windowsWatched = xproto.ChangeWindowAttributesChecked(s.conn, s.root, xproto.CwEventMask,
+		[]uint32{xproto.EventMaskSubstructureNotify}).Check() == nil
 	if err := randr.Init(s.conn); err == nil {
 		if v, err := randr.QueryVersion(s.conn, 1, 5).Reply(); err == nil && (v.MajorVersion > 1 || v.MinorVersion >= 5) {
 			s.randrOK = true
@@ -113,6 +125,10 @@ func (s *x11Source) onEvent(ev xgb.Event) {
 		}
 	case xfixes.CursorNotifyEvent:
 		s.cursorChanged.Store(true)
+	case xproto.ConfigureNotifyEvent, xproto.MapNotifyEvent, xproto.UnmapNotifyEvent,
+		xproto.CreateNotifyEvent, xproto.DestroyNotifyEvent, xproto.ReparentNotifyEvent,
+		xproto.CirculateNotifyEvent, xproto.GravityNotifyEvent:
+		s.windowsStale.Store(true)
 	}
 }
 
@@ -244,6 +260,21 @@ func (s *x11Source) Windows(ctx context.Context) ([]Window, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
+	if s.windowsWatched && !s.windowsStale.Swap(false) {
+		return s.windowsCache, nil
+	}
+	ws, err := s.readWindows(ctx)
+	if err != nil {
+		s.windowsStale.Store(true)
+		return nil, err
+	}
+	s.windowsCache = ws
+	return ws, nil
+}
+
+// readWindows asks the server for the mapped top-level windows, bottom to
+// top.
+func (s *x11Source) readWindows(ctx context.Context) ([]Window, error) {
 	tree, err := reply(ctx, xproto.QueryTree(s.conn, s.root).Reply)
 	if err == nil && tree == nil {
 		err = errNoReply

@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"image"
+	"runtime"
 	"testing"
 	"time"
 
@@ -102,4 +103,58 @@ func TestMonitors(t *testing.T) {
 	if err != nil || len(ms) != 1 || ms[0].Rect != image.Rect(0, 0, 320, 240) {
 		t.Fatalf("one monitor: %+v %v", ms, err)
 	}
+}
+
+// TestWindowsFollowTheServer: the window list is read again after a window
+// moves or goes away (the server's SubstructureNotify events), and the
+// same list is given back while nothing changes.
+func TestWindowsFollowTheServer(t *testing.T) {
+	s := xtest.Start(t, xtest.Size(640, 480))
+	src := openX(t, s, true)
+	if !src.windowsWatched {
+		t.Fatal("the source does not watch the root's children")
+	}
+	win := s.Show(t, xtest.Pattern(200, 100))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// until polls Windows until want holds for the window's rectangle
+	// (the server's event reaches the source on its own goroutine).
+	until := func(what string, want func(r image.Rectangle, found bool) bool) {
+		t.Helper()
+		for {
+			ws, err := src.Windows(ctx)
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			var r image.Rectangle
+			found := false
+			for _, w := range ws {
+				if w.ID == uint32(win.ID) {
+					r, found = w.Rect, true
+				}
+			}
+			if want(r, found) {
+				return
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("%s: windows %v", what, ws)
+			}
+			runtime.Gosched()
+		}
+	}
+	until("shown", func(r image.Rectangle, found bool) bool { return found && r.Dx() == 200 && r.Dy() == 100 })
+	first, _ := src.Windows(ctx)
+	again, _ := src.Windows(ctx)
+	if &first[0] != &again[0] {
+		t.Error("an unchanged window list was read again")
+	}
+	c := s.Conn(t)
+	if err := xproto.ConfigureWindowChecked(c, win.ID, xproto.ConfigWindowX|xproto.ConfigWindowY, []uint32{300, 200}).Check(); err != nil {
+		t.Fatal(err)
+	}
+	until("moved", func(r image.Rectangle, found bool) bool { return found && r.Min == image.Pt(300, 200) })
+	if err := xproto.UnmapWindowChecked(c, win.ID).Check(); err != nil {
+		t.Fatal(err)
+	}
+	until("unmapped", func(_ image.Rectangle, found bool) bool { return !found })
 }
