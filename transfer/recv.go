@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 
 	"assist/protocol"
 )
@@ -22,7 +21,6 @@ const tempPrefix = ".assist-"
 // failed verification before it gives up with ErrCorrupt.
 const maxRetries = 3
 
-var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, 9+protocol.FileChunkSize); return &b }}
 
 // startIncoming handles a new file_offer.
 func (m *Manager) startIncoming(peer string, c protocol.Control) {
@@ -59,10 +57,8 @@ func (x *xfer) adoptChannel(ch Channel) {
 		old.Close()
 	}
 	ch.OnMessage(func(b []byte) {
-		bp := chunkPool.Get().(*[]byte)
-		cp := append((*bp)[:0], b...)
 		select {
-		case x.q <- item{gen: gen, b: cp}:
+		case x.q <- item{gen: gen, b: b}:
 		case <-x.ctx.Done():
 		}
 	})
@@ -120,7 +116,6 @@ func (x *xfer) recvLoop() error {
 			}
 		case it := <-x.q:
 			done, err := r.handle(it)
-			chunkPool.Put(&it.b)
 			if err != nil || done {
 				return err
 			}

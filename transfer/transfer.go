@@ -25,8 +25,9 @@ type Channel interface {
 	BufferedAmount() uint64
 	SetBufferedAmountLowThreshold(n uint64)
 	OnBufferedAmountLow(f func())
-	// OnMessage installs the receiver of binary messages; b is owned by
-	// the callee only during the call.
+	// OnMessage installs the receiver of binary messages; each b is the
+	// callee's to keep (pion copies every message out of its read buffer,
+	// so a second copy here would only cost time).
 	OnMessage(f func(b []byte))
 	Close() error
 }
