@@ -99,26 +99,5 @@ func TestConsoleReloadResumesUpload(t *testing.T) {
 	if _, err := cust.waitLine(ctx, regexp.MustCompile(`The transfer of second\.bin was cancelled`)); err != nil {
 		t.Fatal(err)
 	}
-	noPartialsIn(t, cust.downloads, "big upload.bin")
-}
-
-// noPartialsIn fails when dir holds anything but the files named.
-func noPartialsIn(t *testing.T, dir string, want ...string) {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range ents {
-		got = append(got, e.Name())
-	}
-	if len(got) != len(want) {
-		t.Fatalf("%s holds %q, want %q", dir, got, want)
-	}
-	for i := range got {
-		if got[i] != want[i] {
-			t.Fatalf("%s holds %q, want %q", dir, got, want)
-		}
-	}
+	dirHolds(t, cust.downloads, "big upload.bin")
 }
