@@ -2,6 +2,7 @@ package rep
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"assist/protocol"
@@ -42,7 +43,7 @@ func (c *Client) nextResyncLocked(reason string) *protocol.Control {
 	c.resync.askedAt = time.Now()
 	c.stats.ResyncRequests++
 	if len(reason) > 512 {
-		reason = reason[:512]
+		reason = strings.ToValidUTF8(reason[:512], "") // a cut rune must not make the message invalid
 	}
 	return &protocol.Control{Type: protocol.CtlScreenResync, Serial: c.resync.serial, Reason: reason}
 }

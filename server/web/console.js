@@ -306,6 +306,8 @@ function openSession(code, tok) {
     onResize: fitScreen,
     onCursor: () => drawCursor(),
     onQuality: () => renderSession(),
+    // A failed screen message: the agent sends the whole picture again.
+    onResync: (r) => session && session.requestResync(r),
   });
   let session = null;
   const transfers = new Transfers({
@@ -487,6 +489,8 @@ function state() {
     seq: renderer.seq,
     fps: renderer.fps(),
     screenErrors: renderer.errors,
+    resyncRequests: renderer.resyncRequests,
+    resyncs: renderer.resyncs,
     chat: chat.snapshot(),
     transfers: current.transfers.list(),
     quality: renderer.quality,
