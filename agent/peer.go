@@ -148,7 +148,7 @@ func (p *peer) onControl(m webrtc.DataChannelMessage) {
 		}
 	case protocol.CtlBye:
 		p.a.log.Info("rep said bye", "rep", p.rep, "reason", c.Reason)
-	case protocol.CtlPong, protocol.CtlMonitor:
+	case protocol.CtlPong, protocol.CtlMonitor, protocol.CtlScreenResync:
 		p.onScreenControl(c)
 	default:
 		if p.a.onLifecycleControl(p, c) {

@@ -19,6 +19,7 @@ type screenPeer struct {
 	sent    atomic.Uint64      // bytes handed to the screen channel
 	epoch   time.Time          // the agent's ping clock
 	z       *protocol.ZEncoder // this rep's deflate stream (EncZlib); streamer only
+	resyncs *resyncLimiter     // the rep's screen_resync requests (resync.go)
 }
 
 // peerView is what the streamer knows of one rep's picture.
@@ -46,6 +47,7 @@ func (p *peer) initScreen(a *agent) {
 	p.view = &peerView{tracker: capture.NewTracker(), cache: newTileCache()}
 	p.adapt = newAdapter(a.cfg.MaxFPS, now)
 	p.epoch = now
+	p.resyncs = &resyncLimiter{every: protocol.ResyncInterval}
 	p.z, _ = protocol.NewZEncoder(zLevel) // a valid level cannot fail
 }
 
@@ -94,8 +96,8 @@ func (p *peer) tick(now time.Time) {
 	}
 }
 
-// onScreenControl handles the rep's pongs and monitor choice (on pion's
-// goroutine).
+// onScreenControl handles the rep's pongs, monitor choice and resync
+// requests (on pion's goroutine).
 func (p *peer) onScreenControl(c protocol.Control) {
 	switch c.Type {
 	case protocol.CtlPong:
@@ -106,6 +108,10 @@ func (p *peer) onScreenControl(c protocol.Control) {
 	case protocol.CtlMonitor:
 		p.monitor.Store(int32(c.Monitor))
 		p.a.log.Info("rep chose a monitor", "rep", p.rep, "monitor", c.Monitor)
+		p.a.wake()
+	case protocol.CtlScreenResync:
+		p.a.log.Debug("rep asked for a screen resync", "rep", p.rep, "serial", c.Serial, "reason", c.Reason)
+		p.resyncs.request(c.Serial, c.Reason)
 		p.a.wake()
 	}
 }

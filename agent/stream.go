@@ -138,6 +138,9 @@ func (s *streamer) step(ctx context.Context) time.Duration {
 	var ready []*peer
 	for _, p := range peers {
 		p.tick(now)
+		if d := s.resync(p, now); d > 0 {
+			wait = minWait(wait, d)
+		}
 		v := p.view
 		q, interval := p.adapt.settings()
 		needs := s.dirty || s.damage == nil || v.frameNo != s.captureNo || !v.tracker.Valid() || v.area != s.areaFor(p)

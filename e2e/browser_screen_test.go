@@ -46,6 +46,19 @@ func consoleScreenFeatures(t *testing.T, b context.Context, x *xtest.Server, win
 		t.Fatalf("after a change, the canvas vs the screen: %s", why)
 	}
 
+	// A lost screen message spoils the picture; the console asks the agent
+	// for a resync (screen_resync) and the whole picture comes again.
+	step("spoil the picture; the console resyncs and heals it",
+		chromedp.Evaluate[chromedp.Void](`window.__framesAtBreak = window.assistConsole.breakScreen()`),
+		chromedp.Poll[chromedp.Void](`(() => {
+			const s = window.assistConsole.state();
+			return s.resyncs >= 1 && s.frames > window.__framesAtBreak && s.refining === false;
+		})()`),
+	)
+	if why := settledMatch(canvasPixels(t, b), want, photo, 20); why != "" {
+		t.Fatalf("after a resync, the canvas vs the screen: %s", why)
+	}
+
 	// The pointer: an overlay at the customer's pointer, not in the picture.
 	c := x.Conn(t)
 	root := xproto.Setup(c).DefaultScreen(c).Root

@@ -25,6 +25,8 @@ const (
 	// CtlMonitor (rep to agent) picks what to share: Monitor 0 is all the
 	// monitors, n the n-th of the agent's list.
 	CtlMonitor = "monitor"
+	// CtlScreenResync (rep to agent): the rep's screen state broke; see
+	// resync.go.
 	// Remote control and clipboard: see remote.go.
 )
 
@@ -55,6 +57,8 @@ type Control struct {
 	Monitor  int           `json:"monitor,omitempty"`
 	Monitors []MonitorInfo `json:"monitors,omitempty"`
 	Clip     *Clip         `json:"clip,omitempty"` // CtlClipboard, CtlClipboardAck
+	// Serial numbers a rep's CtlScreenResync requests (resync.go).
+	Serial uint32 `json:"serial,omitempty"`
 }
 
 // EncodeControl marshals c after validating it.
@@ -114,6 +118,8 @@ func (c Control) Validate() error {
 		if err := c.validateMonitors(); err != nil {
 			return bad(err.Error())
 		}
+	case CtlScreenResync:
+		return c.validateResync()
 	case CtlError:
 		if c.Error == "" && c.Message == "" {
 			return bad("error or message is required")

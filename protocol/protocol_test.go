@@ -272,6 +272,8 @@ func FuzzDecodeControl(f *testing.F) {
 	f.Add([]byte(`{"type":"chat_history","history":[{"text":"a"}]}`))
 	f.Add([]byte(`{"type":"reboot","state":"asking"}`))
 	f.Add([]byte(`{"type":"monitors","monitor":1,"monitors":[{"x":0,"y":0,"w":10,"h":10}]}`))
+	f.Add([]byte(`{"type":"screen_resync","serial":7,"reason":"rect 2: zlib rect: unexpected EOF"}`))
+	f.Add([]byte(`{"type":"screen_resync","serial":0}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := DecodeControl(b)
 		if err != nil {
@@ -294,6 +296,7 @@ func FuzzDecodeScreen(f *testing.F) {
 	f.Add(AppendRects(nil, []Rect{{X: 0, Y: 0, W: 16, H: 16, Enc: EncRaw, Data: make([]byte, 768)}, CachedRect(image.Rect(0, 0, 16, 16), 0)}))
 	f.Add(AppendCursorShape(nil, 1, 1, pngOf(f, tile)))
 	f.Add(AppendQuality(nil, Quality{Quality: 80, FPS: 20}))
+	f.Add(AppendScreenResync(nil, 3))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := DecodeScreen(b)
 		if err != nil {

@@ -62,6 +62,7 @@ type ScreenMsg struct {
 	Width, Height int    // ScreenInfo
 	Rects         []Rect // ScreenRects; Data aliases the decoded buffer
 	Seq           uint32 // ScreenFrameEnd
+	Serial        uint32 // ScreenResync
 	Refining      bool   // ScreenFrameEnd: FrameRefining was set
 	Cursor        Cursor // ScreenCursor, ScreenCursorShape
 	Quality       Quality
@@ -164,6 +165,10 @@ func DecodeScreen(b []byte) (ScreenMsg, error) {
 		}
 	case ScreenCursor, ScreenCursorShape, ScreenQuality:
 		if err := m.decodeExt(p); err != nil {
+			return ScreenMsg{}, err
+		}
+	case ScreenResync:
+		if err := m.decodeResync(p); err != nil {
 			return ScreenMsg{}, err
 		}
 	default:

@@ -32,6 +32,11 @@ type Config struct {
 	// Downloads, when set, accepts the files the customer offers into this
 	// folder (safe, numbered names); otherwise such offers are refused.
 	Downloads string
+	// ScreenTap, for tests, sees every screen message that decodes before
+	// it is applied and returns what to apply instead (nil: drop it
+	// unnoticed), e.g. a corrupted copy. It runs with the client's lock
+	// held and must not call the client.
+	ScreenTap func(msg []byte) []byte
 }
 
 // APIError is an error answer of the server's REST API or signalling.
@@ -118,6 +123,11 @@ type Stats struct {
 	// Encodings: rectangle payload bytes by encoding (solid, png, raw,
 	// jpeg, copy, zlib).
 	Encodings map[string]int64 `json:"encodings,omitempty"`
+	// ResyncRequests counts the screen_resync requests sent (a screen
+	// message failed, or RequestResync); Resyncs the agent's answers
+	// (ScreenResync), each followed by a whole picture.
+	ResyncRequests int64 `json:"resync_requests,omitempty"`
+	Resyncs        int64 `json:"resyncs,omitempty"`
 }
 
 // Client is one rep connection attached to a session.
@@ -155,6 +165,7 @@ type Client struct {
 	ice      []protocol.ICEServer
 	lc       lifecycle   // chat, pause, reboot (lifecycle.go)
 	extra    screenExtra // cursor, quality, monitors: screen.go
+	resync   resyncState // screen resynchronisation: resync.go
 
 	files *transfer.Manager // file transfers (transfer.go)
 	link  *fileLink
@@ -410,14 +421,32 @@ func (c *Client) onControl(pc *webrtc.PeerConnection, dc *webrtc.DataChannel, b 
 	}
 }
 
-// onScreen applies one screen message to the picture.
+// onScreen applies one screen message to the picture. When one fails, the
+// rep asks the agent to start over (resync.go) and drops the picture
+// messages in flight until the agent's answer.
 func (c *Client) onScreen(b []byte) error {
+	ask, err := c.applyScreen(b)
+	c.sendResync(ask)
+	return err
+}
+
+func (c *Client) applyScreen(b []byte) (*protocol.Control, error) {
 	m, err := protocol.DecodeScreen(b)
-	if err != nil {
-		return fmt.Errorf("rep: screen message: %w", err)
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.cfg.ScreenTap != nil && err == nil {
+		if b = c.cfg.ScreenTap(b); b == nil {
+			return nil, nil
+		}
+		m, err = protocol.DecodeScreen(b)
+	}
+	if err != nil {
+		err = fmt.Errorf("rep: screen message: %w", err)
+		if len(b) > 0 && b[0] == protocol.ScreenRects && c.screenOK {
+			return c.brokenLocked(err), err // its rects are lost: the agent thinks we have them
+		}
+		return nil, err
+	}
 	switch m.Kind {
 	case protocol.ScreenInfo:
 		c.fb = image.NewRGBA(image.Rect(0, 0, m.Width, m.Height))
@@ -427,15 +456,22 @@ func (c *Client) onScreen(b []byte) error {
 		c.frames = 0
 		c.screenOK = true
 		c.extra.dec.Reset()
+		c.resync.waiting = false // everything restarts here, as at a ScreenResync
 		c.stats.Width, c.stats.Height = m.Width, m.Height
+	case protocol.ScreenResync:
+		c.resyncedLocked(m.Serial)
 	case protocol.ScreenRects:
 		if c.fb == nil {
-			return errors.New("rep: rectangles before the screen size")
+			return nil, errors.New("rep: rectangles before the screen size")
 		}
-		for _, r := range m.Rects {
+		if drop, ask := c.droppingLocked(); drop {
+			return ask, nil
+		}
+		for i, r := range m.Rects {
 			c.countRect(r)
 			if err := c.extra.dec.Apply(c.fb, r); err != nil {
-				return fmt.Errorf("rep: %w", err)
+				err = fmt.Errorf("rep: rect %d of %d: %w", i, len(m.Rects), err)
+				return c.brokenLocked(err), err
 			}
 		}
 		c.stats.Tiles += int64(len(m.Rects))
@@ -443,7 +479,10 @@ func (c *Client) onScreen(b []byte) error {
 		c.onScreenExtra(m)
 	case protocol.ScreenFrameEnd:
 		if !c.screenOK {
-			return nil
+			return nil, nil
+		}
+		if drop, ask := c.droppingLocked(); drop {
+			return ask, nil // the picture is not the agent's frame: no frame for WaitPicture
 		}
 		c.frames++
 		c.extra.refining = m.Refining
@@ -451,7 +490,7 @@ func (c *Client) onScreen(b []byte) error {
 		close(c.frameCh)
 		c.frameCh = make(chan struct{})
 	}
-	return nil
+	return nil, nil
 }
 
 func (c *Client) pingLoop() {

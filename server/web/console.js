@@ -306,6 +306,8 @@ function openSession(code, tok) {
     onResize: fitScreen,
     onCursor: () => drawCursor(),
     onQuality: () => renderSession(),
+    // A failed screen message: the agent sends the whole picture again.
+    onResync: (r) => session && session.requestResync(r),
   });
   let session = null;
   const transfers = new Transfers({
@@ -487,6 +489,8 @@ function state() {
     seq: renderer.seq,
     fps: renderer.fps(),
     screenErrors: renderer.errors,
+    resyncRequests: renderer.resyncRequests,
+    resyncs: renderer.resyncs,
     chat: chat.snapshot(),
     transfers: current.transfers.list(),
     quality: renderer.quality,
@@ -598,6 +602,22 @@ window.assistConsole = {
   screenshot: () => takeScreenshot(),
   /** Shares monitor n (1-based) or all (0), as the monitor picker does. */
   selectMonitor: (n) => Boolean(current && current.session.selectMonitor(n)),
+  /**
+   * Tests: spoils the picture as a lost screen message would (the top-left
+   * 64x64 turns black, then a rects message that does not decode), in
+   * order with the messages queued; the renderer must heal it with a
+   * resync. Returns the frames counted so far.
+   */
+  breakScreen: () => {
+    if (!current) return -1;
+    const r = current.renderer;
+    r.queue = r.queue.then(() => {
+      r.ctx.fillStyle = '#000';
+      r.ctx.fillRect(0, 0, 64, 64);
+    });
+    r.push(Uint8Array.from([2, 0]).buffer);
+    return r.frames;
+  },
 };
 
 boot();

@@ -10,6 +10,13 @@ export const SCREEN_FRAME_END = 3;
 export const SCREEN_CURSOR = 4;
 export const SCREEN_CURSOR_SHAPE = 5;
 export const SCREEN_QUALITY = 6;
+export const SCREEN_RESYNC = 7;
+
+/**
+ * How long the renderer waits for the agent's answer to a resync request
+ * before it asks again (protocol/resync.go).
+ */
+export const RESYNC_RETRY_MS = 3000;
 
 /** ScreenFrameEnd flag: lossy areas will be refined. */
 export const FRAME_REFINING = 1;
@@ -62,6 +69,7 @@ function fail(message) {
  *   {kind: SCREEN_CURSOR, visible, x, y}
  *   {kind: SCREEN_CURSOR_SHAPE, hotX, hotY, png: Uint8Array}
  *   {kind: SCREEN_QUALITY, quality, fps, bytesPerSec, rttMs}
+ *   {kind: SCREEN_RESYNC, serial}
  * (copy rects carry srcX, srcY) and throws ScreenError on a malformed message, with the same checks as
  * protocol.DecodeScreen. Rect data are views into buf (no copy).
  */
@@ -91,6 +99,12 @@ export function decodeScreen(buf) {
     }
     case SCREEN_RECTS:
       return { kind, rects: decodeRects(bytes, view) };
+    case SCREEN_RESYNC: {
+      if (bytes.length !== 5) fail(`screen resync of ${bytes.length} bytes`);
+      const serial = view.getUint32(1);
+      if (serial === 0) fail('screen resync with serial 0');
+      return { kind, serial };
+    }
     default:
       return fail(`unknown screen message kind ${kind}`);
   }
@@ -306,9 +320,17 @@ export class FpsMeter {
  * Copy rects copy within the canvas, in order with everything else. The
  * pointer is never drawn on the canvas (copies would smear it): onCursor
  * gets it for an overlay.
+ *
+ * Resync (protocol/resync.go): once a rects message fails, the picture, the
+ * deflate stream and the tile cache may differ from what the agent believes.
+ * The renderer then calls onResync({serial, reason}) (the console sends the
+ * screen_resync control message), keeps the picture, and drops rects and
+ * frame ends until the agent's SCREEN_RESYNC (or a SCREEN_INFO) arrives,
+ * from which on the stream and the cache start afresh. No answer within
+ * RESYNC_RETRY_MS: it asks again with the next serial.
  */
 export class ScreenRenderer {
-  constructor({ canvas, decodePNG: decode = decodePNG, onError = () => {}, onFrame = () => {}, onResize = () => {}, onCursor = () => {}, onQuality = () => {}, makeCanvas = defaultCanvas, now = () => performance.now() }) {
+  constructor({ canvas, decodePNG: decode = decodePNG, onError = () => {}, onFrame = () => {}, onResize = () => {}, onCursor = () => {}, onQuality = () => {}, onResync = () => {}, makeCanvas = defaultCanvas, now = () => performance.now() }) {
     this.canvas = canvas;
     this.ctx = canvas.getContext('2d', { alpha: false });
     this.decode = decode;
@@ -317,7 +339,13 @@ export class ScreenRenderer {
     this.onResize = onResize;
     this.onCursor = onCursor;
     this.onQuality = onQuality;
+    this.onResync = onResync;
     this.now = now;
+    // serial: the latest request; waiting: dropping stale picture messages
+    // since a failure; answered: the serial of the last SCREEN_RESYNC.
+    this.resync = { serial: 0, waiting: false, askedAt: 0, answered: 0 };
+    this.resyncRequests = 0;
+    this.resyncs = 0;
     this.cursor = { visible: false, x: 0, y: 0, hotX: 0, hotY: 0, image: null };
     this.inflater = null; // made at each ScreenInfo: the stream restarts there
     this.makeCanvas = makeCanvas;
@@ -341,22 +369,76 @@ export class ScreenRenderer {
       msg = decodeScreen(buf);
     } catch (err) {
       this.report(err);
+      const bytes = buf instanceof ArrayBuffer || ArrayBuffer.isView(buf) ? toBytes(buf) : null;
+      if (bytes && bytes[0] === SCREEN_RECTS) {
+        // Its rects are lost: the agent believes we have them. In order
+        // with the messages before it.
+        const generation = this.generation;
+        this.queue = this.queue.then(() => generation === this.generation && this.broken(err));
+      }
       return this.queue;
     }
     const generation = this.generation;
-    if (msg.kind === SCREEN_INFO && typeof DecompressionStream === 'function') this.inflater = new StreamInflater();
+    // The agent's stream restarts at these messages: later segments go to
+    // a fresh inflater (earlier ones already went to the old one).
+    if ((msg.kind === SCREEN_INFO || msg.kind === SCREEN_RESYNC) && typeof DecompressionStream === 'function') this.inflater = new StreamInflater();
     const ready = this.prepare(msg);
     this.queue = this.queue
       .then(() => ready)
       .then((prepared) => {
-        if (generation !== this.generation) {
+        if (generation !== this.generation || this.dropping(msg)) {
           closeAll(prepared.bitmaps);
           return;
         }
         this.apply(msg, prepared);
       })
-      .catch((err) => this.report(err));
+      .catch((err) => {
+        this.report(err);
+        if (msg.kind === SCREEN_RECTS && generation === this.generation) this.broken(err);
+      });
     return this.queue;
+  }
+
+  // broken notes that a rects message failed: from here the picture is not
+  // what the agent believes. Asks for a resync (unless one is on its way).
+  broken(err) {
+    if (this.width === 0) return; // no picture yet: a SCREEN_INFO comes first anyway
+    if (this.resync.waiting && this.now() - this.resync.askedAt < RESYNC_RETRY_MS) return;
+    this.resync.waiting = true;
+    this.askResync(err instanceof Error ? err.message : String(err));
+  }
+
+  // dropping reports whether msg belongs to the state before a resync (rects
+  // and frame ends while waiting for the agent's answer), asking again when
+  // the answer is overdue.
+  dropping(msg) {
+    if (!this.resync.waiting || (msg.kind !== SCREEN_RECTS && msg.kind !== SCREEN_FRAME_END)) return false;
+    if (this.now() - this.resync.askedAt >= RESYNC_RETRY_MS) this.askResync('no answer to the previous request');
+    return true;
+  }
+
+  askResync(reason) {
+    this.resync.serial = (this.resync.serial % 0xffffffff) + 1;
+    this.resync.askedAt = this.now();
+    this.resyncRequests++;
+    try {
+      this.onResync({ serial: this.resync.serial, reason: reason.slice(0, 256) });
+    } catch (e) {
+      console.error('assist: resync handler failed', e);
+    }
+  }
+
+  // resynced applies the agent's SCREEN_RESYNC: the fresh stream (its
+  // inflater was made at push) and an empty cache start here; the picture
+  // stays until the whole new one has arrived.
+  resynced(serial) {
+    this.resync.waiting = false;
+    this.resync.answered = serial;
+    this.resyncs++;
+    if (this.cache) {
+      this.cache.sizes = [];
+      this.cache.next = 0;
+    }
   }
 
   /**
@@ -365,6 +447,7 @@ export class ScreenRenderer {
    */
   reset() {
     this.generation++;
+    this.resync.waiting = false; // the new connection starts with a SCREEN_INFO
   }
 
   /** The frames completed in the last second. */
@@ -438,7 +521,11 @@ export class ScreenRenderer {
   apply(msg, prepared) {
     switch (msg.kind) {
       case SCREEN_INFO:
+        this.resync.waiting = false; // everything restarts here
         this.resize(msg.width, msg.height);
+        break;
+      case SCREEN_RESYNC:
+        this.resynced(msg.serial);
         break;
       case SCREEN_RECTS:
         this.drawRects(msg.rects, prepared);

@@ -7,7 +7,7 @@ import {
   decodeScreen, ScreenRenderer, ScreenError, FpsMeter, rgbToRGBA,
   SCREEN_INFO, SCREEN_RECTS, SCREEN_FRAME_END, ENC_SOLID, ENC_PNG, ENC_RAW, MAX_SCREEN_MESSAGE,
   SCREEN_CURSOR, SCREEN_CURSOR_SHAPE, SCREEN_QUALITY, ENC_JPEG, ENC_COPY,
-  ENC_ZLIB, StreamInflater, paletteToRGBA,
+  ENC_ZLIB, StreamInflater, paletteToRGBA, SCREEN_RESYNC, RESYNC_RETRY_MS,
 } from './screen.js';
 
 // Encoders mirroring protocol.AppendScreenInfo / AppendRects / AppendFrameEnd.
@@ -16,6 +16,13 @@ function info(w, h) {
   b.setUint8(0, SCREEN_INFO);
   b.setUint16(1, w);
   b.setUint16(3, h);
+  return b.buffer;
+}
+
+function resync(serial) {
+  const b = new DataView(new ArrayBuffer(5));
+  b.setUint8(0, SCREEN_RESYNC);
+  b.setUint32(1, serial);
   return b.buffer;
 }
 
@@ -186,29 +193,45 @@ test('ScreenRenderer draws in arrival order although PNGs decode out of order', 
   assert.deepEqual(closed.sort(), [1, 2, 3]);
 });
 
-test('ScreenRenderer drops a bad message whole, reports it, and goes on', async () => {
+test('ScreenRenderer drops a bad message whole, reports it, asks for a resync and drops stale messages until the answer', async () => {
   const { canvas, ops } = fakeCanvas();
   const { decode, closed } = fakeDecoder({ 1: [4, 4], 2: [3, 3] });
   const errors = [];
-  const r = new ScreenRenderer({ canvas, decodePNG: decode, onError: (e) => errors.push(e), now: () => 0 });
-  r.push(rects([solid(0, 0, 1, 1, [1, 1, 1])])); // before any screen size
+  const asked = [];
+  const r = new ScreenRenderer({ canvas, decodePNG: decode, onError: (e) => errors.push(e), onResync: (q) => asked.push(q), now: () => 0 });
+  await r.push(rects([solid(0, 0, 1, 1, [1, 1, 1])])); // before any screen size: no picture to resync
+  assert.deepEqual(asked, []);
   r.push(info(8, 8));
-  r.push(Uint8Array.from([SCREEN_RECTS, 0]).buffer); // malformed
-  r.push(rects([solid(0, 0, 1, 1, [9, 9, 9]), solid(7, 7, 2, 1, [1, 1, 1])])); // second rect outside
-  r.push(rects([solid(0, 0, 1, 1, [9, 9, 9]), png(0, 0, 4, 4, 2)])); // png of the wrong size
-  r.push(rects([solid(0, 0, 1, 1, [9, 9, 9]), png(0, 0, 4, 4, 7)])); // png that does not decode
+  const bad = {
+    'rects without count': Uint8Array.from([SCREEN_RECTS, 0]).buffer, // does not decode
+    'outside the 8x8 screen': rects([solid(0, 0, 1, 1, [9, 9, 9]), solid(7, 7, 2, 1, [1, 1, 1])]),
+    'png of 3x3 in a 4x4 rect': rects([solid(0, 0, 1, 1, [9, 9, 9]), png(0, 0, 4, 4, 2)]),
+    'does not decode': rects([solid(0, 0, 1, 1, [9, 9, 9]), png(0, 0, 4, 4, 7)]),
+  };
+  let serial = 0;
+  for (const [text, msg] of Object.entries(bad)) {
+    r.push(msg);
+    r.push(rects([solid(1, 1, 1, 1, [5, 5, 5])])); // stale: dropped unseen
+    await r.push(frameEnd(9)); // stale: no frame
+    serial++;
+    assert.equal(asked.length, serial, text);
+    assert.equal(asked.at(-1).serial, serial);
+    assert.match(asked.at(-1).reason, new RegExp(text));
+    assert.match(errors.at(-1), new RegExp(text));
+    assert.equal(r.frames, 0, text);
+    await r.push(resync(serial));
+  }
   r.push(rects([png(0, 0, 4, 4, 1)]));
   await r.push(frameEnd(1));
   assert.equal(errors.length, 5, errors.join('\n'));
-  assert.match(errors.join('\n'), /before the screen size/);
-  assert.match(errors.join('\n'), /rects without count/);
-  assert.match(errors.join('\n'), /outside the 8x8 screen/);
-  assert.match(errors.join('\n'), /png of 3x3 in a 4x4 rect/);
-  assert.match(errors.join('\n'), /does not decode/);
+  assert.match(errors[0], /before the screen size/);
   assert.deepEqual(ops, [['fill', '#000', 0, 0, 8, 8], ['image', 1, 0, 0]]);
   assert.equal(canvas.dataset.frames, '1');
   assert.deepEqual(closed.sort(), [1, 2]);
   assert.equal(r.errors, 5);
+  assert.equal(r.resyncRequests, 4);
+  assert.equal(r.resyncs, 4);
+  assert.equal(r.resync.answered, 4);
 });
 
 test('ScreenRenderer.reset forgets queued messages but keeps the count', async () => {
@@ -307,8 +330,8 @@ test('ScreenRenderer copies within the canvas in order, decodes JPEG, and keeps 
   r.push(bytesOf([SCREEN_CURSOR_SHAPE, 0, 1, 0, 2, 0x89, 2]));
   r.push(bytesOf([SCREEN_CURSOR, 1, 0, 3, 0, 4]));
   r.push(bytesOf([SCREEN_QUALITY, 60, 15, 0, 0, 1, 0, 0, 40]));
-  r.push(rects([copyRect(0, 0, 4, 4, 8, 8)])); // source outside: dropped
   await r.push(bytesOf([SCREEN_FRAME_END, 0, 0, 0, 1, 1]));
+  await r.push(rects([copyRect(0, 0, 4, 4, 8, 8)])); // source outside: dropped
   assert.deepEqual(types, ['image/jpeg', 'image/png']);
   assert.deepEqual(ops, [
     ['fill', '#000', 0, 0, 10, 10],
@@ -405,9 +428,9 @@ test('ScreenRenderer stores cacheable rects tile by tile and draws cached ones',
   // Cacheable: a 128x64 raw run at the origin (slots 0, 1) and the 8x36
   // bottom-right edge tile (slot 2). Not: a rect off the grid.
   r.push(rects([raw(0, 0, 128, 64), raw(3, 3, 8, 8), raw(192, 64, 8, 36)]));
-  r.push(rects([cached(64, 64, 64, 36, 0)])); // wrong size for slot 0: dropped
   r.push(rects([cached(128, 0, 64, 64, 1), cached(0, 64, 8, 36, 2)]));
   await r.push(frameEnd(1));
+  await r.push(rects([cached(64, 64, 64, 36, 0)])); // wrong size for slot 0: dropped
   assert.deepEqual(stores, [
     ['screen', 0, 0, 64, 64, 0, 0, 64, 64],
     ['screen', 64, 0, 64, 64, 64, 0, 64, 64],
@@ -422,4 +445,92 @@ test('ScreenRenderer stores cacheable rects tile by tile and draws cached ones',
   r.push(info(200, 100));
   await r.push(rects([cached(128, 0, 64, 64, 1)]));
   assert.equal(r.errors, 2);
+});
+
+// --- resync (protocol/resync.go) ---
+
+test('decodeScreen decodes and checks SCREEN_RESYNC', () => {
+  assert.deepEqual(decodeScreen(resync(7)), { kind: SCREEN_RESYNC, serial: 7 });
+  assert.deepEqual(decodeScreen(resync(0xffffffff)), { kind: SCREEN_RESYNC, serial: 0xffffffff });
+  assert.throws(() => decodeScreen(resync(0)), /serial 0/);
+  assert.throws(() => decodeScreen(Uint8Array.from([SCREEN_RESYNC, 0, 0, 1]).buffer), ScreenError);
+  assert.throws(() => decodeScreen(Uint8Array.from([SCREEN_RESYNC, 0, 0, 0, 1, 0]).buffer), ScreenError);
+});
+
+test('ScreenRenderer restarts the deflate stream and the cache at the agent\'s answer, not before', async () => {
+  const tile = Uint8Array.from([1, 10, 20, 30, 200, 210, 220, 0b10000000, 0b01000000]); // 2x2
+  const old = await deflateSegments([tile, tile, tile]); // the agent's stream before the resync
+  const fresh = await deflateSegments([tile]); // after it
+  const { canvas, ctx, ops } = fakeCanvas();
+  ctx.drawImage = (img, ...a) => ops.push(['image', img === canvas ? 'self' : 'cache', ...a]);
+  const makeCanvas = (w, h) => ({ width: w, height: h, getContext: () => ({ drawImage: () => {} }) });
+  const asked = [];
+  const r = new ScreenRenderer({ canvas, makeCanvas, onResync: (q) => asked.push(q), now: () => 0 });
+  const cached = (x, y, w, h, slot) => ({ x, y, w, h, enc: 7, data: Uint8Array.from([slot >> 8, slot & 255]) });
+  r.push(info(64, 64));
+  r.push(rects([raw(0, 0, 64, 64)])); // cached in slot 0
+  r.push(rects([zrect(0, 0, 2, 2, old[0], tile.length)]));
+  r.push(rects([zrect(0, 0, 2, 2, Uint8Array.from([0xff, 0xff, 0xff]), tile.length)])); // corrupt: the stream breaks
+  r.push(rects([zrect(2, 0, 2, 2, old[2], tile.length)])); // in flight from before the resync: dropped
+  r.push(frameEnd(1)); // dropped: the picture is not the agent's frame
+  await r.push(rects([cached(0, 0, 64, 64, 0)])); // still stale: dropped, though slot 0 holds it
+  assert.deepEqual(asked.map((q) => q.serial), [1]);
+  assert.match(asked[0].reason, /zlib segment does not inflate/);
+  assert.equal(r.frames, 0);
+  assert.equal(r.errors, 1);
+  const drawn = ops.length;
+  r.push(resync(1));
+  r.push(rects([zrect(4, 4, 2, 2, fresh[0], tile.length)])); // the fresh stream's first segment
+  r.push(frameEnd(2));
+  await r.push(rects([cached(0, 0, 64, 64, 0)])); // the cache is empty now
+  assert.deepEqual(ops.slice(drawn), [['put', 2, 2, 4, 4, [200, 210, 220, 255]]]);
+  assert.equal(r.frames, 1);
+  assert.equal(r.resyncs, 1);
+  assert.deepEqual(asked.map((q) => q.serial), [1, 2], 'the empty slot is a new failure');
+  assert.match(asked[1].reason, /cache slot 0/);
+});
+
+test('ScreenRenderer asks once per failure, again only when the answer is overdue', async () => {
+  let now = 0;
+  const { canvas } = fakeCanvas();
+  const asked = [];
+  const r = new ScreenRenderer({ canvas, onResync: (q) => asked.push(q), now: () => now });
+  r.push(info(8, 8));
+  r.push(rects([solid(7, 7, 2, 2, [1, 2, 3])])); // outside
+  r.push(rects([solid(7, 7, 2, 2, [1, 2, 3])])); // would fail too, but is stale: dropped
+  await r.push(frameEnd(1));
+  assert.deepEqual(asked.map((q) => q.serial), [1]);
+  now = RESYNC_RETRY_MS - 1;
+  await r.push(frameEnd(2));
+  assert.equal(asked.length, 1);
+  now = RESYNC_RETRY_MS;
+  await r.push(frameEnd(3));
+  assert.deepEqual(asked.map((q) => q.serial), [1, 2]);
+  assert.equal(asked[1].reason, 'no answer to the previous request');
+  // A new screen size restarts everything too: no more waiting.
+  r.push(info(8, 8));
+  r.push(rects([solid(0, 0, 1, 1, [1, 2, 3])]));
+  await r.push(frameEnd(4));
+  assert.equal(r.frames, 1);
+  assert.equal(asked.length, 2);
+  assert.equal(r.resyncRequests, 2);
+});
+
+test('ScreenRenderer: a reset (new connection) stops waiting; a throwing resync handler is survived', async () => {
+  const { canvas } = fakeCanvas();
+  const r = new ScreenRenderer({ canvas, onResync: () => { throw new Error('boom'); }, now: () => 0 });
+  const orig = console.error;
+  console.error = () => {};
+  try {
+    r.push(info(4, 4));
+    await r.push(Uint8Array.from([SCREEN_RECTS, 0]).buffer);
+  } finally {
+    console.error = orig;
+  }
+  assert.equal(r.resync.waiting, true);
+  r.reset();
+  assert.equal(r.resync.waiting, false);
+  r.push(info(4, 4));
+  await r.push(frameEnd(1));
+  assert.equal(r.frames, 1);
 });

@@ -506,6 +506,16 @@ export class RepSession {
     }
   }
 
+  /**
+   * Asks the agent to start this console's screen state over
+   * (screen_resync, protocol/resync.go): the ScreenRenderer's onResync.
+   * False when the control channel is not open (the renderer asks again).
+   */
+  requestResync({ serial, reason }) {
+    if (!Number.isInteger(serial) || serial < 1 || serial > 0xffffffff) return false;
+    return this.sendControl({ type: 'screen_resync', serial, reason: String(reason || '').slice(0, 256) });
+  }
+
   /** Sends one binary input message (input.js); false when the input channel is not open. */
   sendInput(bytes) {
     const ch = this.channels.input;

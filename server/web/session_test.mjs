@@ -288,3 +288,21 @@ test('backoff grows to ten seconds', () => {
   assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 20].map((n) => backoff(n, mid)), [500, 1000, 2000, 4000, 8000, 10000, 10000, 10000]);
   assert.ok(backoff(0, () => 0) >= 400 && backoff(0, () => 0.999) <= 600);
 });
+
+test('requestResync sends screen_resync on the control channel, and only a valid serial', async () => {
+  const { s } = newSession();
+  assert.equal(s.requestResync({ serial: 1, reason: 'x' }), false, 'nothing to send on before a connection');
+  const { ws } = await attached(s, 'active');
+  ws.receive({ type: 'offer', rep: 'r1', sdp: 'offer-1' });
+  await settle();
+  const control = FakePC.last().channel('control');
+  control.sent.length = 0;
+  assert.equal(s.requestResync({ serial: 3, reason: 'rect 0: zlib segment does not inflate' }), true);
+  assert.equal(s.requestResync({ serial: 4, reason: 'y'.repeat(2000) }), true);
+  assert.equal(s.requestResync({ serial: 0, reason: 'z' }), false);
+  assert.equal(s.requestResync({ serial: 1.5 }), false);
+  assert.deepEqual(control.sent[0], { type: 'screen_resync', serial: 3, reason: 'rect 0: zlib segment does not inflate' });
+  assert.equal(control.sent[1].reason.length, 256);
+  assert.equal(control.sent.length, 2);
+  s.close();
+});
