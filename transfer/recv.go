@@ -21,7 +21,6 @@ const tempPrefix = ".assist-"
 // failed verification before it gives up with ErrCorrupt.
 const maxRetries = 3
 
-
 // startIncoming handles a new file_offer.
 func (m *Manager) startIncoming(peer string, c protocol.Control) {
 	refuse := func(code, msg string) {
