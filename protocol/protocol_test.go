@@ -163,6 +163,9 @@ func TestScreenRoundTrip(t *testing.T) {
 	if err != nil || info.Width != 1920 || info.Height != 1080 {
 		t.Fatalf("screen info: %+v %v", info, err)
 	}
+	if info, err := DecodeScreen(AppendScreenInfo(nil, 15360, 4320)); err != nil || info.Width != 15360 {
+		t.Fatalf("two 8K monitors side by side: %+v %v", info, err)
+	}
 	end, err := DecodeScreen(AppendFrameEnd(nil, 77))
 	if err != nil || end.Seq != 77 {
 		t.Fatalf("frame end: %+v %v", end, err)
@@ -180,6 +183,8 @@ func TestScreenRejects(t *testing.T) {
 		{"unknown kind", []byte{9}},
 		{"short info", []byte{ScreenInfo, 0, 1}},
 		{"zero size", AppendScreenInfo(nil, 0, 10)},
+		{"too wide", AppendScreenInfo(nil, MaxDimension+1, 10)},
+		{"too many pixels (1 GiB of RGBA)", AppendScreenInfo(nil, MaxDimension, MaxDimension)},
 		{"count too big", []byte{ScreenRects, 0, 5}},
 		{"length past end", AppendRects(nil, []Rect{{W: 1, H: 1, Enc: EncSolid, Data: []byte{1, 2, 3}}})[:15]},
 		{"solid wrong size", AppendRects(nil, []Rect{{W: 1, H: 1, Enc: EncSolid, Data: []byte{1, 2}}})},

@@ -47,6 +47,11 @@ const (
 // MaxDimension bounds a screen's width or height in pixels.
 const MaxDimension = 16384
 
+// MaxPixels bounds a screen's area: what a receiver allocates for the
+// picture (256 MiB of RGBA) must not be the sender's choice up to 1 GiB.
+// Two 8K monitors side by side (15360x4320) fit.
+const MaxPixels = 1 << 26
+
 const rectHeader = 2*4 + 1 + 4
 
 // Rect is one encoded rectangle of a ScreenRects message.
@@ -118,7 +123,7 @@ func DecodeScreen(b []byte) (ScreenMsg, error) {
 		}
 		m.Width = int(binary.BigEndian.Uint16(p))
 		m.Height = int(binary.BigEndian.Uint16(p[2:]))
-		if m.Width == 0 || m.Height == 0 || m.Width > MaxDimension || m.Height > MaxDimension {
+		if m.Width == 0 || m.Height == 0 || m.Width > MaxDimension || m.Height > MaxDimension || m.Width*m.Height > MaxPixels {
 			return ScreenMsg{}, fmt.Errorf("%w: screen size %dx%d", ErrMalformed, m.Width, m.Height)
 		}
 	case ScreenFrameEnd:

@@ -45,6 +45,8 @@ export function cacheable(r, width, height) {
 /** Limits, as in protocol/doc.go and protocol/screen.go. */
 export const MAX_SCREEN_MESSAGE = 64 << 10;
 export const MAX_DIMENSION = 16384;
+/** The most pixels a screen may have (protocol.MaxPixels): 256 MiB of RGBA at most. */
+export const MAX_PIXELS = 2 ** 26;
 export const MAX_CURSOR_SIZE = 256;
 
 const RECT_HEADER = 2 * 4 + 1 + 4;
@@ -121,7 +123,7 @@ function decodeInfo(view) {
   if (view.byteLength !== 5) fail(`screen info of ${view.byteLength} bytes`);
   const width = view.getUint16(1);
   const height = view.getUint16(3);
-  if (width === 0 || height === 0 || width > MAX_DIMENSION || height > MAX_DIMENSION) {
+  if (width === 0 || height === 0 || width > MAX_DIMENSION || height > MAX_DIMENSION || width * height > MAX_PIXELS) {
     fail(`screen size ${width}x${height} out of range`);
   }
   return { kind: SCREEN_INFO, width, height };

@@ -89,6 +89,7 @@ test('decodeScreen rejects malformed messages with ScreenError', () => {
     'long info': Uint8Array.from([SCREEN_INFO, 0, 1, 0, 1, 0]).buffer,
     'zero width': info(0, 10),
     'too wide': info(16385, 10),
+    'too many pixels (1 GiB of RGBA)': info(16384, 16384),
     'short frame end': Uint8Array.from([SCREEN_FRAME_END, 0, 0, 1]).buffer,
     'rects without count': Uint8Array.from([SCREEN_RECTS, 0]).buffer,
     'count beyond data': Uint8Array.from([SCREEN_RECTS, 0, 2, ...new Array(13).fill(0)]).buffer,
