@@ -21,9 +21,15 @@ const (
 	// watches (X11 reports shape changes, not motion).
 	pointerInterval = 25 * time.Millisecond
 	// pointerIdleInterval is the polling interval once the pointer has
-	// rested for pointerIdleAfter: a static screen costs next to nothing.
+	// rested for pointerIdleAfter, and pointerRestInterval once it has
+	// rested for pointerRestAfter: each poll is an X round trip through
+	// xgb's goroutines (a tenth of the agent's CPU on a static screen at
+	// 10 Hz), and a customer who takes the mouse after a long pause is
+	// seen within a quarter second, then at the full rate.
 	pointerIdleInterval = 100 * time.Millisecond
 	pointerIdleAfter    = 2 * time.Second
+	pointerRestInterval = 250 * time.Millisecond
+	pointerRestAfter    = 10 * time.Second
 	// monitorsEvery is how often the monitor list is read again.
 	monitorsEvery = 5 * time.Second
 )
@@ -102,11 +108,8 @@ func (a *agent) stream(ctx context.Context) {
 		case <-a.wakeCh:
 		case <-ptrTick:
 			// Poll fast while the pointer moves, slowly while it rests.
-			next := pointerIdleInterval
-			if s.sendPointer(ctx, a.openPeers()) || time.Since(s.ptrMoved) < pointerIdleAfter {
-				next = pointerInterval
-			}
-			ptrTimer.Reset(next)
+			moved := s.sendPointer(ctx, a.openPeers())
+			ptrTimer.Reset(pointerPoll(moved, time.Since(s.ptrMoved)))
 		case <-timer.C:
 		}
 		if wait > 0 && !timer.Stop() {
@@ -200,6 +203,19 @@ func (s *streamer) step(ctx context.Context) time.Duration {
 	}
 	s.sendFrame(ready, now)
 	return minWait(wait, time.Millisecond) // look again soon: more may be due
+}
+
+// pointerPoll is the wait before the next pointer poll: moved tells whether
+// this poll saw the pointer move, rested how long ago it last moved.
+func pointerPoll(moved bool, rested time.Duration) time.Duration {
+	switch {
+	case moved || rested < pointerIdleAfter:
+		return pointerInterval
+	case rested < pointerRestAfter:
+		return pointerIdleInterval
+	default:
+		return pointerRestInterval
+	}
 }
 
 func minWait(a, b time.Duration) time.Duration {
