@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -247,8 +248,9 @@ func (fp *filePair) push(tb testing.TB, path string) transfer.Status {
 }
 
 // barePush sends size bytes on a plain pion channel, 32 KiB messages, with
-// pion's flow-control example settings (1 MiB high, 512 KiB low).
-func barePush(tb testing.TB, p *peers, bulk *webrtc.DataChannel, recv *webrtc.DataChannel, size int64) time.Duration {
+// pion's flow-control example settings (1 MiB high, 512 KiB low): bytes of
+// memory, or, with src, the file's bytes read chunk by chunk as they go.
+func barePush(tb testing.TB, p *peers, bulk *webrtc.DataChannel, recv *webrtc.DataChannel, size int64, src io.ReaderAt) time.Duration {
 	const high, low = 1 << 20, 512 << 10
 	var got atomic.Int64
 	done := make(chan struct{})
@@ -273,6 +275,11 @@ func barePush(tb testing.TB, p *peers, bulk *webrtc.DataChannel, recv *webrtc.Da
 			continue
 		}
 		n := min(int64(len(buf)), size-sent)
+		if src != nil {
+			if _, err := src.ReadAt(buf[:n], sent); err != nil {
+				tb.Fatal(err)
+			}
+		}
 		if err := bulk.Send(buf[:n]); err != nil {
 			tb.Fatal(err)
 		}
@@ -297,16 +304,23 @@ func benchBytes(def int64) int64 {
 }
 
 // BenchmarkTransferThroughput pushes 256 MiB with transfer.Manager (chunks,
-// both SHA-256s on both ends, acknowledgements, the high-water mark) and the
-// same bytes on a bare pion channel over the same connection, three times
-// each in alternating order after an untimed warm-up of both (one push alone
-// swings by 15% with where the connection's congestion window and the
-// runtime's heap start), and reports both rates, their ratio and the CPU
-// each costs per GiB (the machine's cores are the bottleneck on loopback).
+// the SHA-256 on both ends, acknowledgements, the high-water mark) and the
+// same bytes on a bare pion channel over the same connection: from memory
+// (the strict baseline: no file is read) and read from the same file as
+// they go. Each path runs three times, the order rotating, after an untimed
+// warm-up (one push alone swings by 15% with where the connection's
+// congestion window and the runtime's heap start). It reports the rates,
+// our rate over each bare one, and the CPU each costs per GiB (the
+// machine's cores are the bottleneck on loopback).
 func BenchmarkTransferThroughput(b *testing.B) {
 	const size, warm, rounds = 256 << 20, 32 << 20, 3
 	src := sparseFile(b, size)
 	warmSrc := sparseFile(b, warm)
+	f, err := os.Open(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
 	var bulk, control *webrtc.DataChannel
 	p := connect(b, func(a *webrtc.PeerConnection) error {
 		var err error
@@ -318,36 +332,39 @@ func BenchmarkTransferThroughput(b *testing.B) {
 	})
 	fp := newFilePair(b, p, control, nil)
 	bulkB := p.channelB("bulk")
-	barePush(b, p, bulk, bulkB, warm)
+	barePush(b, p, bulk, bulkB, warm, nil)
 	fp.push(b, warmSrc)
-	var bare, ours time.Duration
-	var bareCPU, oursCPU float64
-	timed := func(d *time.Duration, cpu *float64, push func() time.Duration) {
-		c0 := processCPU(b)
-		*d += push()
-		*cpu += processCPU(b) - c0
+	type path struct {
+		push func() time.Duration
+		d    time.Duration
+		cpu  float64
 	}
+	paths := []*path{
+		{push: func() time.Duration { return fp.push(b, src).Duration }},
+		{push: func() time.Duration { return barePush(b, p, bulk, bulkB, size, nil) }},
+		{push: func() time.Duration { return barePush(b, p, bulk, bulkB, size, f) }},
+	}
+	ours, bare, bareFile := paths[0], paths[1], paths[2]
 	b.ResetTimer()
 	for i := range b.N * rounds {
-		pushBare := func() time.Duration { return barePush(b, p, bulk, bulkB, size) }
-		pushOurs := func() time.Duration { return fp.push(b, src).Duration }
-		// Alternate which goes first, so neither inherits the other's state.
-		if i%2 == 0 {
-			timed(&bare, &bareCPU, pushBare)
-		}
-		timed(&ours, &oursCPU, pushOurs)
-		if i%2 == 1 {
-			timed(&bare, &bareCPU, pushBare)
+		for k := range paths { // rotate, so no path always inherits another's state
+			pa := paths[(i+k)%len(paths)]
+			c0 := processCPU(b)
+			pa.d += pa.push()
+			pa.cpu += processCPU(b) - c0
 		}
 	}
 	n := float64(b.N * rounds)
-	mb := func(d time.Duration) float64 { return float64(size) * n / d.Seconds() / 1e6 }
-	perGiB := func(cpu float64) float64 { return cpu / n / (float64(size) / (1 << 30)) }
+	mb := func(pa *path) float64 { return float64(size) * n / pa.d.Seconds() / 1e6 }
+	perGiB := func(pa *path) float64 { return pa.cpu / n / (float64(size) / (1 << 30)) }
 	b.ReportMetric(mb(bare), "bare_MB/s")
+	b.ReportMetric(mb(bareFile), "bare_file_MB/s")
 	b.ReportMetric(mb(ours), "transfer_MB/s")
 	b.ReportMetric(mb(ours)/mb(bare), "ratio")
-	b.ReportMetric(perGiB(bareCPU), "bare_cpu_s/GiB")
-	b.ReportMetric(perGiB(oursCPU), "transfer_cpu_s/GiB")
+	b.ReportMetric(mb(ours)/mb(bareFile), "ratio_vs_file")
+	b.ReportMetric(perGiB(bare), "bare_cpu_s/GiB")
+	b.ReportMetric(perGiB(bareFile), "bare_file_cpu_s/GiB")
+	b.ReportMetric(perGiB(ours), "transfer_cpu_s/GiB")
 }
 
 // processCPU is the CPU time (user + system) this process used so far.
@@ -535,7 +552,7 @@ func BenchmarkScreenDuringBarePush(b *testing.B) {
 	var busy99, busy50, gap, d time.Duration
 	for range b.N {
 		probe.reset()
-		d = barePush(b, p, bulk, bulkB, size)
+		d = barePush(b, p, bulk, bulkB, size, nil)
 		busy50, busy99, gap, _ = probe.stats()
 	}
 	b.ReportMetric(float64(busy50.Microseconds())/1000, "busy_p50_ms")
