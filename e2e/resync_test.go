@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"image"
 	"image/color"
 	"strings"
@@ -81,13 +80,7 @@ func TestScreenResyncHeals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := startInProcess(t)
 			ctx := deadline(t, 40*time.Second)
-			in, err := rep.NewSession(ctx, p.cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			agentCtx, stopAgent := context.WithCancel(ctx)
-			defer stopAgent()
-			p.runAgent(t, agentCtx, in.Code, true)
+			code := p.sharing(t, ctx)
 
 			var armed, corrupted atomic.Bool
 			cfg := p.cfg
@@ -102,7 +95,7 @@ func TestScreenResyncHeals(t *testing.T) {
 				corrupted.Store(true)
 				return bad
 			}
-			c, err := rep.Attach(ctx, cfg, in.Code)
+			c, err := rep.Attach(ctx, cfg, code)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,14 +141,8 @@ func TestScreenResyncHeals(t *testing.T) {
 func TestScreenResyncFlood(t *testing.T) {
 	p := startInProcess(t)
 	ctx := deadline(t, 40*time.Second)
-	in, err := rep.NewSession(ctx, p.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	agentCtx, stopAgent := context.WithCancel(ctx)
-	defer stopAgent()
-	p.runAgent(t, agentCtx, in.Code, true)
-	c, err := rep.Attach(ctx, p.cfg, in.Code)
+	code := p.sharing(t, ctx)
+	c, err := rep.Attach(ctx, p.cfg, code)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,6 +87,20 @@ func startInProcess(t testing.TB) *inProcess {
 }
 
 // runAgent starts agent.Run in the background; the returned channel gets its result.
+// sharing creates a session on p and runs an agent that joins it with the
+// customer's consent until the test ends; it returns the session's code.
+func (p *inProcess) sharing(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	in, err := rep.NewSession(ctx, p.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentCtx, stopAgent := context.WithCancel(ctx)
+	t.Cleanup(stopAgent)
+	p.runAgent(t, agentCtx, in.Code, true)
+	return in.Code
+}
+
 func (p *inProcess) runAgent(t *testing.T, ctx context.Context, code string, consent bool) <-chan error {
 	done := make(chan error, 1)
 	go func() {
