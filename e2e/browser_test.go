@@ -102,15 +102,7 @@ func TestConsoleShowsCustomerScreen(t *testing.T) {
 	ctx := deadline(t, 120*time.Second)
 	s := startStack(t, ctx, x)
 	b := browser(t)
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(b, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			st, _ := chromedp.Run(b, chromedp.Evaluate[string](`JSON.stringify(window.assistConsole ? window.assistConsole.state() : null)`))
-			t.Fatalf("%s: %v (console state %s)", what, err, st)
-		}
-	}
+	step := stepper(t, b, 30*time.Second, `JSON.stringify(window.assistConsole ? window.assistConsole.state() : null)`)
 
 	step("open the console and sign in",
 		chromedp.Navigate(s.url+"/console"),
@@ -180,4 +172,22 @@ func TestConsoleShowsCustomerScreen(t *testing.T) {
 	step("the console says the session ended",
 		chromedp.Poll[chromedp.Void](`/ended/i.test(document.getElementById('status').textContent)`),
 	)
+}
+
+// stepper returns a step runner for tab: each step runs its actions within
+// d and, when they fail, fails the test with what it was for and the value
+// of the page expression diag (when given) to show the page's state.
+func stepper(t *testing.T, tab context.Context, d time.Duration, diag string) func(string, ...chromedp.Action[chromedp.Void]) {
+	return func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(tab, d)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			if diag == "" {
+				t.Fatalf("%s: %v", what, err)
+			}
+			st, _ := chromedp.Run(tab, chromedp.Evaluate[string](diag))
+			t.Fatalf("%s: %v\npage state: %s", what, err, st)
+		}
+	}
 }

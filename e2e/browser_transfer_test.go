@@ -133,14 +133,7 @@ func TestChatWindowFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := browser(t)
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(page, 60*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
+	step := stepper(t, page, 60*time.Second, "")
 	step("allow viewing", chromedp.EmulateViewport(720, 900), chromedp.Navigate(m[1]),
 		chromedp.WaitVisible(`.prompt[data-kind="view"] button.allow`),
 		chromedp.Click(`.prompt[data-kind="view"] button.allow`))
@@ -259,15 +252,7 @@ func TestConsoleReceivesCustomerOffer(t *testing.T) {
 // transferSteps runs a step of a console test with a deadline; a failing step
 // reports the console's transfers.
 func transferSteps(t *testing.T, b context.Context) func(string, ...chromedp.Action[chromedp.Void]) {
-	return func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(b, 60*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			st, _ := chromedp.Run(b, chromedp.Evaluate[string](`JSON.stringify(assistConsole.state().transfers)`))
-			t.Fatalf("%s: %v\nconsole transfers: %s", what, err, st)
-		}
-	}
+	return stepper(t, b, 60*time.Second, `JSON.stringify(assistConsole.state().transfers)`)
 }
 
 // allowDownloads lets the tab save downloads into dir and report their progress.

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -58,15 +57,7 @@ func TestChatWindowOffersFile(t *testing.T) {
 	defer c.Close()
 
 	page := browser(t)
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(page, 60*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			st, _ := chromedp.Run(page, chromedp.Evaluate[string](`JSON.stringify(window.assistChat && window.assistChat.state())`))
-			t.Fatalf("%s: %v\nchat window: %s", what, err, st)
-		}
-	}
+	step := stepper(t, page, 60*time.Second, `JSON.stringify(window.assistChat && window.assistChat.state())`)
 	entries := func(names ...string) chromedp.Action[chromedp.Void] {
 		return chromedp.Poll[chromedp.Void](`(() => { const p = window.assistChat.state().picker;
 			return !p.busy && p.entries.join('|') === ` + jsString(strings.Join(names, "|")) + `; })()`)

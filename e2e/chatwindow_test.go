@@ -42,11 +42,7 @@ func TestChatWindowInBrowser(t *testing.T) {
 	console := browser(t)
 	step := func(tab context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		sctx, cancel := context.WithTimeout(tab, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
+		stepper(t, tab, 30*time.Second, "")(what, actions...)
 	}
 	step(console, "sign in", chromedp.EmulateViewport(1280, 760), chromedp.Navigate(s.url+"/console"),
 		chromedp.Poll[chromedp.Void](`typeof window.assistConsole === 'object'`),

@@ -53,14 +53,7 @@ func TestConsoleRemoteControl(t *testing.T) {
 	ctx := deadline(t, 120*time.Second)
 	s := startStack(t, ctx, x)
 	b := browser(t)
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(b, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
+	step := stepper(t, b, 30*time.Second, "")
 	code := s.newCode(t, ctx)
 	ag := s.join(t, code)
 	if _, err := ag.waitLine(ctx, sharingRe); err != nil {
