@@ -35,6 +35,16 @@ func xclipIn(t *testing.T, x *xtest.Server, text string) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("xclip -i: %v", err)
 	}
+	// xclip's fork takes the selection a moment after the command returns.
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for xclipOut(t, x) != text {
+		if time.Now().After(deadline) {
+			t.Fatal("xclip did not take the selection within 10 s")
+		}
+		<-tick.C
+	}
 }
 
 // TestClipboardX11 writes and reads the real X clipboard through
