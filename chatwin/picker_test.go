@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -265,4 +266,44 @@ func TestPlaces(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("places %q, want %q", got, want)
 	}
+}
+
+// anyFile is a filesystem where every path is a readable regular file.
+type anyFile struct{}
+
+type fileInfo struct{ name string }
+
+func (i fileInfo) Name() string       { return i.name }
+func (i fileInfo) Size() int64        { return 1 }
+func (i fileInfo) Mode() fs.FileMode  { return 0o644 }
+func (i fileInfo) ModTime() time.Time { return time.Time{} }
+func (i fileInfo) IsDir() bool        { return false }
+func (i fileInfo) Sys() any           { return nil }
+
+type noEntries struct{}
+
+func (noEntries) ReadDir(int) ([]fs.DirEntry, error) { return nil, io.EOF }
+func (noEntries) Close() error                       { return nil }
+
+func (anyFile) Stat(name string) (fs.FileInfo, error) { return fileInfo{filepath.Base(name)}, nil }
+func (anyFile) Open(string) (dirFile, error)          { return noEntries{}, nil }
+
+// FuzzOfferPath: whatever folder and name a page sends, an offered path is
+// the name itself directly inside that folder, never a file elsewhere.
+func FuzzOfferPath(f *testing.F) {
+	for _, s := range [][2]string{
+		{"/home/c", "report.pdf"}, {"/home/c", "../etc/passwd"}, {"/home/c", ".."}, {"/home/c/../..", "x"},
+		{"relative", "x"}, {"/", "a/b"}, {"/home/c", `a\b`}, {"/home/c", ""}, {"/home/c", "\x00"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, dir, name string) {
+		p, err := offerPath(anyFile{}, dir, name)
+		if err != nil {
+			return
+		}
+		if filepath.Dir(p) != filepath.Clean(dir) || filepath.Base(p) != name || !filepath.IsAbs(p) {
+			t.Fatalf("offerPath(%q, %q) = %q: not the name inside the folder", dir, name, p)
+		}
+	})
 }
