@@ -317,18 +317,20 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 		r      image.Rectangle
 		q      int
 		settle bool
-		shown  int
 	}
 	var jobs []capture.Job
 	var keys []jobKey
 	index := map[jobKey]int{}
-	add := func(k jobKey) int {
+	// add returns the job for k, shared by every rep that needs it; shown
+	// (what the area cost as it went out, for settling) comes from the
+	// first rep: the same tiles at the same quality cost the same.
+	add := func(k jobKey, shown int) int {
 		if i, ok := index[k]; ok {
 			return i
 		}
 		index[k] = len(jobs)
 		keys = append(keys, k)
-		jobs = append(jobs, capture.Job{Rect: k.r, Quality: k.q, Settle: k.settle, Shown: k.shown, Stream: true})
+		jobs = append(jobs, capture.Job{Rect: k.r, Quality: k.q, Settle: k.settle, Shown: shown, Stream: true})
 		return len(jobs) - 1
 	}
 	var plans []peerPlan
@@ -372,7 +374,7 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 					}
 				}
 			}
-			plan.items = append(plan.items, planItem{job: add(jobKey{r: r, q: v.quality})})
+			plan.items = append(plan.items, planItem{job: add(jobKey{r: r, q: v.quality}, 0)})
 		}
 		var misses []image.Rectangle
 		for _, r := range v.tracker.Diff(ar.tiles) {
@@ -403,7 +405,7 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 			encode(r)
 		}
 		for _, rf := range v.tracker.Refinable(now, refineQuiet) {
-			plan.items = append(plan.items, planItem{job: add(jobKey{r: rf.Rect, q: rf.Quality, settle: true, shown: rf.Bytes})})
+			plan.items = append(plan.items, planItem{job: add(jobKey{r: rf.Rect, q: rf.Quality, settle: true}, rf.Bytes)})
 		}
 		plans = append(plans, plan)
 	}
