@@ -47,38 +47,33 @@ func runInput(ctx context.Context, cfg rep.Config, cmd string, args []string, o 
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	code := args[0]
 	if cmd == "clip" {
 		code = args[1]
 	}
-	c, err := rep.Attach(ctx, cfg, code)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.RequestControl(ctx); err != nil {
-		return err
-	}
-	if err := act(ctx, c); err != nil {
-		return err
-	}
-	if cmd == "clip" {
-		return nil
-	}
-	refused, err := c.SyncInput(ctx)
-	if err != nil {
-		return err
-	}
-	if refused > 0 {
-		msg := c.LastRemoteError()
-		if msg == "" {
-			msg = "see the agent's log"
+	return attached(ctx, cfg, code, timeout, func(ctx context.Context, c *rep.Client) error {
+		if err := c.RequestControl(ctx); err != nil {
+			return err
 		}
-		return fmt.Errorf("the customer's machine refused %d input actions: %s", refused, msg)
-	}
-	return nil
+		if err := act(ctx, c); err != nil {
+			return err
+		}
+		if cmd == "clip" {
+			return nil
+		}
+		refused, err := c.SyncInput(ctx)
+		if err != nil {
+			return err
+		}
+		if refused > 0 {
+			msg := c.LastRemoteError()
+			if msg == "" {
+				msg = "see the agent's log"
+			}
+			return fmt.Errorf("the customer's machine refused %d input actions: %s", refused, msg)
+		}
+		return nil
+	})
 }
 
 // inputAction checks a command's arguments and returns what it does once

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"image"
 	"image/png"
 	"io"
 	"log/slog"
@@ -212,19 +213,19 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func screenshot(ctx context.Context, cfg rep.Config, code, file string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	c, err := rep.Attach(ctx, cfg, code)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	// A settled picture: text exact, photo-like areas at their final quality.
-	img, err := c.WaitSettled(ctx)
-	if err != nil {
-		if errs := c.Errors(); len(errs) > 0 {
-			return fmt.Errorf("%w (%s)", err, errs[len(errs)-1])
+	var img *image.RGBA
+	err := attached(ctx, cfg, code, timeout, func(ctx context.Context, c *rep.Client) error {
+		// A settled picture: text exact, photo-like areas at their final quality.
+		var err error
+		if img, err = c.WaitSettled(ctx); err != nil {
+			if errs := c.Errors(); len(errs) > 0 {
+				return fmt.Errorf("%w (%s)", err, errs[len(errs)-1])
+			}
+			return err
 		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	// Write through a temporary file so a failed write leaves nothing behind.
@@ -267,4 +268,17 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
+}
+
+// attached attaches a rep to the session code and runs f with it, all
+// within timeout; the rep leaves when f returns.
+func attached(ctx context.Context, cfg rep.Config, code string, timeout time.Duration, f func(context.Context, *rep.Client) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, err := rep.Attach(ctx, cfg, code)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return f(ctx, c)
 }
