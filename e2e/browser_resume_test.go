@@ -33,12 +33,7 @@ func TestConsoleReloadResumesUpload(t *testing.T) {
 	b := browser(t)
 	step := transferSteps(t, b)
 	attached := chromedp.Poll[chromedp.Void](`assistConsole.state().hello && assistConsole.state().channels.control === 'open'`)
-	step("open the session",
-		chromedp.EmulateViewport(1280, 720),
-		chromedp.Navigate(s.url+"/console"),
-		chromedp.Evaluate[chromedp.Void](`assistConsole.login(`+jsString(s.token)+`).then(() => assistConsole.attach(`+jsString(code)+`))`, chromedp.EvalAwaitPromise),
-		attached,
-	)
+	step("open the session", append(consoleAttach(s.url, s.token, code), attached)...)
 	// interrupt sends path with "Send files…", lets a few blocks arrive,
 	// and reloads the page: the console comes back attached and lists it.
 	interrupt := func(name, path string) {

@@ -33,13 +33,7 @@ func TestConsoleTransfers(t *testing.T) {
 	downloads := t.TempDir()
 	progress := chromedp.Events(b, cdpbrowser.DownloadProgress)
 	step := transferSteps(t, b)
-	step("open the session",
-		chromedp.EmulateViewport(1280, 720),
-		chromedp.Navigate(s.url+"/console"),
-		allowDownloads(downloads),
-		chromedp.Evaluate[chromedp.Void](`assistConsole.login(`+jsString(s.token)+`).then(() => assistConsole.attach(`+jsString(code)+`))`, chromedp.EvalAwaitPromise),
-		chromedp.Poll[chromedp.Void](`Number(document.getElementById('screen').dataset.frames || 0) >= 1 && assistConsole.state().hello`),
-	)
+	step("open the session", append(consoleAttach(s.url, s.token, code), allowDownloads(downloads), consoleShowing)...)
 
 	// Drop a 24 MiB file on the customer's screen, as a person drags one in.
 	step("drop a file on the screen",
@@ -187,32 +181,13 @@ func TestConsoleReceivesCustomerOffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := agent.NewFiles()
-	agentCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	done := make(chan error, 1)
-	go func() {
-		done <- agent.Run(agentCtx, agent.Config{
-			Server: p.url, Code: in.Code, Screen: p.screen, Loopback: true, Logger: quietLogger(),
-			Ask: func(context.Context, string) (bool, error) { return true, nil }, Files: files,
-			Downloads: t.TempDir(), TransferJournal: "-",
-		})
-	}()
-	defer func() {
-		stop()
-		<-done
-	}()
+	p.runFilesAgent(t, ctx, in.Code, files)
 
 	b := browser(t)
 	downloads := t.TempDir()
 	progress := chromedp.Events(b, cdpbrowser.DownloadProgress)
 	step := transferSteps(t, b)
-	step("open the session",
-		chromedp.EmulateViewport(1280, 720),
-		chromedp.Navigate(p.url+"/console"),
-		allowDownloads(downloads),
-		chromedp.Evaluate[chromedp.Void](`assistConsole.login("tok").then(() => assistConsole.attach(`+jsString(in.Code)+`))`, chromedp.EvalAwaitPromise),
-		chromedp.Poll[chromedp.Void](`Number(document.getElementById('screen').dataset.frames || 0) >= 1 && assistConsole.state().hello`),
-	)
+	step("open the session", append(consoleAttach(p.url, "tok", in.Code), allowDownloads(downloads), consoleShowing)...)
 	data := randomBytes(2<<20+17, 13)
 	ids, err := files.Offer(writeFile(t, t.TempDir(), "crash report.zip", data))
 	if err != nil {
@@ -264,3 +239,17 @@ func allowDownloads(dir string) chromedp.Action[chromedp.Void] {
 		return err
 	})
 }
+
+// consoleAttach signs the console at url in with token and attaches it to
+// the session code (the console's own functions, as its sign-in and
+// session list call them).
+func consoleAttach(url, token, code string) []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{
+		chromedp.EmulateViewport(1280, 720),
+		chromedp.Navigate(url + "/console"),
+		chromedp.Evaluate[chromedp.Void](`assistConsole.login(`+jsString(token)+`).then(() => assistConsole.attach(`+jsString(code)+`))`, chromedp.EvalAwaitPromise),
+	}
+}
+
+// consoleShowing is true once the console has the agent's hello and a frame.
+var consoleShowing = chromedp.Poll[chromedp.Void](`Number(document.getElementById('screen').dataset.frames || 0) >= 1 && assistConsole.state().hello`)

@@ -101,6 +101,32 @@ func (p *inProcess) sharing(t *testing.T, ctx context.Context) string {
 	return in.Code
 }
 
+// runFilesAgent runs an agent that joins code with the customer's consent,
+// saves incoming files in a temporary folder and offers the customer's
+// files through files, until the test ends or stop (which waits for the
+// agent to return) is called.
+func (p *inProcess) runFilesAgent(t *testing.T, ctx context.Context, code string, files *agent.Files) (stop func()) {
+	t.Helper()
+	agentCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- agent.Run(agentCtx, agent.Config{
+			Server: p.url, Code: code, Screen: p.screen, Loopback: true, Logger: quietLogger(),
+			Ask: func(context.Context, string) (bool, error) { return true, nil }, Files: files,
+			Downloads: t.TempDir(), TransferJournal: "-",
+		})
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
 func (p *inProcess) runAgent(t *testing.T, ctx context.Context, code string, consent bool) <-chan error {
 	done := make(chan error, 1)
 	go func() {

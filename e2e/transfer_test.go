@@ -315,16 +315,7 @@ func TestCustomerOffersFile(t *testing.T) {
 	if _, err := files.Offer("/etc/hostname"); !errors.Is(err, agent.ErrNotRunning) {
 		t.Fatalf("Offer before the session: %v", err)
 	}
-	agentCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	done := make(chan error, 1)
-	go func() {
-		done <- agent.Run(agentCtx, agent.Config{
-			Server: p.url, Code: in.Code, Screen: p.screen, Loopback: true, Logger: quietLogger(),
-			Ask: func(context.Context, string) (bool, error) { return true, nil }, Files: files,
-			Downloads: t.TempDir(), TransferJournal: "-",
-		})
-	}()
+	stop := p.runFilesAgent(t, ctx, in.Code, files)
 	cfg := p.cfg
 	cfg.Downloads = t.TempDir()
 	c, err := rep.Attach(ctx, cfg, in.Code)
@@ -364,7 +355,6 @@ func TestCustomerOffersFile(t *testing.T) {
 		t.Fatal("Cancel of an unknown transfer said yes")
 	}
 	stop()
-	<-done
 	if _, err := files.Offer(src); !errors.Is(err, agent.ErrNotRunning) {
 		t.Fatalf("Offer after the session: %v", err)
 	}
