@@ -346,6 +346,9 @@ func BenchmarkTransferThroughput(b *testing.B) {
 		{push: func() time.Duration { return barePush(b, p, bulk, bulkB, size, f) }},
 	}
 	ours, bare, bareFile := paths[0], paths[1], paths[2]
+	if only := os.Getenv("ASSIST_BENCH_ONLY"); only != "" { // profiling one path
+		paths = map[string][]*path{"transfer": {ours}, "bare": {bare}, "bare_file": {bareFile}}[only]
+	}
 	b.ResetTimer()
 	for i := range b.N * rounds {
 		for k := range paths { // rotate, so no path always inherits another's state
