@@ -279,6 +279,7 @@ type planItem struct {
 	cached protocol.Rect
 	tile   image.Rectangle // cached: the tile, frame coordinates
 	q      int             // cached: the quality it went out at (0 exact)
+	cost   float32         // cached, lossy: its share of the JPEG it went out in (0: unknown)
 }
 
 func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
@@ -387,12 +388,12 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 				if i < 0 {
 					continue
 				}
-				if slot, q, ok := v.cache.lookup(ar.tiles.Hash[i], t.Size()); ok {
+				if slot, q, cost, ok := v.cache.lookup(ar.tiles.Hash[i], t.Size()); ok {
 					if !miss.Empty() {
 						misses = append(misses, miss)
 						miss = image.Rectangle{}
 					}
-					plan.items = append(plan.items, planItem{job: -1, cached: protocol.CachedRect(t, slot), tile: t, q: q})
+					plan.items = append(plan.items, planItem{job: -1, cached: protocol.CachedRect(t, slot), tile: t, q: q, cost: cost})
 					continue
 				}
 				miss = miss.Union(t)
@@ -471,7 +472,7 @@ func (s *streamer) sendPlan(pl peerPlan, ar *area, jobs []capture.Job, encoded [
 			return err
 		}
 		if it.q > 0 {
-			v.tracker.MarkLossy(it.tile, it.q, 0, now)
+			v.tracker.MarkLossy(it.tile, it.q, shareBytes(it.cost), now)
 		}
 		n++
 	}
@@ -503,8 +504,13 @@ func (s *streamer) sendPlan(pl peerPlan, ar *area, jobs []capture.Job, encoded [
 			}
 			// The rep stores what the cache rule says; so does its mirror.
 			if protocol.Cacheable(r, v.width, v.height) {
+				perPixel := float32(0)
+				if q > 0 && r.W > 0 && r.H > 0 {
+					perPixel = float32(len(r.Data)) / float32(r.W*r.H)
+				}
 				for _, t := range protocol.CacheTiles(r) {
-					ar.tiles.TileIndexes(t.Add(origin), func(i int) { v.cache.store(ar.tiles.Hash[i], t.Size(), q) })
+					cost := perPixel * float32(t.Dx()*t.Dy())
+					ar.tiles.TileIndexes(t.Add(origin), func(i int) { v.cache.store(ar.tiles.Hash[i], t.Size(), q, cost) })
 				}
 			}
 			n++
@@ -528,6 +534,15 @@ func (s *streamer) sendPlan(pl peerPlan, ar *area, jobs []capture.Job, encoded [
 		return p.sendScreen(protocol.AppendQuality(nil, protocol.Quality{Quality: q, FPS: fps, BytesPerSec: bps, RTTms: rtt}))
 	}
 	return nil
+}
+
+// shareBytes rounds a tile's share of a JPEG's bytes for
+// Tracker.MarkLossy (0: unknown; a known share is at least 1).
+func shareBytes(cost float32) int {
+	if cost <= 0 {
+		return 0
+	}
+	return max(int(cost+0.5), 1)
 }
 
 // maxStack is how many tile rows stackRuns puts in one rectangle: one
