@@ -39,6 +39,11 @@ import (
 //	photo     a full-screen photo appears, goes, and appears again
 //
 // Each phase ends when the viewer has received nothing for settleQuiet.
+//
+// For performance work: ASSIST_BENCH_PHASE=NAME runs only that phase
+// (after connect) and writes no report; ASSIST_BENCH_AGENT_ENV="K=V ..."
+// adds environment variables to the agent (ASSIST_CPUPROFILE=FILE,
+// GOMAXPROCS=N, for A/B runs).
 const (
 	settleQuiet = 600 * time.Millisecond
 	settleMax   = 8 * time.Second
@@ -67,6 +72,10 @@ type phaseResult struct {
 	CPUSeconds float64          `json:"cpu_seconds"`         // server process + Xvfb
 	Seconds    float64          `json:"seconds"`
 	Fidelity   string           `json:"fidelity,omitempty"`
+	// Switches counts the serving process's context switches (every
+	// thread's, voluntary or not): each is a thread that slept and was
+	// woken, the fixed cost of small updates.
+	Switches int `json:"context_switches"`
 }
 
 type passResult struct {
@@ -121,7 +130,7 @@ func TestWorkload(t *testing.T) {
 			}))
 		})
 	}
-	if t.Failed() {
+	if t.Failed() || os.Getenv("ASSIST_BENCH_PHASE") != "" {
 		return
 	}
 	report := summarize(results)
@@ -155,7 +164,11 @@ func runPass(t *testing.T, name string, photo *image.RGBA, start func(*testing.T
 
 	measure := func(phase string, run func()) {
 		t.Helper()
+		if only := os.Getenv("ASSIST_BENCH_PHASE"); only != "" && phase != only && phase != "connect" {
+			return
+		}
 		b0, c0, x0, t0 := v.Bytes(), cpuSeconds(t, v.Pid()), cpuSeconds(t, x.Pid()), time.Now()
+		s0 := contextSwitches(t, v.Pid())
 		var e0 map[string]int64
 		if as != nil {
 			e0 = as.c.Stats().Encodings
@@ -163,8 +176,9 @@ func runPass(t *testing.T, name string, photo *image.RGBA, start func(*testing.T
 		run()
 		settle(t, ctx, v, b0)
 		pr := &phaseResult{
-			Bytes:   v.Bytes() - b0,
-			Seconds: time.Since(t0).Seconds(),
+			Bytes:    v.Bytes() - b0,
+			Seconds:  time.Since(t0).Seconds(),
+			Switches: contextSwitches(t, v.Pid()) - s0,
 		}
 		sc, xc := cpuSeconds(t, v.Pid())-c0, cpuSeconds(t, x.Pid())-x0
 		pr.CPUSeconds = sc + xc
@@ -184,7 +198,8 @@ func runPass(t *testing.T, name string, photo *image.RGBA, start func(*testing.T
 			res.ServerCPU += sc
 			res.XvfbCPU += xc
 		}
-		t.Logf("%s %s: %d bytes, %.2f s, cpu %.2f s (server %.2f, Xvfb %.2f) %s %v", name, phase, pr.Bytes, pr.Seconds, pr.CPUSeconds, sc, xc, pr.Fidelity, pr.Encodings)
+		t.Logf("%s %s: %d bytes, %.2f s, cpu %.2f s (server %.2f, Xvfb %.2f), %d context switches, %s %v",
+			name, phase, pr.Bytes, pr.Seconds, pr.CPUSeconds, sc, xc, pr.Switches, pr.Fidelity, pr.Encodings)
 	}
 
 	measure("connect", func() {})
@@ -465,7 +480,7 @@ func startAssist(t *testing.T, ctx context.Context, x *xtest.Server, bin string)
 		t.Fatal(err)
 	}
 	agent := exec.Command(filepath.Join(bin, "assist"), "join", in.Code, "--server", url, "--yes")
-	agent.Env = env
+	agent.Env = append(env, strings.Fields(os.Getenv("ASSIST_BENCH_AGENT_ENV"))...)
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -598,6 +613,29 @@ func cpuSeconds(t *testing.T, pid int) float64 {
 	return (ut + st) / 100 // USER_HZ
 }
 
+// contextSwitches is how often pid's threads were switched out so far.
+func contextSwitches(t *testing.T, pid int) int {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("threads of %d: %v", pid, err)
+	}
+	n := 0
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread exited
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, _ := strings.Cut(line, ":")
+			if k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches" {
+				c, _ := strconv.Atoi(strings.TrimSpace(v))
+				n += c
+			}
+		}
+	}
+	return n
+}
+
 func rssMB(t *testing.T, pid int) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -706,7 +744,15 @@ func table(results []*passResult) string {
 	for _, r := range results {
 		fmt.Fprintf(&b, " %12.2f", r.CPUSeconds)
 	}
-	fmt.Fprintf(&b, "   (serving process + Xvfb, workload phases)\n%-8s", "idle cpu")
+	fmt.Fprintf(&b, "   (serving process + Xvfb, workload phases)\n%-8s", "switches")
+	for _, r := range results {
+		n := 0
+		for _, ph := range phases {
+			n += r.Phases[ph].Switches
+		}
+		fmt.Fprintf(&b, " %12d", n)
+	}
+	fmt.Fprintf(&b, "   (serving process's context switches, workload phases)\n%-8s", "idle cpu")
 	for _, r := range results {
 		fmt.Fprintf(&b, " %11.2f%%", r.IdleCPU)
 	}
