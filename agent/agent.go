@@ -24,6 +24,13 @@ type Screen interface {
 	Capture(ctx context.Context) (*image.RGBA, error)
 }
 
+// Governor widens the Go scheduler for heavy work (internal/procs): the
+// agent calls Busy before a large screen update and while a file transfer
+// runs, and the returned done when it ends.
+type Governor interface {
+	Busy() (done func())
+}
+
 // Config configures a session.
 type Config struct {
 	// Server is the support server's base URL (http://host:8200).
@@ -87,6 +94,9 @@ type Config struct {
 	// ClipboardPoll is how often the clipboard is read while a rep has
 	// control (default 500 ms).
 	ClipboardPoll time.Duration
+	// Procs, when set, is told when heavy work starts and ends (nil: the
+	// scheduler is left as it is).
+	Procs Governor
 }
 
 // RefusedError is the server's refusal of a join or resume.

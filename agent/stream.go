@@ -411,7 +411,15 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 		plans = append(plans, plan)
 	}
 
+	// A large update (a photo, a video frame) encodes on every core.
+	var done func()
+	if capture.Parallel(jobs) {
+		done = s.a.procsBusy()
+	}
 	encoded, err := s.pool.Encode(sub, jobs)
+	if done != nil {
+		done()
+	}
 	if err != nil {
 		s.a.log.Error("screen encode failed", "err", err)
 		for _, pl := range plans {

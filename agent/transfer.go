@@ -23,6 +23,7 @@ type files struct {
 	mu     sync.Mutex
 	m      *transfer.Manager
 	states map[string]string // transfer id -> last state announced
+	busy   map[string]func() // transfer id -> done, while it runs (Config.Procs)
 	askMu  sync.Mutex        // one consent question at a time
 }
 
@@ -141,6 +142,7 @@ func (a *agent) startFiles(session string) {
 	a.files.mu.Lock()
 	a.files.m = m
 	a.files.states = map[string]string{}
+	a.files.busy = map[string]func(){}
 	a.files.mu.Unlock()
 	if a.cfg.Files != nil {
 		a.cfg.Files.mu.Lock()
@@ -165,6 +167,20 @@ func (a *agent) stopFiles(keep bool) {
 	default:
 		m.Close()
 	}
+	a.files.mu.Lock()
+	for id, done := range a.files.busy {
+		done()
+		delete(a.files.busy, id)
+	}
+	a.files.mu.Unlock()
+}
+
+// procsBusy widens the scheduler for heavy work (Config.Procs).
+func (a *agent) procsBusy() (done func()) {
+	if a.cfg.Procs == nil {
+		return func() {}
+	}
+	return a.cfg.Procs.Busy()
 }
 
 func (a *agent) sessionID() string {
@@ -232,6 +248,13 @@ func (a *agent) fileChanged(s transfer.Status) {
 		return
 	}
 	a.files.states[s.ID] = s.State
+	// Bytes flow (hashed, encrypted, on every core) only while it runs.
+	if done, ok := a.files.busy[s.ID]; ok && s.State != transfer.StateRunning {
+		done()
+		delete(a.files.busy, s.ID)
+	} else if !ok && s.State == transfer.StateRunning && a.files.busy != nil {
+		a.files.busy[s.ID] = a.procsBusy()
+	}
 	a.files.mu.Unlock()
 	var line string
 	switch {

@@ -41,16 +41,28 @@ type Encoded struct {
 // several goroutines: below it, starting them costs more than it saves.
 const parallelMin = 16 * TileSize * TileSize
 
+// Parallel reports whether Pool.Encode spreads jobs over several
+// goroutines (enough work to pay for starting them).
+func Parallel(jobs []Job) bool {
+	area := 0
+	for _, j := range jobs {
+		area += j.Rect.Dx() * j.Rect.Dy()
+	}
+	return area >= parallelMin
+}
+
 // Pool encodes a frame's rectangles on several cores, one Encoder per
 // worker. Not safe for concurrent use.
 type Pool struct {
 	encs []*Encoder
 }
 
-// NewPool returns a Pool of n workers (GOMAXPROCS when n <= 0).
+// NewPool returns a Pool of n workers (when n <= 0, one per core: not
+// GOMAXPROCS, which the agent keeps at 1 while idle and widens for a large
+// batch, see internal/procs).
 func NewPool(n int) *Pool {
 	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
+		n = runtime.NumCPU()
 	}
 	p := &Pool{}
 	for range n {
@@ -65,12 +77,8 @@ func NewPool(n int) *Pool {
 func (p *Pool) Encode(img *image.RGBA, jobs []Job) ([][]Encoded, error) {
 	out := make([][]Encoded, len(jobs))
 	errs := make([]error, len(jobs))
-	area := 0
-	for _, j := range jobs {
-		area += j.Rect.Dx() * j.Rect.Dy()
-	}
 	workers := min(len(p.encs), len(jobs))
-	if area < parallelMin || workers < 2 {
+	if !Parallel(jobs) || workers < 2 {
 		for i, j := range jobs {
 			out[i], errs[i] = p.encs[0].run(img, j)
 		}

@@ -15,6 +15,7 @@ import (
 	"assist/agent"
 	"assist/chatwin"
 	"assist/installer"
+	"assist/internal/procs"
 	"assist/reconnect"
 )
 
@@ -245,6 +246,13 @@ func runSession(ctx context.Context, f *sessionFlags, log *slog.Logger, store *r
 	cfg.Logger = log
 	cfg.ReconnectWindow = *f.window
 	cfg.OnState = say
+	if os.Getenv("GOMAXPROCS") == "" { // a GOMAXPROCS set by hand is kept
+		g := procs.New(procs.Options{})
+		defer g.Close()
+		if g != nil { // a nil *Governor in the interface would not be nil
+			cfg.Procs = g
+		}
+	}
 	err = agent.Run(ctx, cfg)
 	var ended *agent.EndedError
 	switch {
