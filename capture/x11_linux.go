@@ -406,7 +406,13 @@ func (s *x11Source) drainEvents() {
 	for {
 		ev, err := s.conn.WaitForEvent()
 		if ev == nil && err == nil {
-			return // closed
+			// Closed, or the server went away: wake the streamer, whose
+			// next Capture reports it (it would wait for damage forever).
+			select {
+			case s.damageCh <- struct{}{}:
+			default:
+			}
+			return
 		}
 		s.onEvent(ev)
 		if err != nil {

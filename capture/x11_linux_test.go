@@ -265,10 +265,20 @@ func TestCaptureWhenServerDies(t *testing.T) {
 			t.Fatal(err)
 		}
 		capture(t, src)
+		select { // drop a notification from before the capture
+		case <-src.(Damager).Damage():
+		default:
+		}
 	}) // the server stops here
 	defer src.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// A streamer waiting for damage is woken to find out.
+	select {
+	case <-src.(Damager).Damage():
+	case <-ctx.Done():
+		t.Fatal("no wake-up on Damage after the X server stopped")
+	}
 	if _, err := src.Capture(ctx); err == nil || errors.Is(err, context.DeadlineExceeded) ||
 		!strings.HasPrefix(err.Error(), "capture: ") {
 		t.Errorf("Capture after the X server stopped: %v, want a capture error", err)
