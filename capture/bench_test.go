@@ -226,3 +226,16 @@ func BenchmarkMoveDetect(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMoveOf checks a window move the window list suggests (the
+// agent's path for a dragged window): a 480x312 terminal moved by 37,21.
+func BenchmarkMoveOf(b *testing.B) {
+	win := image.Rect(1000, 80, 1480, 392)
+	off := image.Pt(37, 21)
+	cur := scrolled(frame, win, off.X, off.Y, [3]byte{})
+	for b.Loop() {
+		if _, ok := MoveOf(frame, cur, win.Add(off), image.Pt(-off.X, -off.Y)); !ok {
+			b.Fatal("no move found")
+		}
+	}
+}

@@ -70,21 +70,15 @@ func exactChange(a, b *image.RGBA, r image.Rectangle) (image.Rectangle, bool) {
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		ra := a.Pix[a.PixOffset(r.Min.X, y):a.PixOffset(r.Max.X, y)]
 		rb := b.Pix[b.PixOffset(r.Min.X, y):b.PixOffset(r.Max.X, y)]
-		if bytes.Equal(ra, rb) {
+		i := firstDiff(ra, rb)
+		if i == len(ra) {
 			continue
 		}
 		if y0 < 0 {
 			y0 = y
 		}
 		y1 = y + 1
-		i := 0
-		for i < len(ra) && ra[i] == rb[i] {
-			i++
-		}
-		j := len(ra)
-		for j > i && ra[j-1] == rb[j-1] {
-			j--
-		}
+		j := len(ra) - equalSuffix(ra, rb)
 		x0 = min(x0, r.Min.X+i/4)
 		x1 = max(x1, r.Min.X+(j+3)/4)
 	}
@@ -277,23 +271,22 @@ func growMove(prev, cur *image.RGBA, a, off image.Point, within image.Rectangle)
 	if y1-y0 < minMoveRows {
 		return Move{}, false // before the costly part
 	}
-	col := func(x int) bool {
-		c, p := cur.PixOffset(x, y0), prev.PixOffset(x+off.X, y0+off.Y)
-		for y := y0; y < y1; y++ {
-			if binary.LittleEndian.Uint32(cur.Pix[c:]) != binary.LittleEndian.Uint32(prev.Pix[p:]) {
-				return false
-			}
-			c += cur.Stride
-			p += prev.Stride
+	// Then left and right while whole columns match: row by row (memory
+	// order, not a column at a time down the rows), each row narrowing how
+	// far the block can reach.
+	left, right := lim.Min.X, lim.Max.X
+	for y := y0; y < y1 && (left < x0 || right > x1); y++ {
+		cr, pr := cur.PixOffset(0, y), prev.PixOffset(off.X, y+off.Y)
+		if right > x1 {
+			n := firstDiff(cur.Pix[cr+4*x1:cr+4*right], prev.Pix[pr+4*x1:pr+4*right])
+			right = x1 + n/4
 		}
-		return true
+		if left < x0 {
+			n := equalSuffix(cur.Pix[cr+4*left:cr+4*x0], prev.Pix[pr+4*left:pr+4*x0])
+			left = x0 - n/4
+		}
 	}
-	for x0 > lim.Min.X && col(x0-1) {
-		x0--
-	}
-	for x1 < lim.Max.X && col(x1) {
-		x1++
-	}
+	x0, x1 = left, right
 	dst := image.Rect(x0, y0, x1, y1)
 	if dst.Dy() < minMoveRows || dst.Dx()*dst.Dy() < minMoveArea {
 		return Move{}, false
