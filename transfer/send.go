@@ -43,7 +43,11 @@ type sender struct {
 	whole hash.Hash // of bytes [0, pos); its digest at a block's end is that block's check
 	snaps map[int64][]byte
 	sum   [32]byte
-	buf   []byte
+	buf   []byte // one message
+	// The file is read a block at a time (one system call per MiB, not
+	// per chunk): block holds [blockAt, blockAt+len(block)).
+	block   []byte
+	blockAt int64
 }
 
 func (x *xfer) sendLoop() error {
@@ -377,12 +381,7 @@ func (s *sender) sendChunk(ch Channel) error {
 	b := s.buf[:9+n]
 	b[0] = protocol.FileData
 	binary.BigEndian.PutUint64(b[1:], uint64(s.pos))
-	if _, err := s.f.ReadAt(b[9:], s.pos); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = fmt.Errorf("%w: %s is shorter than when it was offered", errChanged, x.path)
-		} else {
-			err = fmt.Errorf("transfer: read %s: %w", x.path, err)
-		}
+	if err := s.read(b[9:]); err != nil {
 		x.sendErr(err)
 		return err
 	}
@@ -400,6 +399,28 @@ func (s *sender) sendChunk(ch Channel) error {
 		}
 		s.snapshot()
 	}
+	return nil
+}
+
+// read fills b with the file's bytes at s.pos (b does not cross a block
+// boundary), reading the whole block when s.pos is outside the one held.
+func (s *sender) read(b []byte) error {
+	if s.pos < s.blockAt || s.pos+int64(len(b)) > s.blockAt+int64(len(s.block)) {
+		start := s.pos - s.pos%protocol.FileBlockSize
+		n := min(protocol.FileBlockSize, s.x.size-start)
+		if cap(s.block) < int(n) {
+			s.block = make([]byte, protocol.FileBlockSize)
+		}
+		s.block, s.blockAt = s.block[:n], start
+		if got, err := s.f.ReadAt(s.block, start); err != nil && (got < len(s.block) || !errors.Is(err, io.EOF)) {
+			s.block = s.block[:0]
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("%w: %s is shorter than when it was offered", errChanged, s.x.path)
+			}
+			return fmt.Errorf("transfer: read %s: %w", s.x.path, err)
+		}
+	}
+	copy(b, s.block[s.pos-s.blockAt:])
 	return nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -257,6 +259,68 @@ func TestBlockChecks(t *testing.T) {
 	if end := checks[3]; end.Kind != protocol.FileEnd || end.Hash != sha256.Sum256(data) {
 		t.Errorf("end: %+v, want the whole file's SHA-256", end)
 	}
+}
+
+// readCounter counts ReadAt calls and, like some readers may, returns
+// io.EOF together with the last bytes of the file.
+type readCounter struct {
+	transfer.OSFS
+	reads atomic.Int32
+}
+
+func (r *readCounter) OpenFile(name string, flag int, perm fs.FileMode) (transfer.File, error) {
+	f, err := r.OSFS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return eofReader{f, &r.reads}, nil
+}
+
+type eofReader struct {
+	transfer.File
+	reads *atomic.Int32
+}
+
+func (e eofReader) ReadAt(b []byte, off int64) (int, error) {
+	e.reads.Add(1)
+	n, err := e.File.ReadAt(b, off)
+	if err == nil {
+		if info, serr := e.File.Stat(); serr == nil && off+int64(n) == info.Size() {
+			err = io.EOF
+		}
+	}
+	return n, err
+}
+
+// TestReadsABlockAtATime: the sender reads its file one block per call
+// (a system call per MiB, not per 32 KiB chunk), and a reader that says
+// io.EOF with the file's last bytes is not an error.
+func TestReadsABlockAtATime(t *testing.T) {
+	rc := &readCounter{}
+	a, b := newSide(t, sideOpts{fs: rc}), newSide(t, sideOpts{})
+	pair(t, a, b)
+	size := 3*protocol.FileBlockSize + protocol.FileBlockSize/2
+	src, data := randomFile(t, t.TempDir(), "blocks.bin", size)
+	rc.reads.Store(0)
+	tr, err := a.m.Send("b", src, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := wait(t, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.SHA256 != hex.EncodeToString(sha256Of(data)) {
+		t.Fatalf("SHA-256 %s, want %x", st.SHA256, sha256Of(data))
+	}
+	if n := rc.reads.Load(); n != 4 {
+		t.Fatalf("%d reads of a file of 3.5 blocks, want 4", n)
+	}
+}
+
+func sha256Of(b []byte) []byte {
+	s := sha256.Sum256(b)
+	return s[:]
 }
 
 func TestDeclinedAndUnsolicited(t *testing.T) {
