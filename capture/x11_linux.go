@@ -8,6 +8,7 @@ import (
 	"image"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -345,7 +346,9 @@ func (s *x11Source) convert(area image.Rectangle, src []byte) {
 			conv(s.img.Pix[o:o+rowLen], src[k:k+rowLen])
 		}
 	}
-	if len(src) < 1<<20 || area.Dy() < 2 {
+	// Two goroutines for a large area, when there are two processors to
+	// run them (the agent runs on one while lightly loaded: internal/procs).
+	if len(src) < 1<<20 || area.Dy() < 2 || runtime.GOMAXPROCS(0) < 2 {
 		rows(area.Min.Y, area.Max.Y)
 		return
 	}
