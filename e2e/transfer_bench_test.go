@@ -308,13 +308,13 @@ func benchBytes(def int64) int64 {
 // the SHA-256 on both ends, acknowledgements, the high-water mark) and the
 // same bytes on a bare pion channel over the same connection: from memory
 // (the strict baseline: no file is read) and read from the same file as
-// they go. Each path runs three times, the order rotating, after an untimed
+// they go. Each path runs five times, the order rotating, after an untimed
 // warm-up (one push alone swings by 15% with where the connection's
 // congestion window and the runtime's heap start). It reports the rates,
 // our rate over each bare one, and the CPU each costs per GiB (the
 // machine's cores are the bottleneck on loopback).
 func BenchmarkTransferThroughput(b *testing.B) {
-	const size, warm, rounds = 256 << 20, 32 << 20, 3
+	const size, warm, rounds = 256 << 20, 32 << 20, 5
 	src := sparseFile(b, size)
 	warmSrc := sparseFile(b, warm)
 	f, err := os.Open(src)
