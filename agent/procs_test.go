@@ -33,6 +33,7 @@ func TestTransfersWidenTheScheduler(t *testing.T) {
 		{"a", transfer.StateRunning, 2},
 		{"b", transfer.StateDone, 1},
 		{"a", transfer.StateFailed, 0},
+		{"a", transfer.StateRunning, 0}, // a late progress report after the end
 		{"c", transfer.StateRunning, 1},
 	}
 	for i, s := range steps {

@@ -134,6 +134,12 @@ func (a *agent) startFiles(session string) {
 	a.mu.Lock()
 	window := a.window
 	a.mu.Unlock()
+	// The maps first: NewManager restores journalled transfers, whose
+	// goroutines report (fileChanged) at once.
+	a.files.mu.Lock()
+	a.files.states = map[string]string{}
+	a.files.busy = map[string]func(){}
+	a.files.mu.Unlock()
 	m := transfer.NewManager(transfer.Config{
 		Dir: dir, JournalDir: journal, Session: session, Logger: a.cfg.Logger,
 		AskOffer: a.askOffer, AskPull: a.askPull, OnChange: a.fileChanged,
@@ -141,8 +147,6 @@ func (a *agent) startFiles(session string) {
 	})
 	a.files.mu.Lock()
 	a.files.m = m
-	a.files.states = map[string]string{}
-	a.files.busy = map[string]func(){}
 	a.files.mu.Unlock()
 	if a.cfg.Files != nil {
 		a.cfg.Files.mu.Lock()
@@ -173,6 +177,15 @@ func (a *agent) stopFiles(keep bool) {
 		delete(a.files.busy, id)
 	}
 	a.files.mu.Unlock()
+}
+
+// finalState reports whether a transfer in state ends there.
+func finalState(state string) bool {
+	switch state {
+	case transfer.StateDone, transfer.StateFailed, transfer.StateCancelled, transfer.StateRefused:
+		return true
+	}
+	return false
 }
 
 // procsBusy widens the scheduler for heavy work (Config.Procs).
@@ -243,7 +256,9 @@ func (a *agent) cancelFile(id string) {
 func (a *agent) fileChanged(s transfer.Status) {
 	a.showTransfers()
 	a.files.mu.Lock()
-	if a.files.states[s.ID] == s.State {
+	// A transfer's last word is final: a progress report still on its way
+	// (the manager's trailing publish) must not announce it running again.
+	if last := a.files.states[s.ID]; last == s.State || finalState(last) {
 		a.files.mu.Unlock()
 		return
 	}

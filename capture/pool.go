@@ -41,9 +41,13 @@ type Encoded struct {
 // several goroutines: below it, starting them costs more than it saves.
 const parallelMin = 16 * TileSize * TileSize
 
-// Parallel reports whether Pool.Encode spreads jobs over several
-// goroutines (enough work to pay for starting them).
+// Parallel reports whether jobs are worth spreading over several
+// goroutines: more than one, and enough work to pay for starting them.
+// Pool.Encode does when there are also processors to run them.
 func Parallel(jobs []Job) bool {
+	if len(jobs) < 2 {
+		return false
+	}
 	area := 0
 	for _, j := range jobs {
 		area += j.Rect.Dx() * j.Rect.Dy()
@@ -77,7 +81,10 @@ func NewPool(n int) *Pool {
 func (p *Pool) Encode(img *image.RGBA, jobs []Job) ([][]Encoded, error) {
 	out := make([][]Encoded, len(jobs))
 	errs := make([]error, len(jobs))
-	workers := min(len(p.encs), len(jobs))
+	// No more goroutines than processors: the pool has one encoder per
+	// core, the process may have fewer (a CPU quota, GOMAXPROCS, or the
+	// agent's light setting, internal/procs).
+	workers := min(len(p.encs), len(jobs), runtime.GOMAXPROCS(0))
 	if !Parallel(jobs) || workers < 2 {
 		for i, j := range jobs {
 			out[i], errs[i] = p.encs[0].run(img, j)

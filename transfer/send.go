@@ -412,9 +412,9 @@ func (s *sender) read(b []byte) error {
 			s.block = make([]byte, protocol.FileBlockSize)
 		}
 		s.block, s.blockAt = s.block[:n], start
-		if got, err := s.f.ReadAt(s.block, start); err != nil && (got < len(s.block) || !errors.Is(err, io.EOF)) {
+		if got, err := s.f.ReadAt(s.block, start); got < len(s.block) || err != nil && !errors.Is(err, io.EOF) {
 			s.block = s.block[:0]
-			if errors.Is(err, io.EOF) {
+			if err == nil || errors.Is(err, io.EOF) {
 				return fmt.Errorf("%w: %s is shorter than when it was offered", errChanged, s.x.path)
 			}
 			return fmt.Errorf("transfer: read %s: %w", s.x.path, err)

@@ -40,6 +40,10 @@ type Options struct {
 	// Set applies a processor count and returns the previous one
 	// (default runtime.GOMAXPROCS).
 	Set func(int) int
+	// Restore hands the count back to the runtime at Close (default
+	// runtime.SetDefaultGOMAXPROCS, which follows CPU quota changes
+	// again; with a custom Set, Close sets Heavy instead).
+	Restore func()
 }
 
 // Governor switches between the light and the heavy processor count. A nil
@@ -59,6 +63,9 @@ type Governor struct {
 func New(o Options) *Governor {
 	if o.Set == nil {
 		o.Set = runtime.GOMAXPROCS
+		if o.Restore == nil {
+			o.Restore = runtime.SetDefaultGOMAXPROCS
+		}
 	}
 	if o.Heavy <= 0 {
 		o.Heavy = o.Set(0)
@@ -141,10 +148,18 @@ func (g *Governor) Close() {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.done {
+		return
+	}
 	g.done = true
 	if g.timer != nil {
 		g.timer.Stop()
 		g.timer = nil
+	}
+	if g.o.Restore != nil {
+		g.o.Restore()
+		g.cur = g.o.Heavy
+		return
 	}
 	g.setLocked(g.o.Heavy)
 }

@@ -112,6 +112,21 @@ func TestGovernor(t *testing.T) {
 	}
 }
 
+func TestCloseRestores(t *testing.T) {
+	r := &recorder{cur: 4}
+	restored := 0
+	g := New(Options{Set: r.set, Restore: func() { restored++; r.cur = 4 }})
+	g.Busy()
+	g.Close()
+	g.Close()
+	if restored != 1 || r.cur != 4 || g.Procs() != 4 {
+		t.Fatalf("after Close: restored %d times, GOMAXPROCS %d, Procs %d", restored, r.cur, g.Procs())
+	}
+	if !slices.Equal(r.sets, []int{1, 4}) {
+		t.Fatalf("changes %v, want [1 4] (Restore, not Set, at Close)", r.sets)
+	}
+}
+
 func TestNothingToGovern(t *testing.T) {
 	for _, heavy := range []int{1, 0} {
 		r := &recorder{cur: 1}
