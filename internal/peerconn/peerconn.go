@@ -13,6 +13,7 @@ import (
 	"os"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 
 	"assist/internal/pionlog"
@@ -91,7 +92,13 @@ func NewAPI(opts Options) (*API, error) {
 		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	}
-	return &API{API: webrtc.NewAPI(webrtc.WithSettingEngine(se)), conn: pc, mux: mux, relayOnly: opts.RelayOnly}, nil
+	// Data channels only: no codecs and no RTP interceptors. Without these
+	// two options pion registers its default ones, whose NACK, report and
+	// congestion-control loops tick several times a second per connection
+	// for media that never flows (4% of the agent's CPU while text scrolls).
+	api := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(&webrtc.MediaEngine{}),
+		webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+	return &API{API: api, conn: pc, mux: mux, relayOnly: opts.RelayOnly}, nil
 }
 
 // Close releases the UDP socket.
