@@ -28,7 +28,7 @@ type peer struct {
 	failed                 atomic.Bool
 	connected              atomic.Bool  // the PeerConnection is connected
 	controlling            atomic.Bool  // the rep holds remote control (the input work sets it)
-	screenSeen             atomic.Int64 // unix ns the screen channel last held data (transfer.go)
+	screenSeen             atomic.Int64 // unix ns a screen message last went out (transfer.go)
 
 	mu        sync.Mutex
 	remoteSet bool

@@ -66,6 +66,7 @@ func (p *peer) sendScreen(msg []byte) error {
 		return err
 	}
 	p.sent.Add(uint64(len(msg)))
+	p.screenSeen.Store(time.Now().UnixNano()) // file channels keep their queues short now (transfer.go)
 	return nil
 }
 

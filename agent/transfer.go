@@ -340,14 +340,12 @@ const (
 )
 
 // HighWater: the transfer's default (small) while the screen moves,
-// idleHighWater while it is still.
+// idleHighWater once no screen message went out for screenQuiet. (Looking
+// at the screen channel's buffered amount instead missed most frames: one
+// drains in well under a millisecond, so a chatty screen looked still and
+// its frames queued behind a megabyte of file.)
 func (l fileLink) HighWater() uint64 {
-	now := time.Now().UnixNano()
-	if l.p.screen.BufferedAmount() > 0 {
-		l.p.screenSeen.Store(now)
-		return 0
-	}
-	if time.Duration(now-l.p.screenSeen.Load()) < screenQuiet {
+	if time.Duration(time.Now().UnixNano()-l.p.screenSeen.Load()) < screenQuiet {
 		return 0
 	}
 	return idleHighWater

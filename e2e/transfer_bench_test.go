@@ -151,8 +151,7 @@ type pionLink struct {
 	pc      *webrtc.PeerConnection
 	control *webrtc.DataChannel
 	room    func() bool
-	screen  *webrtc.DataChannel // when set, HighWater watches it as the agent does
-	seen    atomic.Int64
+	probe   *screenProbe // when set, what sends screen messages: HighWater follows it as the agent does
 }
 
 func (l *pionLink) SendControl(c protocol.Control) error {
@@ -169,18 +168,13 @@ func (l *pionLink) OpenChannel(ctx context.Context, label string) (transfer.Chan
 
 func (l *pionLink) Room() bool { return l.room == nil || l.room() }
 
-// HighWater follows the agent's rule (agent/transfer.go): 1 MiB while
-// the screen channel has been quiet for 300 ms, the default otherwise.
+// HighWater follows the agent's rule (agent/transfer.go): 1 MiB once no
+// screen message went out for 300 ms, the default otherwise.
 func (l *pionLink) HighWater() uint64 {
 	if benchHighWater() != 0 {
 		return 0
 	}
-	now := time.Now().UnixNano()
-	if l.screen != nil && l.screen.BufferedAmount() > 0 {
-		l.seen.Store(now)
-		return 0
-	}
-	if time.Duration(now-l.seen.Load()) < 300*time.Millisecond {
+	if l.probe != nil && time.Duration(time.Now().UnixNano()-l.probe.lastSent.Load()) < 300*time.Millisecond {
 		return 0
 	}
 	return 1 << 20
@@ -191,7 +185,7 @@ type filePair struct {
 	send, recv *transfer.Manager
 }
 
-func newFilePair(tb testing.TB, p *peers, controlA, screen *webrtc.DataChannel) *filePair {
+func newFilePair(tb testing.TB, p *peers, controlA, screen *webrtc.DataChannel, probe *screenProbe) *filePair {
 	dir := tb.TempDir()
 	fp := &filePair{
 		send: transfer.NewManager(transfer.Config{HighWater: benchHighWater()}),
@@ -202,7 +196,7 @@ func newFilePair(tb testing.TB, p *peers, controlA, screen *webrtc.DataChannel) 
 		fp.send.Close()
 		fp.recv.Close()
 	})
-	linkA := &pionLink{pc: p.a, control: controlA, screen: screen}
+	linkA := &pionLink{pc: p.a, control: controlA, probe: probe}
 	if screen != nil {
 		linkA.room = func() bool { return screen.BufferedAmount() < 64<<10 }
 	}
@@ -331,7 +325,7 @@ func BenchmarkTransferThroughput(b *testing.B) {
 		bulk, err = a.CreateDataChannel("bulk", nil)
 		return err
 	})
-	fp := newFilePair(b, p, control, nil)
+	fp := newFilePair(b, p, control, nil, nil)
 	bulkB := p.channelB("bulk")
 	barePush(b, p, bulk, bulkB, warm, nil)
 	fp.push(b, warmSrc)
@@ -396,6 +390,8 @@ type screenProbe struct {
 	last    time.Time
 	start   time.Time
 	skipped int // frames not sent: the screen channel still held 64 KiB
+
+	lastSent atomic.Int64 // unix ns of the last frame sent
 }
 
 func (s *screenProbe) run(ctx context.Context, tx *webrtc.DataChannel) {
@@ -416,6 +412,7 @@ func (s *screenProbe) run(ctx context.Context, tx *webrtc.DataChannel) {
 		}
 		binary.BigEndian.PutUint64(frame, uint64(time.Since(s.start)))
 		tx.Send(frame)
+		s.lastSent.Store(time.Now().UnixNano())
 	}
 }
 
@@ -484,7 +481,7 @@ func BenchmarkScreenDuringTransfer(b *testing.B) {
 		return err
 	})
 	probe := &screenProbe{start: time.Now()}
-	fp := newFilePair(b, p, control, screen)
+	fp := newFilePair(b, p, control, screen, probe)
 	p.channelB(protocol.ChannelScreen).OnMessage(probe.onMessage)
 	defer probe.launch(screen)()
 	drops := udpDrops()
@@ -600,7 +597,7 @@ func BenchmarkTransferMemory(b *testing.B) {
 		control, err = a.CreateDataChannel(protocol.ChannelControl, nil)
 		return err
 	})
-	fp := newFilePair(b, p, control, nil)
+	fp := newFilePair(b, p, control, nil, nil)
 	// Warm up (pools, SCTP buffers) before the baseline.
 	fp.push(b, sparseFile(b, 16<<20))
 	base := rssKiB()

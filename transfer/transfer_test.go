@@ -802,7 +802,7 @@ func TestFlowControl(t *testing.T) {
 	if n := sentWhileFull.Load(); n != 0 {
 		t.Fatalf("%d chunks entered while the session had no room", n)
 	}
-	if got, limit := p.MaxBuffered(), uint64(128<<10+protocol.FileChunkSize+64); got > limit {
+	if got, limit := p.MaxBuffered(), uint64(64<<10+protocol.FileChunkSize+64); got > limit {
 		t.Fatalf("a file channel held %d bytes, above %d", got, limit)
 	}
 	if calls.Load() < 128 {
