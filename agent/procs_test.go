@@ -2,6 +2,7 @@ package agent
 
 import (
 	"testing"
+	"time"
 
 	"assist/transfer"
 )
@@ -58,4 +59,31 @@ func TestNoGovernor(t *testing.T) {
 	a.fileChanged(transfer.Status{ID: "a", State: transfer.StateRunning})
 	a.fileChanged(transfer.Status{ID: "a", State: transfer.StateDone})
 	a.procsBusy()()
+}
+
+// TestFileHighWaterFollowsTheScreen: a file channel keeps the transfer's
+// small default queue while screen messages go out, and may hold more
+// once the screen was still for screenQuiet.
+func TestFileHighWaterFollowsTheScreen(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		name string
+		last time.Time // the last screen message (zero: none yet)
+		want uint64
+	}{
+		{"a frame just went out", now, 0},
+		{"still for less than screenQuiet", now.Add(-screenQuiet / 2), 0},
+		{"still for longer", now.Add(-2 * screenQuiet), idleHighWater},
+		{"no screen message yet", time.Time{}, idleHighWater},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &peer{}
+			if !tc.last.IsZero() {
+				p.screenSeen.Store(tc.last.UnixNano())
+			}
+			if got := (fileLink{p}).HighWater(); got != tc.want {
+				t.Fatalf("HighWater = %d, want %d", got, tc.want)
+			}
+		})
+	}
 }
