@@ -179,15 +179,6 @@ func (a *agent) stopFiles(keep bool) {
 	a.files.mu.Unlock()
 }
 
-// finalState reports whether a transfer in state ends there.
-func finalState(state string) bool {
-	switch state {
-	case transfer.StateDone, transfer.StateFailed, transfer.StateCancelled, transfer.StateRefused:
-		return true
-	}
-	return false
-}
-
 // procsBusy widens the scheduler for heavy work (Config.Procs).
 func (a *agent) procsBusy() (done func()) {
 	if a.cfg.Procs == nil {
@@ -258,7 +249,7 @@ func (a *agent) fileChanged(s transfer.Status) {
 	a.files.mu.Lock()
 	// A transfer's last word is final: a progress report still on its way
 	// (the manager's trailing publish) must not announce it running again.
-	if last := a.files.states[s.ID]; last == s.State || finalState(last) {
+	if last := a.files.states[s.ID]; last == s.State || (transfer.Status{State: last}).Final() {
 		a.files.mu.Unlock()
 		return
 	}

@@ -60,6 +60,9 @@ type xfer struct {
 	ch      Channel // incoming: the current file channel
 	q       chan item
 
+	deliverMu sync.Mutex // one OnChange at a time for this transfer
+	finalSent bool       // the final status went out: nothing follows it
+
 	// sending
 	path    string
 	size    int64
@@ -225,7 +228,22 @@ func (x *xfer) publish(force bool) {
 	}
 	x.lastPub = now
 	x.mu.Unlock()
-	x.m.cfg.OnChange(x.status())
+	x.deliver()
+}
+
+// deliver calls OnChange with the current status. Calls are serialized
+// and the status is read inside, so they arrive in order; once a final
+// status went out, nothing follows it (a delayed progress report that
+// fires as the transfer ends would otherwise announce it running again).
+func (x *xfer) deliver() {
+	x.deliverMu.Lock()
+	defer x.deliverMu.Unlock()
+	if x.finalSent {
+		return
+	}
+	st := x.status()
+	x.finalSent = st.Final()
+	x.m.cfg.OnChange(st)
 }
 
 // finish records the outcome, tells the other side when needed, cleans up
@@ -288,7 +306,7 @@ func (x *xfer) finish(err error) {
 	x.mu.Unlock()
 	x.cancel()
 	close(x.done)
-	x.m.cfg.OnChange(x.status())
+	x.deliver()
 	x.m.log.Info("transfer over", "id", x.id, "send", x.out, "name", x.st.Name, "err", err)
 }
 
