@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -25,6 +24,7 @@ import (
 	"assist/internal/peerconn"
 	"assist/protocol"
 	"assist/transfer"
+	"assist/transfer/transfertest"
 )
 
 // Benchmarks of file transfers over real pion peers on loopback, with the
@@ -129,23 +129,6 @@ func sparseFile(tb testing.TB, size int64) string {
 	return path
 }
 
-// discardFS writes nothing: received bytes are counted and dropped (the
-// temporary and final files exist, empty).
-type discardFS struct{ transfer.OSFS }
-
-func (d discardFS) OpenFile(name string, flag int, perm fs.FileMode) (transfer.File, error) {
-	f, err := d.OSFS.OpenFile(name, flag, perm)
-	if err != nil {
-		return nil, err
-	}
-	return discardFile{f}, nil
-}
-
-type discardFile struct{ transfer.File }
-
-func (discardFile) WriteAt(b []byte, off int64) (int, error) { return len(b), nil }
-func (discardFile) Truncate(int64) error                     { return nil }
-
 // pionLink is a transfer.Link over a control channel of a PeerConnection.
 type pionLink struct {
 	pc      *webrtc.PeerConnection
@@ -189,7 +172,7 @@ func newFilePair(tb testing.TB, p *peers, controlA, screen *webrtc.DataChannel, 
 	dir := tb.TempDir()
 	fp := &filePair{
 		send: transfer.NewManager(transfer.Config{HighWater: benchHighWater()}),
-		recv: transfer.NewManager(transfer.Config{Dir: dir, FS: discardFS{},
+		recv: transfer.NewManager(transfer.Config{Dir: dir, FS: transfertest.DiscardFS{},
 			AskOffer: func(context.Context, transfer.Offer) (bool, error) { return true, nil }}),
 	}
 	tb.Cleanup(func() {

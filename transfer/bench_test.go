@@ -2,7 +2,6 @@ package transfer_test
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,22 +13,6 @@ import (
 	"assist/transfer"
 	"assist/transfer/transfertest"
 )
-
-// discardFS writes nothing: the received bytes are checked and dropped.
-type discardFS struct{ transfer.OSFS }
-
-func (d discardFS) OpenFile(name string, flag int, perm fs.FileMode) (transfer.File, error) {
-	f, err := d.OSFS.OpenFile(name, flag, perm)
-	if err != nil {
-		return nil, err
-	}
-	return discardFile{f}, nil
-}
-
-type discardFile struct{ transfer.File }
-
-func (discardFile) WriteAt(b []byte, off int64) (int, error) { return len(b), nil }
-func (discardFile) Truncate(int64) error                     { return nil }
 
 // BenchmarkOverhead measures what a transfer costs besides the network
 // stack: a 256 MiB sparse file sent between two Managers over in-memory
@@ -56,7 +39,7 @@ func BenchmarkOverhead(b *testing.B) {
 	for range b.N {
 		// Ours.
 		a := transfer.NewManager(transfer.Config{})
-		r := transfer.NewManager(transfer.Config{Dir: b.TempDir(), FS: discardFS{},
+		r := transfer.NewManager(transfer.Config{Dir: b.TempDir(), FS: transfertest.DiscardFS{},
 			AskOffer: func(context.Context, transfer.Offer) (bool, error) { return true, nil }})
 		p := transfertest.NewPair(a, r)
 		runtime.GC()

@@ -310,17 +310,12 @@ func TestReadsABlockAtATime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.SHA256 != hex.EncodeToString(sha256Of(data)) {
-		t.Fatalf("SHA-256 %s, want %x", st.SHA256, sha256Of(data))
+	if st.SHA256 != sha(data) {
+		t.Fatalf("SHA-256 %s, want %s", st.SHA256, sha(data))
 	}
 	if n := rc.reads.Load(); n != 4 {
 		t.Fatalf("%d reads of a file of 3.5 blocks, want 4", n)
 	}
-}
-
-func sha256Of(b []byte) []byte {
-	s := sha256.Sum256(b)
-	return s[:]
 }
 
 func TestDeclinedAndUnsolicited(t *testing.T) {

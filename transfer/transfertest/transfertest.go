@@ -296,6 +296,24 @@ func (c *Channel) Close() error {
 	return nil
 }
 
+// DiscardFS writes nothing: received bytes are checked and dropped (the
+// temporary and final files exist, empty). Benchmarks use it so that no
+// disk fills up.
+type DiscardFS struct{ transfer.OSFS }
+
+func (d DiscardFS) OpenFile(name string, flag int, perm fs.FileMode) (transfer.File, error) {
+	f, err := d.OSFS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return discardFile{f}, nil
+}
+
+type discardFile struct{ transfer.File }
+
+func (discardFile) WriteAt(b []byte, off int64) (int, error) { return len(b), nil }
+func (discardFile) Truncate(int64) error                     { return nil }
+
 // ErrorFS wraps an FS and injects failures.
 type ErrorFS struct {
 	transfer.FS
