@@ -79,29 +79,14 @@ func FuzzMismatch(f *testing.F) {
 	})
 }
 
-// columnGrowMove is growMove as it was first written, a column at a time:
-// the reference the row-wise version must agree with.
+// columnGrowMove is growMove's sideways step as it was first written, a
+// column at a time: the reference the row-wise version must agree with.
 func columnGrowMove(prev, cur *image.RGBA, a, off image.Point, within image.Rectangle) (Move, bool) {
-	b := cur.Bounds()
-	lim := b.Intersect(b.Sub(off)).Intersect(within)
-	seg := func(y, x0, x1 int) bool {
-		return bytes.Equal(cur.Pix[cur.PixOffset(x0, y):cur.PixOffset(x1, y)],
-			prev.Pix[prev.PixOffset(x0+off.X, y+off.Y):prev.PixOffset(x1+off.X, y+off.Y)])
+	lim, y0, y1, ok := anchorRows(prev, cur, a, off, within)
+	if !ok {
+		return Move{}, false
 	}
 	x0, x1 := a.X, a.X+anchorLen
-	if !image.Rect(x0, a.Y, x1, a.Y+1).In(lim) || !seg(a.Y, x0, x1) {
-		return Move{}, false
-	}
-	y0, y1 := a.Y, a.Y+1
-	for y0 > lim.Min.Y && seg(y0-1, x0, x1) {
-		y0--
-	}
-	for y1 < lim.Max.Y && seg(y1, x0, x1) {
-		y1++
-	}
-	if y1-y0 < minMoveRows {
-		return Move{}, false
-	}
 	col := func(x int) bool {
 		for y := y0; y < y1; y++ {
 			if !bytes.Equal(cur.Pix[cur.PixOffset(x, y):][:4], prev.Pix[prev.PixOffset(x+off.X, y+off.Y):][:4]) {
@@ -116,11 +101,7 @@ func columnGrowMove(prev, cur *image.RGBA, a, off image.Point, within image.Rect
 	for x1 < lim.Max.X && col(x1) {
 		x1++
 	}
-	dst := image.Rect(x0, y0, x1, y1)
-	if dst.Dy() < minMoveRows || dst.Dx()*dst.Dy() < minMoveArea {
-		return Move{}, false
-	}
-	return Move{Dst: dst, Src: dst.Min.Add(off)}, true
+	return blockMove(image.Rect(x0, y0, x1, y1), off)
 }
 
 // TestGrowMoveAgreesWithColumns: windows moved over the test frame and the

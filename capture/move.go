@@ -248,32 +248,14 @@ func colours(seg []byte) int {
 // then columns left and right while the whole column matches, all inside
 // within.
 func growMove(prev, cur *image.RGBA, a, off image.Point, within image.Rectangle) (Move, bool) {
-	b := cur.Bounds()
-	// The source block must stay inside the frame too; the block inside
-	// within (what changed, or the window that moved): equal pixels beyond
-	// (a plain desktop) are not worth comparing.
-	lim := b.Intersect(b.Sub(off)).Intersect(within)
-	seg := func(y, x0, x1 int) bool {
-		return bytes.Equal(cur.Pix[cur.PixOffset(x0, y):cur.PixOffset(x1, y)],
-			prev.Pix[prev.PixOffset(x0+off.X, y+off.Y):prev.PixOffset(x1+off.X, y+off.Y)])
-	}
-	x0, x1 := a.X, a.X+anchorLen
-	if !image.Rect(x0, a.Y, x1, a.Y+1).In(lim) || !seg(a.Y, x0, x1) {
+	lim, y0, y1, ok := anchorRows(prev, cur, a, off, within)
+	if !ok {
 		return Move{}, false
-	}
-	y0, y1 := a.Y, a.Y+1
-	for y0 > lim.Min.Y && seg(y0-1, x0, x1) {
-		y0--
-	}
-	for y1 < lim.Max.Y && seg(y1, x0, x1) {
-		y1++
-	}
-	if y1-y0 < minMoveRows {
-		return Move{}, false // before the costly part
 	}
 	// Then left and right while whole columns match: row by row (memory
 	// order, not a column at a time down the rows), each row narrowing how
 	// far the block can reach.
+	x0, x1 := a.X, a.X+anchorLen
 	left, right := lim.Min.X, lim.Max.X
 	for y := y0; y < y1 && (left < x0 || right > x1); y++ {
 		cr, pr := cur.PixOffset(0, y), prev.PixOffset(off.X, y+off.Y)
@@ -286,8 +268,38 @@ func growMove(prev, cur *image.RGBA, a, off image.Point, within image.Rectangle)
 			left = x0 - n/4
 		}
 	}
-	x0, x1 = left, right
-	dst := image.Rect(x0, y0, x1, y1)
+	return blockMove(image.Rect(left, y0, right, y1), off)
+}
+
+// anchorRows is the first step of growMove: the rows above and below
+// anchor a whose anchor segment in cur equals prev's at offset off, inside
+// lim (what growMove may cover: within, with the source inside the frame
+// too; equal pixels beyond within, a plain desktop, are not worth
+// comparing). ok is false when the anchor does not match or the rows are
+// too few for a move.
+func anchorRows(prev, cur *image.RGBA, a, off image.Point, within image.Rectangle) (lim image.Rectangle, y0, y1 int, ok bool) {
+	b := cur.Bounds()
+	lim = b.Intersect(b.Sub(off)).Intersect(within)
+	x0, x1 := a.X, a.X+anchorLen
+	seg := func(y int) bool {
+		return bytes.Equal(cur.Pix[cur.PixOffset(x0, y):cur.PixOffset(x1, y)],
+			prev.Pix[prev.PixOffset(x0+off.X, y+off.Y):prev.PixOffset(x1+off.X, y+off.Y)])
+	}
+	if !image.Rect(x0, a.Y, x1, a.Y+1).In(lim) || !seg(a.Y) {
+		return lim, 0, 0, false
+	}
+	y0, y1 = a.Y, a.Y+1
+	for y0 > lim.Min.Y && seg(y0-1) {
+		y0--
+	}
+	for y1 < lim.Max.Y && seg(y1) {
+		y1++
+	}
+	return lim, y0, y1, y1-y0 >= minMoveRows
+}
+
+// blockMove is the move of dst from dst+off, if it is worth a copy.
+func blockMove(dst image.Rectangle, off image.Point) (Move, bool) {
 	if dst.Dy() < minMoveRows || dst.Dx()*dst.Dy() < minMoveArea {
 		return Move{}, false
 	}
