@@ -1,10 +1,8 @@
 package capture
 
 import (
-	"bytes"
 	"fmt"
 	"image"
-	"image/jpeg"
 
 	"assist/protocol"
 )
@@ -21,12 +19,11 @@ func (e *Encoder) EncodeAuto(img *image.RGBA, r image.Rectangle, quality int) (r
 
 // jpeg encodes img inside r as a JPEG (alpha ignored) into out.
 func (e *Encoder) jpeg(img *image.RGBA, r image.Rectangle, out protocol.Rect, quality int) (protocol.Rect, bool, error) {
-	e.out.Reset()
-	// A sub-image of an *image.RGBA keeps image/jpeg on its fast path.
-	if err := jpeg.Encode(&e.out, img.SubImage(r), &jpeg.Options{Quality: quality}); err != nil {
+	data, err := encodeJPEG(img, r, quality)
+	if err != nil {
 		return protocol.Rect{}, false, fmt.Errorf("capture: jpeg of a %dx%d rect: %w", r.Dx(), r.Dy(), err)
 	}
 	out.Enc = protocol.EncJPEG
-	out.Data = bytes.Clone(e.out.Bytes())
+	out.Data = data
 	return out, true, nil
 }

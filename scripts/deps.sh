@@ -8,14 +8,15 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# Build: gcc/libc6-dev/libx11-dev/libxtst-dev (cgo: robotgo, capture).
+# Build: gcc/libc6-dev/libx11-dev/libxtst-dev (cgo: robotgo, capture),
+# libjpeg62-turbo-dev (capture links libjpeg-turbo's static libjpeg.a).
 # Tests: xvfb, xclip/xsel (clipboard), xdotool + x11-utils (read back X events,
 # xdpyinfo), xterm + x11-apps + xfonts-base (demo desktop, test windows),
 # chromium (browser tests), iproute2 + util-linux (ip, unshare: scripts/netns.sh),
 # curl + ca-certificates (demo health check), x11vnc (make bench compares with it),
 # debootstrap + systemd-container (the systemd service test boots a Debian root with systemd-nspawn).
 APT_PACKAGES=(
-	gcc libc6-dev libx11-dev libxtst-dev
+	gcc libc6-dev libx11-dev libxtst-dev libjpeg62-turbo-dev
 	xvfb xclip xsel xdotool x11-utils x11-apps xterm xfonts-base
 	chromium x11vnc
 	iproute2 util-linux ca-certificates curl
