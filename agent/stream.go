@@ -70,6 +70,7 @@ type area struct {
 	rect      image.Rectangle
 	tiles     *capture.Tiles // this frame's
 	prevTiles *capture.Tiles // the previous frame's
+	post      *capture.Tiles // scratch: the previous frame's after a move was drawn into prev
 	prev      *image.RGBA    // the previous frame's pixels (bounds = rect)
 	det       capture.MoveDetector
 	wins      []capture.Window // the windows when prev was captured
@@ -297,16 +298,22 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 		if changed, any := changedBounds(ar.prevTiles, ar.tiles); any {
 			m, ok := movedWindow(ar.wins, s.wins, ar.prev, sub)
 			if !ok {
-				m, ok = ar.det.Detect(ar.prev, sub, changed)
+				m, ok = ar.det.DetectIn(ar.prev, sub, ar.prevTiles, ar.tiles, changed)
 			}
 			if ok {
 				move = &m
 				if err := protocol.CopyRect(m.Dst, m.Src).Draw(ar.prev); err == nil {
-					// Only the copy's rows changed from prevTiles.
-					post = &capture.Tiles{}
-					*post = *ar.prevTiles
-					post.Hash = append([]uint64(nil), ar.prevTiles.Hash...)
-					post = capture.HashTilesIn(ar.prev, capture.TileSize, post, m.Dst)
+					// Only the copy's rows changed from prevTiles: a
+					// scroll of whole tile columns carries its row
+					// hashes along, anything else hashes its pixels.
+					if ar.post == nil {
+						ar.post = &capture.Tiles{}
+					}
+					post = ar.post
+					post.CopyFrom(ar.prevTiles)
+					if !post.ApplyMove(m) {
+						post = capture.HashTilesIn(ar.prev, capture.TileSize, post, m.Dst)
+					}
 				} else {
 					move = nil
 				}
@@ -448,8 +455,7 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 	if ar.prevTiles == nil {
 		ar.prevTiles = &capture.Tiles{}
 	}
-	*ar.prevTiles = *ar.tiles
-	ar.prevTiles.Hash = append([]uint64(nil), ar.tiles.Hash...)
+	ar.prevTiles.CopyFrom(ar.tiles)
 }
 
 // sendPlan sends one peer its copy, rectangles, refinements and frame end.

@@ -58,6 +58,43 @@ func (d *MoveDetector) Detect(prev, cur *image.RGBA, changed image.Rectangle) (M
 	return Move{}, false
 }
 
+// DetectIn is Detect given the tile hashes of both frames (HashTiles or
+// HashTilesIn, kept up to date): it first looks for a vertical scroll of
+// changed's whole tile columns in the tiles' row hashes, which reads no
+// pixels, then falls back to Detect. A move it finds that way spans whole
+// tile columns, so Tiles.ApplyMove can update hashes for it.
+func (d *MoveDetector) DetectIn(prev, cur *image.RGBA, pt, ct *Tiles, changed image.Rectangle) (Move, bool) {
+	if m, ok := d.tileScroll(pt, ct, changed); ok {
+		return m, true
+	}
+	return d.Detect(prev, cur, changed)
+}
+
+// tileScroll is the vertical search over whole tile columns, from row
+// hashes.
+func (d *MoveDetector) tileScroll(pt, ct *Tiles, changed image.Rectangle) (Move, bool) {
+	if pt == nil || ct == nil || pt.W != ct.W || pt.H != ct.H || pt.Size != ct.Size || pt.origin != ct.origin ||
+		len(pt.rowHash) != pt.Cols*pt.H*8 || len(ct.rowHash) != len(pt.rowHash) {
+		return Move{}, false
+	}
+	b := image.Rect(0, 0, ct.W, ct.H).Add(ct.origin)
+	c := changed.Intersect(b)
+	if c.Empty() {
+		return Move{}, false
+	}
+	// Widen to the tile grid (changed is usually on it already).
+	x0 := ct.origin.X + (c.Min.X-ct.origin.X)/ct.Size*ct.Size
+	x1 := min(ct.origin.X+(c.Max.X-ct.origin.X+ct.Size-1)/ct.Size*ct.Size, b.Max.X)
+	c.Min.X, c.Max.X = x0, x1
+	c0, c1, ok := ct.columns(c)
+	if !ok || c.Dx()*c.Dy() < minMoveArea {
+		return Move{}, false
+	}
+	return d.rowsMoved(c,
+		func(y int) uint64 { return pt.rowRun(y, c0, c1) },
+		func(y int) uint64 { return ct.rowRun(y, c0, c1) })
+}
+
 // ChangedBounds shrinks r to the pixels that differ between a and b (false
 // when none do).
 func ChangedBounds(a, b *image.RGBA, r image.Rectangle) (image.Rectangle, bool) {
@@ -94,9 +131,16 @@ func rowHash(img *image.RGBA, x0, x1, y int) uint64 {
 
 // vertical finds rows of c's columns that moved up or down.
 func (d *MoveDetector) vertical(prev, cur *image.RGBA, c image.Rectangle) (Move, bool) {
-	b := cur.Bounds()
-	d.prevRows = grow(d.prevRows, b.Dy())
-	d.curRows = grow(d.curRows, b.Dy())
+	return d.rowsMoved(c,
+		func(y int) uint64 { return rowHash(prev, c.Min.X, c.Max.X, y) },
+		func(y int) uint64 { return rowHash(cur, c.Min.X, c.Max.X, y) })
+}
+
+// rowsMoved finds the rows of c that moved up or down, given the hashes of
+// each row of c in the previous and the current frame.
+func (d *MoveDetector) rowsMoved(c image.Rectangle, prevRow, curRow func(y int) uint64) (Move, bool) {
+	d.prevRows = grow(d.prevRows, c.Dy())
+	d.curRows = grow(d.curRows, c.Dy())
 	if d.seen == nil {
 		d.seen = map[uint64]int32{}
 		d.votes = map[image.Point]int{}
@@ -105,8 +149,8 @@ func (d *MoveDetector) vertical(prev, cur *image.RGBA, c image.Rectangle) (Move,
 	clear(d.votes)
 	// Scrolled content comes from inside the changed area (it all moved).
 	for y := c.Min.Y; y < c.Max.Y; y++ {
-		h := rowHash(prev, c.Min.X, c.Max.X, y)
-		d.prevRows[y-b.Min.Y] = h
+		h := prevRow(y)
+		d.prevRows[y-c.Min.Y] = h
 		if _, dup := d.seen[h]; dup {
 			d.seen[h] = -1 // blank lines and the like say nothing
 		} else {
@@ -114,8 +158,8 @@ func (d *MoveDetector) vertical(prev, cur *image.RGBA, c image.Rectangle) (Move,
 		}
 	}
 	for y := c.Min.Y; y < c.Max.Y; y++ {
-		h := rowHash(cur, c.Min.X, c.Max.X, y)
-		d.curRows[y-b.Min.Y] = h
+		h := curRow(y)
+		d.curRows[y-c.Min.Y] = h
 		if py, ok := d.seen[h]; ok && py >= 0 && int(py) != y {
 			d.votes[image.Pt(0, int(py)-y)]++
 		}
@@ -134,7 +178,7 @@ func (d *MoveDetector) vertical(prev, cur *image.RGBA, c image.Rectangle) (Move,
 	runStart, bestStart, bestLen := -1, 0, 0
 	for y := c.Min.Y; y <= c.Max.Y; y++ {
 		ok := y < c.Max.Y && y+dy >= c.Min.Y && y+dy < c.Max.Y &&
-			d.curRows[y-b.Min.Y] == d.prevRows[y+dy-b.Min.Y]
+			d.curRows[y-c.Min.Y] == d.prevRows[y+dy-c.Min.Y]
 		if ok && runStart < 0 {
 			runStart = y
 		}

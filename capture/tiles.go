@@ -17,7 +17,13 @@ type Tiles struct {
 	Hash                   []uint64
 
 	origin image.Point // the frame's Bounds().Min
-	rows   []byte      // scratch: per column, the hashes of its rows in one band of tiles
+	// rowHash holds, for each pixel row and tile column, the hash of that
+	// row's segment of the column (row-major, 8 bytes each): a tile's hash
+	// is the hash of its segments' hashes, a row's hash across columns is
+	// the hash of a run of them. Kept between frames, so that scroll
+	// detection and a scrolled frame's new hashes need no pixels.
+	rowHash []byte
+	scratch []byte // per column, the segment hashes of one band of tiles
 }
 
 // HashTiles hashes img in tiles of size x size pixels (TileSize when size <=
@@ -41,12 +47,12 @@ func HashTilesIn(img *image.RGBA, size int, reuse *Tiles, changed image.Rectangl
 	}
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
-	same := reuse != nil && t.W == w && t.H == h && t.Size == size && t.origin == b.Min && len(t.Hash) == t.Cols*t.Rows
+	same := reuse != nil && t.W == w && t.H == h && t.Size == size && t.origin == b.Min &&
+		len(t.Hash) == t.Cols*t.Rows && len(t.rowHash) == t.Cols*h*8
 	t.W, t.H, t.Size, t.origin = w, h, size, b.Min
 	t.Cols, t.Rows = (w+size-1)/size, (h+size-1)/size
 	t.Hash = grow(t.Hash, t.Cols*t.Rows)
-	band := size * 8 // bytes of row hashes per column
-	t.rows = grow(t.rows, t.Cols*band)
+	t.rowHash = grow(t.rowHash, t.Cols*h*8)
 	first, last, c0, c1 := 0, t.Rows, 0, t.Cols
 	if same {
 		c := changed.Intersect(b).Sub(b.Min)
@@ -56,25 +62,110 @@ func HashTilesIn(img *image.RGBA, size int, reuse *Tiles, changed image.Rectangl
 		first, last = c.Min.Y/size, (c.Max.Y+size-1)/size
 		c0, c1 = c.Min.X/size, (c.Max.X+size-1)/size
 	}
+	// The segment hashes go to rowHash and, per column, to a band of
+	// scratch that the tile hashes read in one piece.
+	band := size * 8
+	t.scratch = grow(t.scratch, t.Cols*band)
 	for row := first; row < last; row++ {
-		y0 := b.Min.Y + row*size
-		y1 := min(y0+size, b.Max.Y)
+		y0 := row * size
+		y1 := min(y0+size, h)
 		for y := y0; y < y1; y++ {
-			line := img.Pix[img.PixOffset(b.Min.X, y):][:4*w]
+			line := img.Pix[img.PixOffset(b.Min.X, b.Min.Y+y):][:4*w]
+			hashes := t.rowHash[y*t.Cols*8:]
 			k := (y - y0) * 8
 			for c := c0; c < c1; c++ {
 				x0 := c * size * 4
-				seg := line[x0:min(x0+size*4, len(line))]
-				binary.LittleEndian.PutUint64(t.rows[c*band+k:], maphash.Bytes(seed, seg))
+				v := maphash.Bytes(seed, line[x0:min(x0+size*4, len(line))])
+				binary.LittleEndian.PutUint64(hashes[c*8:], v)
+				binary.LittleEndian.PutUint64(t.scratch[c*band+k:], v)
 			}
 		}
 		n := (y1 - y0) * 8
 		hashes := t.Hash[row*t.Cols : (row+1)*t.Cols]
 		for c := c0; c < c1; c++ {
-			hashes[c] = maphash.Bytes(seed, t.rows[c*band:c*band+n])
+			hashes[c] = maphash.Bytes(seed, t.scratch[c*band:c*band+n])
 		}
 	}
 	return t
+}
+
+// rehash computes the hashes of the tiles in rows [first, last) and columns
+// [c0, c1) from their segments' hashes.
+func (t *Tiles) rehash(first, last, c0, c1 int) {
+	t.scratch = grow(t.scratch, t.Size*8)
+	for row := first; row < last; row++ {
+		y0 := row * t.Size
+		y1 := min(y0+t.Size, t.H)
+		for c := c0; c < c1; c++ {
+			n := 0
+			for y := y0; y < y1; y++ {
+				k := (y*t.Cols + c) * 8
+				n += copy(t.scratch[n:], t.rowHash[k:k+8])
+			}
+			t.Hash[row*t.Cols+c] = maphash.Bytes(seed, t.scratch[:n])
+		}
+	}
+}
+
+// CopyFrom makes t a copy of src, reusing t's memory.
+func (t *Tiles) CopyFrom(src *Tiles) {
+	hash, rows, scratch := t.Hash, t.rowHash, t.scratch
+	*t = *src
+	t.Hash = append(hash[:0], src.Hash...)
+	t.rowHash = append(rows[:0], src.rowHash...)
+	t.scratch = scratch
+}
+
+// rowRun is the hash of row y (frame coordinates) across tile columns
+// [c0, c1).
+func (t *Tiles) rowRun(y, c0, c1 int) uint64 {
+	k := (y - t.origin.Y) * t.Cols * 8
+	return maphash.Bytes(seed, t.rowHash[k+c0*8:k+c1*8])
+}
+
+// columns returns the tile columns [c0, c1) that r (frame coordinates)
+// spans exactly, and whether r's sides lie on the tile grid (its right side
+// may be the frame's edge instead).
+func (t *Tiles) columns(r image.Rectangle) (c0, c1 int, ok bool) {
+	x0, x1 := r.Min.X-t.origin.X, r.Max.X-t.origin.X
+	if x0 < 0 || x1 > t.W || x0 >= x1 || x0%t.Size != 0 || x1%t.Size != 0 && x1 != t.W {
+		return 0, 0, false
+	}
+	return x0 / t.Size, (x1 + t.Size - 1) / t.Size, true
+}
+
+// ApplyMove updates t, the hashes of a frame, to those of the same frame
+// after m was drawn into it (protocol.CopyRect), without reading pixels:
+// possible for a vertical move of whole tile columns (DetectIn finds
+// those), whose rows carry their segments' hashes along. It reports false,
+// leaving t as it was, for any other move: hash the drawn pixels instead.
+func (t *Tiles) ApplyMove(m Move) bool {
+	c0, c1, ok := t.columns(m.Dst)
+	b := image.Rect(0, 0, t.W, t.H).Add(t.origin)
+	src := image.Rectangle{Min: m.Src, Max: m.Src.Add(m.Dst.Size())}
+	if !ok || m.Src.X != m.Dst.Min.X || !m.Dst.In(b) || !src.In(b) || len(t.rowHash) != t.Cols*t.H*8 {
+		return false
+	}
+	n := (c1 - c0) * 8
+	dy := m.Src.Y - m.Dst.Min.Y
+	at := func(y int) []byte {
+		k := ((y-t.origin.Y)*t.Cols + c0) * 8
+		return t.rowHash[k : k+n]
+	}
+	// Rows move like the pixels: copy in the order that reads each
+	// source row before it is overwritten.
+	if dy > 0 {
+		for y := m.Dst.Min.Y; y < m.Dst.Max.Y; y++ {
+			copy(at(y), at(y+dy))
+		}
+	} else {
+		for y := m.Dst.Max.Y - 1; y >= m.Dst.Min.Y; y-- {
+			copy(at(y), at(y+dy))
+		}
+	}
+	oy := m.Dst.Min.Y - t.origin.Y
+	t.rehash(oy/t.Size, (m.Dst.Max.Y-t.origin.Y+t.Size-1)/t.Size, c0, c1)
+	return true
 }
 
 func grow[T any](s []T, n int) []T {

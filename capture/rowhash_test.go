@@ -1,0 +1,184 @@
+package capture
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"testing"
+
+	"assist/protocol"
+)
+
+// sameTiles fails unless got holds the hashes, tile and row, of want.
+func sameTiles(t *testing.T, got, want *Tiles) {
+	t.Helper()
+	if fmt.Sprint(got.Hash) != fmt.Sprint(want.Hash) {
+		t.Fatal("tile hashes differ from hashing the pixels")
+	}
+	if !bytes.Equal(got.rowHash, want.rowHash) {
+		t.Fatal("row hashes differ from hashing the pixels")
+	}
+}
+
+// TestRowHashesFollowPartialHashing: after hashing only a changed band, the
+// row hashes are those of hashing the whole frame again.
+func TestRowHashesFollowPartialHashing(t *testing.T) {
+	img := clone(frame)
+	tiles := HashTiles(img, TileSize, nil)
+	for _, p := range []image.Point{{700, 300}, {1919, 1079}, {0, 0}, {64, 64}} {
+		img.Pix[img.PixOffset(p.X, p.Y)] ^= 0xff
+		tiles = HashTilesIn(img, TileSize, tiles, image.Rectangle{Min: p, Max: p.Add(image.Pt(1, 1))})
+	}
+	sameTiles(t, tiles, HashTiles(img, TileSize, nil))
+}
+
+// TestApplyMoveMatchesHashingThePixels: for a scroll of whole tile columns
+// the hashes ApplyMove derives equal those of the frame the copy was drawn
+// into; any other move is refused and leaves the hashes alone.
+func TestApplyMoveMatchesHashingThePixels(t *testing.T) {
+	sub := frame.SubImage(image.Rect(100, 50, 1800, 1000)).(*image.RGBA) // a monitor: the grid starts at (100, 50)
+	tests := []struct {
+		name string
+		img  *image.RGBA
+		m    Move
+		ok   bool
+	}{
+		{"up a line", frame, Move{Dst: image.Rect(0, 67, 960, 487), Src: image.Pt(0, 80)}, true},
+		{"down three lines", frame, Move{Dst: image.Rect(64, 119, 640, 540), Src: image.Pt(64, 80)}, true},
+		{"to the right edge", frame, Move{Dst: image.Rect(1856, 0, 1920, 1000), Src: image.Pt(1856, 80)}, true},
+		{"whole width, overlapping", frame, Move{Dst: image.Rect(0, 1, 1920, 1080), Src: image.Pt(0, 0)}, true},
+		{"in a monitor", sub, Move{Dst: image.Rect(164, 60, 420, 900), Src: image.Pt(164, 99)}, true},
+		{"monitor's right edge", sub, Move{Dst: image.Rect(1764, 60, 1800, 900), Src: image.Pt(1764, 31+50)}, true},
+		{"off the grid", frame, Move{Dst: image.Rect(40, 67, 900, 487), Src: image.Pt(40, 80)}, false},
+		{"sideways", frame, Move{Dst: image.Rect(64, 64, 640, 128), Src: image.Pt(128, 64)}, false},
+		{"from outside", frame, Move{Dst: image.Rect(0, 0, 64, 100), Src: image.Pt(0, 1000)}, false},
+		{"grid of the whole frame, not the monitor", sub, Move{Dst: image.Rect(128, 60, 384, 900), Src: image.Pt(128, 99)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			img := clone(tt.img)
+			before := HashTiles(img, TileSize, nil)
+			got := &Tiles{}
+			got.CopyFrom(before)
+			if ok := got.ApplyMove(tt.m); ok != tt.ok {
+				t.Fatalf("ApplyMove(%v) = %v, want %v", tt.m, ok, tt.ok)
+			}
+			if !tt.ok {
+				sameTiles(t, got, before)
+				return
+			}
+			if err := protocol.CopyRect(tt.m.Dst, tt.m.Src).Draw(img); err != nil {
+				t.Fatal(err)
+			}
+			sameTiles(t, got, HashTiles(img, TileSize, nil))
+		})
+	}
+}
+
+// TestDetectInFindsScrollsInRowHashes: DetectIn finds a scroll that Detect
+// finds, as a true copy covering at least as many pixels, on whole tile
+// columns where the content beside the scroll allows (so that ApplyMove
+// takes it), and falls back to Detect's answer where it does not.
+func TestDetectInFindsScrollsInRowHashes(t *testing.T) {
+	noisy := clone(photo)
+	copyRect := func(dst, src *image.RGBA, r image.Rectangle) {
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			copy(dst.Pix[dst.PixOffset(r.Min.X, y):dst.PixOffset(r.Max.X, y)], src.Pix[src.PixOffset(r.Min.X, y):src.PixOffset(r.Max.X, y)])
+		}
+	}
+	copyRect(noisy, frame, image.Rect(40, 80, 900, 500)) // text in a window over a photo
+	plain := image.NewRGBA(frame.Rect)                   // the same window on a plain desktop
+	for i := 0; i < len(plain.Pix); i += 4 {
+		plain.Pix[i], plain.Pix[i+1], plain.Pix[i+2], plain.Pix[i+3] = 0x3c, 0x6e, 0xb4, 0xff
+	}
+	copyRect(plain, frame, image.Rect(40, 80, 900, 500))
+	tests := []struct {
+		name        string
+		prev, cur   *image.RGBA
+		onTheGrid   bool
+		wantScrolls bool
+	}{
+		{"text on a plain desktop", plain, scrolled(plain, image.Rect(40, 80, 900, 500), 0, -13, [3]byte{255, 255, 255}), true, true},
+		{"text in a pattern", frame, scrolled(frame, image.Rect(40, 80, 900, 500), 0, -13, [3]byte{255, 255, 255}), false, true},
+		{"whole width", frame, scrolled(frame, image.Rect(0, 64, 1920, 1000), 0, 26, [3]byte{255, 255, 255}), true, true},
+		{"text beside a photo", noisy, scrolled(noisy, image.Rect(40, 80, 900, 500), 0, -13, [3]byte{255, 255, 255}), false, true},
+		{"nothing moved", frame, photo, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pt, ct := HashTiles(tt.prev, TileSize, nil), HashTiles(tt.cur, TileSize, nil)
+			changed, ok := tileBounds(pt, ct)
+			if !ok {
+				t.Fatal("no tile changed")
+			}
+			var d MoveDetector
+			want, wantOK := d.Detect(tt.prev, tt.cur, changed)
+			m, ok := d.DetectIn(tt.prev, tt.cur, pt, ct, changed)
+			if ok != tt.wantScrolls || wantOK != tt.wantScrolls {
+				t.Fatalf("DetectIn found %v (%v), Detect %v (%v); want %v", m, ok, want, wantOK, tt.wantScrolls)
+			}
+			if !ok {
+				return
+			}
+			for y := m.Dst.Min.Y; y < m.Dst.Max.Y; y++ {
+				sy := m.Src.Y + y - m.Dst.Min.Y
+				a := tt.cur.Pix[tt.cur.PixOffset(m.Dst.Min.X, y):tt.cur.PixOffset(m.Dst.Max.X, y)]
+				b := tt.prev.Pix[tt.prev.PixOffset(m.Src.X, sy):tt.prev.PixOffset(m.Src.X+m.Dst.Dx(), sy)]
+				if !bytes.Equal(a, b) {
+					t.Fatalf("move %v: row %d is not a copy", m, y)
+				}
+			}
+			if m.Src.Sub(m.Dst.Min) != want.Src.Sub(want.Dst.Min) || m.Dst.Dx()*m.Dst.Dy() < want.Dst.Dx()*want.Dst.Dy() {
+				t.Fatalf("DetectIn found %v, Detect %v", m, want)
+			}
+			post := &Tiles{}
+			post.CopyFrom(pt)
+			if post.ApplyMove(m) != tt.onTheGrid {
+				t.Fatalf("move %v on the tile grid: %v, want %v", m, !tt.onTheGrid, tt.onTheGrid)
+			}
+		})
+	}
+}
+
+// tileBounds is the bounding box of the tiles that differ, as the agent
+// hands Detect.
+func tileBounds(a, b *Tiles) (image.Rectangle, bool) {
+	var r image.Rectangle
+	for i := range a.Hash {
+		if a.Hash[i] != b.Hash[i] {
+			x, y := i%a.Cols*a.Size, i/a.Cols*a.Size
+			r = r.Union(image.Rect(x, y, min(x+a.Size, a.W), min(y+a.Size, a.H)).Add(a.origin))
+		}
+	}
+	return r, !r.Empty()
+}
+
+func BenchmarkScrollDetect(b *testing.B) {
+	// A 100x40 xterm on a plain desktop, as in make bench's workload.
+	prev := image.NewRGBA(frame.Rect)
+	for i := 0; i < len(prev.Pix); i += 4 {
+		prev.Pix[i], prev.Pix[i+1], prev.Pix[i+2], prev.Pix[i+3] = 0x3c, 0x6e, 0xb4, 0xff
+	}
+	term := image.Rect(40, 40, 640, 560)
+	for y := term.Min.Y; y < term.Max.Y; y++ {
+		copy(prev.Pix[prev.PixOffset(term.Min.X, y):prev.PixOffset(term.Max.X, y)], frame.Pix[frame.PixOffset(term.Min.X, y):])
+	}
+	cur := scrolled(prev, term, 0, -26, [3]byte{255, 255, 255})
+	pt, ct := HashTiles(prev, TileSize, nil), HashTiles(cur, TileSize, nil)
+	changed, _ := tileBounds(pt, ct)
+	var d MoveDetector
+	b.Run("pixels", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok := d.Detect(prev, cur, changed); !ok {
+				b.Fatal("no move")
+			}
+		}
+	})
+	b.Run("row hashes", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok := d.DetectIn(prev, cur, pt, ct, changed); !ok {
+				b.Fatal("no move")
+			}
+		}
+	})
+}
