@@ -4,7 +4,6 @@ package capture
 
 import (
 	"bytes"
-	"errors"
 	"image"
 	"image/jpeg"
 )
@@ -16,9 +15,9 @@ const jpegEncoder = "image/jpeg"
 // the standard library (systems without the libjpeg-turbo build: see
 // jpeg_turbo_linux.go).
 func encodeJPEG(img *image.RGBA, r image.Rectangle, quality int) ([]byte, error) {
-	r = r.Intersect(img.Rect)
-	if r.Empty() {
-		return nil, errors.New("empty rectangle")
+	r, err := jpegArea(img, r)
+	if err != nil {
+		return nil, err
 	}
 	var b bytes.Buffer
 	// A sub-image of an *image.RGBA keeps image/jpeg on its fast path.

@@ -57,6 +57,17 @@ func TestJPEGMatchesTheStandardEncoder(t *testing.T) {
 	if _, err := encodeJPEG(photo, image.Rect(5000, 0, 5010, 10), 75); err == nil {
 		t.Error("a rectangle outside the image encoded without an error")
 	}
+	// Wider than JPEG allows: the encoder's own error comes back (libjpeg
+	// reports it from inside the compression, the path that must free its
+	// buffer and not end the process).
+	wide := image.NewRGBA(image.Rect(0, 0, 70000, 1))
+	if _, err := encodeJPEG(wide, wide.Rect, 75); err == nil {
+		t.Error("a 70000-pixel-wide image encoded without an error")
+	}
+	short := &image.RGBA{Pix: make([]byte, 100), Stride: 40, Rect: image.Rect(0, 0, 10, 10)}
+	if _, err := encodeJPEG(short, short.Rect, 75); err == nil {
+		t.Error("an image with too few pixels encoded without an error")
+	}
 }
 
 // decodedPSNR decodes data as the console would and compares it with the

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"errors"
 	"fmt"
 	"image"
 
@@ -26,4 +27,17 @@ func (e *Encoder) jpeg(img *image.RGBA, r image.Rectangle, out protocol.Rect, qu
 	out.Enc = protocol.EncJPEG
 	out.Data = data
 	return out, true, nil
+}
+
+// jpegArea is r within img, checked to be non-empty and backed by img's
+// pixels (the encoders read whole rows of it at img's stride).
+func jpegArea(img *image.RGBA, r image.Rectangle) (image.Rectangle, error) {
+	r = r.Intersect(img.Rect)
+	if r.Empty() {
+		return r, errors.New("empty rectangle")
+	}
+	if img.Stride < 4*img.Rect.Dx() || img.PixOffset(r.Min.X, r.Max.Y-1)+4*r.Dx() > len(img.Pix) {
+		return r, fmt.Errorf("image of %v has %d bytes at stride %d", img.Rect, len(img.Pix), img.Stride)
+	}
+	return r, nil
 }
