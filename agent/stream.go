@@ -432,6 +432,9 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 		for _, pl := range plans {
 			pl.p.view.tracker.Reset()
 		}
+		// A move may have been drawn into prev, which prevTiles no
+		// longer describes: start move detection afresh.
+		ar.prev = nil
 		return
 	}
 	for _, pl := range plans {

@@ -90,9 +90,17 @@ func (d *MoveDetector) tileScroll(pt, ct *Tiles, changed image.Rectangle) (Move,
 	if !ok || c.Dx()*c.Dy() < minMoveArea {
 		return Move{}, false
 	}
-	return d.rowsMoved(c,
+	m, ok := d.rowsMoved(c,
 		func(y int) uint64 { return pt.rowRun(y, c0, c1) },
 		func(y int) uint64 { return ct.rowRun(y, c0, c1) })
+	// The grid widens c by up to a tile above and below, and a scroll
+	// exposes dy rows: a run shorter than the rest was cut by content
+	// that stays put beside the scroll inside its tile columns (icons
+	// left of a window). The pixel search then finds the whole scroll.
+	if ok && m.Dst.Dy() < c.Dy()-2*ct.Size-abs(m.Src.Y-m.Dst.Min.Y) {
+		return Move{}, false
+	}
+	return m, ok
 }
 
 // ChangedBounds shrinks r to the pixels that differ between a and b (false

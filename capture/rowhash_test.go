@@ -92,6 +92,10 @@ func TestDetectInFindsScrollsInRowHashes(t *testing.T) {
 		plain.Pix[i], plain.Pix[i+1], plain.Pix[i+2], plain.Pix[i+3] = 0x3c, 0x6e, 0xb4, 0xff
 	}
 	copyRect(plain, frame, image.Rect(40, 80, 900, 500))
+	icons := clone(plain) // and with desktop icons left of it
+	for _, y := range []int{100, 200, 300, 400} {
+		copyRect(icons, photo, image.Rect(4, y, 36, y+32))
+	}
 	tests := []struct {
 		name        string
 		prev, cur   *image.RGBA
@@ -99,6 +103,7 @@ func TestDetectInFindsScrollsInRowHashes(t *testing.T) {
 		wantScrolls bool
 	}{
 		{"text on a plain desktop", plain, scrolled(plain, image.Rect(40, 80, 900, 500), 0, -13, [3]byte{255, 255, 255}), true, true},
+		{"text beside desktop icons", icons, scrolled(icons, image.Rect(40, 80, 900, 500), 0, -13, [3]byte{255, 255, 255}), false, true},
 		{"text in a pattern", frame, scrolled(frame, image.Rect(40, 80, 900, 500), 0, -13, [3]byte{255, 255, 255}), false, true},
 		{"whole width", frame, scrolled(frame, image.Rect(0, 64, 1920, 1000), 0, 26, [3]byte{255, 255, 255}), true, true},
 		{"text beside a photo", noisy, scrolled(noisy, image.Rect(40, 80, 900, 500), 0, -13, [3]byte{255, 255, 255}), false, true},
