@@ -18,6 +18,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -567,7 +569,31 @@ func (v *assistViewer) fidelity(t *testing.T, ctx context.Context, x *xtest.Serv
 
 type vncViewer struct {
 	*RFBClient
-	cmd *exec.Cmd
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when x11vnc has exited
+}
+
+// tailBuffer keeps the last bytes written to it (x11vnc's log), safe for
+// the writer goroutine exec starts and a reader.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if n := len(b.buf); n > 4096 {
+		b.buf = append(b.buf[:0], b.buf[n-4096:]...)
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
 }
 
 func startVNC(t *testing.T, ctx context.Context, x *xtest.Server, cfg RFBConfig) viewer {
@@ -580,20 +606,34 @@ func startVNC(t *testing.T, ctx context.Context, x *xtest.Server, cfg RFBConfig)
 	cmd := exec.Command("x11vnc", "-display", x.Display, "-rfbport", strconv.Itoa(port), "-localhost",
 		"-nopw", "-forever", "-shared", "-quiet")
 	cmd.Env = x.Env()
+	var log tailBuffer
+	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	v := &vncViewer{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		defer close(v.exited)
+		cmd.Wait()
+	}()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		c, err := DialRFB(ctx, addr, cfg)
 		if err == nil {
-			return &vncViewer{RFBClient: c, cmd: cmd}
+			v.RFBClient = c
+			return v
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("x11vnc never accepted a connection: %v", err)
+			v.stop()
+			t.Fatalf("x11vnc never accepted a connection: %v\n%s", err, log.String())
+		case <-v.exited:
+			// "shmget: No space left on device": the system's shared
+			// memory segments ran out (ipcs -m; a killed x11vnc leaves
+			// its segments behind).
+			t.Fatalf("x11vnc exited before accepting a connection: %s\n%s", cmd.ProcessState, log.String())
 		case <-tick.C:
 		}
 	}
@@ -603,8 +643,23 @@ func (v *vncViewer) Pid() int { return v.cmd.Process.Pid }
 
 func (v *vncViewer) Close() {
 	v.RFBClient.Close()
-	v.cmd.Process.Kill()
-	v.cmd.Wait()
+	v.stop()
+}
+
+// stop ends x11vnc with SIGTERM, on which it removes its shared memory
+// segments (about 60 of them; a SIGKILL leaves them to fill the system's
+// table, after which no x11vnc, and no MIT-SHM client, can start), and
+// kills it if it has not gone after a few seconds.
+func (v *vncViewer) stop() {
+	v.cmd.Process.Signal(syscall.SIGTERM)
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case <-v.exited:
+	case <-t.C:
+		v.cmd.Process.Kill()
+		<-v.exited
+	}
 }
 
 // --- /proc ---
