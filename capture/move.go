@@ -33,6 +33,7 @@ type MoveDetector struct {
 	prevRows, curRows []uint64
 	seen              map[uint64]int32 // prev row hash -> row, or -1 when it repeats
 	votes             map[image.Point]int
+	bestVotes         int // rows that agreed on the last vertical search's best shift
 }
 
 // Detect looks for the largest block of changed (the bounding box of the
@@ -41,6 +42,14 @@ type MoveDetector struct {
 // (a window moving). prev and cur must have the same bounds. A found move's
 // destination lies inside changed and matches prev's source exactly.
 func (d *MoveDetector) Detect(prev, cur *image.RGBA, changed image.Rectangle) (Move, bool) {
+	return d.detect(prev, cur, changed, image.Rectangle{})
+}
+
+// detect is Detect; a vertical search over the pixels is skipped when the
+// exact change spans the columns of noVotes, where one over row hashes
+// already found no row that moved (rows beyond the change only add
+// candidates).
+func (d *MoveDetector) detect(prev, cur *image.RGBA, changed, noVotes image.Rectangle) (Move, bool) {
 	b := cur.Bounds()
 	if prev.Bounds() != b {
 		return Move{}, false
@@ -49,8 +58,10 @@ func (d *MoveDetector) Detect(prev, cur *image.RGBA, changed image.Rectangle) (M
 	if !ok || c.Dx()*c.Dy() < minMoveArea {
 		return Move{}, false
 	}
-	if m, ok := d.vertical(prev, cur, c); ok {
-		return m, true
+	if c.Min.X != noVotes.Min.X || c.Max.X != noVotes.Max.X || !c.In(noVotes) {
+		if m, ok := d.vertical(prev, cur, c); ok {
+			return m, true
+		}
 	}
 	if c.Dx()*c.Dy() <= maxSearchArea {
 		return d.anywhere(prev, cur, c)
@@ -64,23 +75,26 @@ func (d *MoveDetector) Detect(prev, cur *image.RGBA, changed image.Rectangle) (M
 // pixels, then falls back to Detect. A move it finds that way spans whole
 // tile columns, so Tiles.ApplyMove can update hashes for it.
 func (d *MoveDetector) DetectIn(prev, cur *image.RGBA, pt, ct *Tiles, changed image.Rectangle) (Move, bool) {
-	if m, ok := d.tileScroll(pt, ct, changed); ok {
+	m, ok, noVotes := d.tileScroll(pt, ct, changed)
+	if ok {
 		return m, true
 	}
-	return d.Detect(prev, cur, changed)
+	// A new picture (a photo opened, a page loaded) moved nothing: its
+	// rows were all searched for already.
+	return d.detect(prev, cur, changed, noVotes)
 }
 
 // tileScroll is the vertical search over whole tile columns, from row
-// hashes.
-func (d *MoveDetector) tileScroll(pt, ct *Tiles, changed image.Rectangle) (Move, bool) {
+// hashes. When no row of the searched area moved, noVotes is that area.
+func (d *MoveDetector) tileScroll(pt, ct *Tiles, changed image.Rectangle) (_ Move, _ bool, noVotes image.Rectangle) {
 	if pt == nil || ct == nil || pt.W != ct.W || pt.H != ct.H || pt.Size != ct.Size || pt.origin != ct.origin ||
 		len(pt.rowHash) != pt.Cols*pt.H*8 || len(ct.rowHash) != len(pt.rowHash) {
-		return Move{}, false
+		return Move{}, false, image.Rectangle{}
 	}
 	b := image.Rect(0, 0, ct.W, ct.H).Add(ct.origin)
 	c := changed.Intersect(b)
 	if c.Empty() {
-		return Move{}, false
+		return Move{}, false, image.Rectangle{}
 	}
 	// Widen to the tile grid (changed is usually on it already).
 	x0 := ct.origin.X + (c.Min.X-ct.origin.X)/ct.Size*ct.Size
@@ -88,19 +102,22 @@ func (d *MoveDetector) tileScroll(pt, ct *Tiles, changed image.Rectangle) (Move,
 	c.Min.X, c.Max.X = x0, x1
 	c0, c1, ok := ct.columns(c)
 	if !ok || c.Dx()*c.Dy() < minMoveArea {
-		return Move{}, false
+		return Move{}, false, image.Rectangle{}
 	}
 	m, ok := d.rowsMoved(c,
 		func(y int) uint64 { return pt.rowRun(y, c0, c1) },
 		func(y int) uint64 { return ct.rowRun(y, c0, c1) })
+	if d.bestVotes < 2 {
+		return Move{}, false, c
+	}
 	// The grid widens c by up to a tile above and below, and a scroll
 	// exposes dy rows: a run shorter than the rest was cut by content
 	// that stays put beside the scroll inside its tile columns (icons
 	// left of a window). The pixel search then finds the whole scroll.
 	if ok && m.Dst.Dy() < c.Dy()-2*ct.Size-abs(m.Src.Y-m.Dst.Min.Y) {
-		return Move{}, false
+		return Move{}, false, image.Rectangle{}
 	}
-	return m, ok
+	return m, ok, image.Rectangle{}
 }
 
 // ChangedBounds shrinks r to the pixels that differ between a and b (false
@@ -178,6 +195,7 @@ func (d *MoveDetector) rowsMoved(c image.Rectangle, prevRow, curRow func(y int) 
 			best, n = dy, v
 		}
 	}
+	d.bestVotes = n
 	if n < 2 {
 		return Move{}, false
 	}

@@ -187,3 +187,26 @@ func BenchmarkScrollDetect(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkNewPictureDetect: a full-screen photo replaces the desktop;
+// nothing moved. DetectIn's row-hash search rules out a scroll, so only the
+// 2-D search's probes remain.
+func BenchmarkNewPictureDetect(b *testing.B) {
+	pt, ct := HashTiles(frame, TileSize, nil), HashTiles(photo, TileSize, nil)
+	changed, _ := tileBounds(pt, ct)
+	var d MoveDetector
+	b.Run("pixels", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok := d.Detect(frame, photo, changed); ok {
+				b.Fatal("a move in a new picture")
+			}
+		}
+	})
+	b.Run("row hashes", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok := d.DetectIn(frame, photo, pt, ct, changed); ok {
+				b.Fatal("a move in a new picture")
+			}
+		}
+	})
+}
