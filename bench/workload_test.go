@@ -608,6 +608,7 @@ func startVNC(t *testing.T, ctx context.Context, x *xtest.Server, cfg RFBConfig)
 	cmd.Env = x.Env()
 	var log tailBuffer
 	cmd.Stdout, cmd.Stderr = &log, &log
+	cmd.WaitDelay = 2 * time.Second // a child holding the pipe must not keep Wait waiting
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ package capture
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/jpeg"
 )
@@ -13,16 +14,26 @@ const jpegEncoder = "image/jpeg"
 
 // encodeJPEG compresses img inside r (alpha ignored) at quality 1-100 with
 // the standard library (systems without the libjpeg-turbo build: see
-// jpeg_turbo_linux.go).
+// jpeg_turbo_linux.go), and fails when the JPEG outgrows what a screen
+// message can carry.
 func encodeJPEG(img *image.RGBA, r image.Rectangle, quality int) ([]byte, error) {
+	return encodeJPEGSized(img, r, quality, 0, maxRectSize)
+}
+
+// encodeJPEGSized is encodeJPEG with the output buffer's initial size (0:
+// the encoder's choice) and limit.
+func encodeJPEGSized(img *image.RGBA, r image.Rectangle, quality, initial, limit int) ([]byte, error) {
 	r, err := jpegArea(img, r)
 	if err != nil {
 		return nil, err
 	}
-	var b bytes.Buffer
+	b := bytes.NewBuffer(make([]byte, 0, max(initial, 0)))
 	// A sub-image of an *image.RGBA keeps image/jpeg on its fast path.
-	if err := jpeg.Encode(&b, img.SubImage(r), &jpeg.Options{Quality: min(max(quality, 1), 100)}); err != nil {
+	if err := jpeg.Encode(b, img.SubImage(r), &jpeg.Options{Quality: min(max(quality, 1), 100)}); err != nil {
 		return nil, err
+	}
+	if b.Len() > limit {
+		return nil, fmt.Errorf("the JPEG grew past %d bytes", limit)
 	}
 	return b.Bytes(), nil
 }

@@ -30,11 +30,11 @@ func TestJPEGMatchesTheStandardEncoder(t *testing.T) {
 		{image.Rect(0, 0, 320, 64), 100},
 	} {
 		t.Run(fmt.Sprintf("%v@q%d", tc.r, tc.q), func(t *testing.T) {
-			got, err := encodeJPEG(photo, tc.r, tc.q)
+			got, err := encodeJPEGSized(photo, tc.r, tc.q, 0, 1<<30)
 			if err != nil {
 				t.Fatal(err)
 			}
-			again, err := encodeJPEG(photo, tc.r, tc.q)
+			again, err := encodeJPEGSized(photo, tc.r, tc.q, 0, 1<<30)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,6 +64,24 @@ func TestJPEGMatchesTheStandardEncoder(t *testing.T) {
 	if _, err := encodeJPEG(wide, wide.Rect, 75); err == nil {
 		t.Error("a 70000-pixel-wide image encoded without an error")
 	}
+	// Growing the buffer from a few bytes gives the same JPEG; running out
+	// of room after growing it is an error, as often as it happens; and
+	// what a screen message cannot carry is not finished.
+	want, err := encodeJPEGSized(photo, image.Rect(0, 0, 640, 480), 90, 0, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := encodeJPEGSized(photo, image.Rect(0, 0, 640, 480), 90, 64, 1<<30); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("grown from 64 bytes: %d bytes, %v; want the %d of the default buffer", len(got), err, len(want))
+	}
+	for range 100 {
+		if _, err := encodeJPEGSized(photo, image.Rect(0, 0, 640, 480), 90, 64, len(want)/2); err == nil {
+			t.Fatalf("a %d-byte JPEG fit in %d bytes", len(want), len(want)/2)
+		}
+	}
+	if got, err := encodeJPEG(photo, photo.Rect, 90); err == nil {
+		t.Errorf("a %d-byte JPEG of the whole photo encoded within the %d-byte limit of a screen message", len(got), maxRectSize)
+	}
 	short := &image.RGBA{Pix: make([]byte, 100), Stride: 40, Rect: image.Rect(0, 0, 10, 10)}
 	if _, err := encodeJPEG(short, short.Rect, 75); err == nil {
 		t.Error("an image with too few pixels encoded without an error")
@@ -90,7 +108,7 @@ func BenchmarkJPEG1080p(b *testing.B) {
 	b.Run(jpegEncoder, func(b *testing.B) {
 		b.SetBytes(int64(len(photo.Pix)))
 		for b.Loop() {
-			if _, err := encodeJPEG(photo, photo.Rect, 75); err != nil {
+			if _, err := encodeJPEGSized(photo, photo.Rect, 75, 0, 1<<30); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -42,14 +42,25 @@ type MoveDetector struct {
 // (a window moving). prev and cur must have the same bounds. A found move's
 // destination lies inside changed and matches prev's source exactly.
 func (d *MoveDetector) Detect(prev, cur *image.RGBA, changed image.Rectangle) (Move, bool) {
-	return d.detect(prev, cur, changed, image.Rectangle{})
+	return d.detect(prev, cur, changed, rowSearch{})
 }
 
-// detect is Detect; a vertical search over the pixels is skipped when the
-// exact change spans the columns of noVotes, where one over row hashes
-// already found no row that moved (rows beyond the change only add
-// candidates).
-func (d *MoveDetector) detect(prev, cur *image.RGBA, changed, noVotes image.Rectangle) (Move, bool) {
+// rowSearch is what a vertical search over tile row hashes (tileScroll)
+// learnt about whole tile columns.
+type rowSearch struct {
+	area  image.Rectangle // the rows and columns searched; empty: no search
+	agree bool            // at least two rows agreed on one shift
+	move  Move            // the longest run of rows under that shift
+	ok    bool            // move is long enough to be worth a copy
+	whole bool            // and as long as the area allows: a whole scroll
+}
+
+// detect is Detect, told what a search over row hashes found. Over the
+// columns of the exact change the pixel search would come to the same
+// shift (rows outside the exact change did not change, so they cast no
+// vote) and a run no longer than the one the hashes found over more rows:
+// then it is not run again.
+func (d *MoveDetector) detect(prev, cur *image.RGBA, changed image.Rectangle, rs rowSearch) (Move, bool) {
 	b := cur.Bounds()
 	if prev.Bounds() != b {
 		return Move{}, false
@@ -58,7 +69,13 @@ func (d *MoveDetector) detect(prev, cur *image.RGBA, changed, noVotes image.Rect
 	if !ok || c.Dx()*c.Dy() < minMoveArea {
 		return Move{}, false
 	}
-	if c.Min.X != noVotes.Min.X || c.Max.X != noVotes.Max.X || !c.In(noVotes) {
+	sameColumns := !rs.area.Empty() && c.Min.X == rs.area.Min.X && c.Max.X == rs.area.Max.X
+	switch {
+	case sameColumns && rs.ok:
+		return rs.move, true
+	case sameColumns && !rs.agree:
+		// A new picture (a photo opened, a page loaded): nothing scrolled.
+	default:
 		if m, ok := d.vertical(prev, cur, c); ok {
 			return m, true
 		}
@@ -72,29 +89,28 @@ func (d *MoveDetector) detect(prev, cur *image.RGBA, changed, noVotes image.Rect
 // DetectIn is Detect given the tile hashes of both frames (HashTiles or
 // HashTilesIn, kept up to date): it first looks for a vertical scroll of
 // changed's whole tile columns in the tiles' row hashes, which reads no
-// pixels, then falls back to Detect. A move it finds that way spans whole
-// tile columns, so Tiles.ApplyMove can update hashes for it.
+// pixels, and searches the pixels only where that cannot answer. A move
+// found in the row hashes spans whole tile columns, so Tiles.ApplyMove can
+// update hashes for it.
 func (d *MoveDetector) DetectIn(prev, cur *image.RGBA, pt, ct *Tiles, changed image.Rectangle) (Move, bool) {
-	m, ok, noVotes := d.tileScroll(pt, ct, changed)
-	if ok {
-		return m, true
+	rs := d.tileScroll(pt, ct, changed)
+	if rs.whole {
+		return rs.move, true
 	}
-	// A new picture (a photo opened, a page loaded) moved nothing: its
-	// rows were all searched for already.
-	return d.detect(prev, cur, changed, noVotes)
+	return d.detect(prev, cur, changed, rs)
 }
 
 // tileScroll is the vertical search over whole tile columns, from row
-// hashes. When no row of the searched area moved, noVotes is that area.
-func (d *MoveDetector) tileScroll(pt, ct *Tiles, changed image.Rectangle) (_ Move, _ bool, noVotes image.Rectangle) {
+// hashes.
+func (d *MoveDetector) tileScroll(pt, ct *Tiles, changed image.Rectangle) rowSearch {
 	if pt == nil || ct == nil || pt.W != ct.W || pt.H != ct.H || pt.Size != ct.Size || pt.origin != ct.origin ||
 		len(pt.rowHash) != pt.Cols*pt.H*8 || len(ct.rowHash) != len(pt.rowHash) {
-		return Move{}, false, image.Rectangle{}
+		return rowSearch{}
 	}
 	b := image.Rect(0, 0, ct.W, ct.H).Add(ct.origin)
 	c := changed.Intersect(b)
 	if c.Empty() {
-		return Move{}, false, image.Rectangle{}
+		return rowSearch{}
 	}
 	// Widen to the tile grid (changed is usually on it already).
 	x0 := ct.origin.X + (c.Min.X-ct.origin.X)/ct.Size*ct.Size
@@ -102,22 +118,20 @@ func (d *MoveDetector) tileScroll(pt, ct *Tiles, changed image.Rectangle) (_ Mov
 	c.Min.X, c.Max.X = x0, x1
 	c0, c1, ok := ct.columns(c)
 	if !ok || c.Dx()*c.Dy() < minMoveArea {
-		return Move{}, false, image.Rectangle{}
+		return rowSearch{}
 	}
 	m, ok := d.rowsMoved(c,
 		func(y int) uint64 { return pt.rowRun(y, c0, c1) },
 		func(y int) uint64 { return ct.rowRun(y, c0, c1) })
-	if d.bestVotes < 2 {
-		return Move{}, false, c
-	}
-	// The grid widens c by up to a tile above and below, and a scroll
-	// exposes dy rows: a run shorter than the rest was cut by content
-	// that stays put beside the scroll inside its tile columns (icons
-	// left of a window). The pixel search then finds the whole scroll.
-	if ok && m.Dst.Dy() < c.Dy()-2*ct.Size-abs(m.Src.Y-m.Dst.Min.Y) {
-		return Move{}, false, image.Rectangle{}
-	}
-	return m, ok, image.Rectangle{}
+	rs := rowSearch{area: c, agree: d.bestVotes >= 2, move: m, ok: ok}
+	// changed is on the tile grid, up to a tile taller than the change
+	// above and below, and a scroll exposes dy rows. A run shorter than
+	// that was cut by something: content that stays put beside the scroll
+	// inside its tile columns (icons left of a window: the pixel search
+	// over the exact columns finds all of the scroll) or a change inside
+	// it (a scrollbar's thumb, a cursor line: it finds the same run).
+	rs.whole = ok && m.Dst.Dy() >= c.Dy()-2*ct.Size-abs(m.Src.Y-m.Dst.Min.Y)
+	return rs
 }
 
 // ChangedBounds shrinks r to the pixels that differ between a and b (false

@@ -78,7 +78,7 @@ func TestApplyMoveMatchesHashingThePixels(t *testing.T) {
 // TestDetectInFindsScrollsInRowHashes: DetectIn finds a scroll that Detect
 // finds, as a true copy covering at least as many pixels, on whole tile
 // columns where the content beside the scroll allows (so that ApplyMove
-// takes it), and falls back to Detect's answer where it does not.
+// takes it), and finds what Detect finds where it does not.
 func TestDetectInFindsScrollsInRowHashes(t *testing.T) {
 	noisy := clone(photo)
 	copyRect := func(dst, src *image.RGBA, r image.Rectangle) {
@@ -96,6 +96,22 @@ func TestDetectInFindsScrollsInRowHashes(t *testing.T) {
 	for _, y := range []int{100, 200, 300, 400} {
 		copyRect(icons, photo, image.Rect(4, y, 36, y+32))
 	}
+	// A page scrolls under a scrollbar whose thumb moves down.
+	thumb := func(img *image.RGBA, y int) *image.RGBA {
+		out := clone(img)
+		for yy := 64; yy < 1000; yy++ {
+			for x := 1904; x < 1920; x++ {
+				o := out.PixOffset(x, yy)
+				out.Pix[o], out.Pix[o+1], out.Pix[o+2] = 0xe0, 0xe0, 0xe0
+				if yy >= y && yy < y+120 {
+					out.Pix[o], out.Pix[o+1], out.Pix[o+2] = 0x60, 0x60, 0x60
+				}
+			}
+		}
+		return out
+	}
+	page := thumb(frame, 200)
+	pageScrolled := thumb(scrolled(frame, image.Rect(0, 64, 1920, 1000), 0, -26, [3]byte{255, 255, 255}), 230)
 	tests := []struct {
 		name        string
 		prev, cur   *image.RGBA
@@ -106,6 +122,7 @@ func TestDetectInFindsScrollsInRowHashes(t *testing.T) {
 		{"text beside desktop icons", icons, scrolled(icons, image.Rect(40, 80, 900, 500), 0, -13, [3]byte{255, 255, 255}), false, true},
 		{"text in a pattern", frame, scrolled(frame, image.Rect(40, 80, 900, 500), 0, -13, [3]byte{255, 255, 255}), false, true},
 		{"whole width", frame, scrolled(frame, image.Rect(0, 64, 1920, 1000), 0, 26, [3]byte{255, 255, 255}), true, true},
+		{"under a moving scrollbar thumb", page, pageScrolled, true, true},
 		{"text beside a photo", noisy, scrolled(noisy, image.Rect(40, 80, 900, 500), 0, -13, [3]byte{255, 255, 255}), false, true},
 		{"nothing moved", frame, photo, false, false},
 	}
