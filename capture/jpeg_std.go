@@ -9,19 +9,13 @@ import (
 	"image/jpeg"
 )
 
-// jpegEncoder names the encoder in benchmarks and logs.
+// jpegEncoder names the encoder in benchmarks and tests.
 const jpegEncoder = "image/jpeg"
 
-// encodeJPEG compresses img inside r (alpha ignored) at quality 1-100 with
-// the standard library (systems without the libjpeg-turbo build: see
-// jpeg_turbo_linux.go), and fails when the JPEG outgrows what a screen
-// message can carry.
-func encodeJPEG(img *image.RGBA, r image.Rectangle, quality int) ([]byte, error) {
-	return encodeJPEGSized(img, r, quality, 0, maxRectSize)
-}
-
-// encodeJPEGSized is encodeJPEG with the output buffer's initial size (0:
-// the encoder's choice) and limit.
+// encodeJPEGSized compresses img inside r (alpha ignored) at quality 1-100
+// with the standard library (systems without the libjpeg-turbo build: see
+// jpeg_turbo_linux.go), into a buffer of initial bytes (0: the encoder's
+// choice), and fails when the JPEG outgrows limit.
 func encodeJPEGSized(img *image.RGBA, r image.Rectangle, quality, initial, limit int) ([]byte, error) {
 	r, err := jpegArea(img, r)
 	if err != nil {

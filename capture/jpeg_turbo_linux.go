@@ -138,22 +138,16 @@ import (
 	"unsafe"
 )
 
-// jpegEncoder names the encoder in benchmarks and logs.
+// jpegEncoder names the encoder in benchmarks and tests.
 const jpegEncoder = "libjpeg-turbo"
 
-// encodeJPEG compresses img inside r (alpha ignored) at quality 1-100 with
-// libjpeg-turbo, linked statically: its SIMD code is 9 times faster than
-// image/jpeg for the same bytes (a 1080p photo: 3.6 ms against 34 ms here),
-// with the same quantisation tables, quality scale, 4:2:0 chroma and
+// encodeJPEGSized compresses img inside r (alpha ignored) at quality 1-100
+// with libjpeg-turbo, linked statically: its SIMD code is 9 times faster
+// than image/jpeg for the same bytes (a 1080p photo: 3.6 ms against 34 ms
+// here), with the same quantisation tables, quality scale, 4:2:0 chroma and
 // standard Huffman tables, so the output is interchangeable. It reads the
-// RGBA rows in place, and stops with an error once the JPEG outgrows what
-// a screen message can carry.
-func encodeJPEG(img *image.RGBA, r image.Rectangle, quality int) ([]byte, error) {
-	return encodeJPEGSized(img, r, quality, 0, maxRectSize)
-}
-
-// encodeJPEGSized is encodeJPEG with the output buffer's initial size (0:
-// one that fits most pictures) and limit.
+// RGBA rows in place, into a buffer of initial bytes (0: one that fits most
+// pictures), and stops with an error once the JPEG outgrows limit.
 func encodeJPEGSized(img *image.RGBA, r image.Rectangle, quality, initial, limit int) ([]byte, error) {
 	r, err := jpegArea(img, r) // C reads the rows unchecked
 	if err != nil {

@@ -29,6 +29,13 @@ func (e *Encoder) jpeg(img *image.RGBA, r image.Rectangle, out protocol.Rect, qu
 	return out, true, nil
 }
 
+// encodeJPEG compresses img inside r at quality 1-100 with the platform's
+// encoder (encodeJPEGSized), failing once the JPEG outgrows what a screen
+// message can carry: a larger one is split into tiles anyway.
+func encodeJPEG(img *image.RGBA, r image.Rectangle, quality int) ([]byte, error) {
+	return encodeJPEGSized(img, r, quality, 0, maxRectSize)
+}
+
 // jpegArea is r within img, checked to be non-empty and backed by img's
 // pixels (the encoders read whole rows of it at img's stride).
 func jpegArea(img *image.RGBA, r image.Rectangle) (image.Rectangle, error) {

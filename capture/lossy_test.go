@@ -212,14 +212,7 @@ func TestMoveDetection(t *testing.T) {
 				return
 			}
 			// Whatever was found must be a true copy.
-			for y := m.Dst.Min.Y; y < m.Dst.Max.Y; y++ {
-				sy := m.Src.Y + y - m.Dst.Min.Y
-				a := tt.cur.Pix[tt.cur.PixOffset(m.Dst.Min.X, y):tt.cur.PixOffset(m.Dst.Max.X, y)]
-				b := tt.prev.Pix[tt.prev.PixOffset(m.Src.X, sy):tt.prev.PixOffset(m.Src.X+m.Dst.Dx(), sy)]
-				if string(a) != string(b) {
-					t.Fatalf("move %v: row %d is not a copy", m, y)
-				}
-			}
+			trueCopy(t, tt.prev, tt.cur, m)
 			// And cover the moved block (the detector may find more when the
 			// edge pixels happen to match).
 			if !tt.want.Dst.Sub(tt.want.Dst.Min).Add(tt.want.Src).Sub(m.Src).Add(m.Dst.Min).In(m.Dst.Union(tt.want.Dst)) ||

@@ -112,12 +112,11 @@ func (d *MoveDetector) tileScroll(pt, ct *Tiles, changed image.Rectangle) rowSea
 	if c.Empty() {
 		return rowSearch{}
 	}
-	// Widen to the tile grid (changed is usually on it already).
-	x0 := ct.origin.X + (c.Min.X-ct.origin.X)/ct.Size*ct.Size
-	x1 := min(ct.origin.X+(c.Max.X-ct.origin.X+ct.Size-1)/ct.Size*ct.Size, b.Max.X)
-	c.Min.X, c.Max.X = x0, x1
-	c0, c1, ok := ct.columns(c)
-	if !ok || c.Dx()*c.Dy() < minMoveArea {
+	// Widen to whole tile columns (changed is usually on the grid already).
+	c0 := (c.Min.X - ct.origin.X) / ct.Size
+	c1 := (c.Max.X - ct.origin.X + ct.Size - 1) / ct.Size
+	c.Min.X, c.Max.X = ct.origin.X+c0*ct.Size, min(ct.origin.X+c1*ct.Size, b.Max.X)
+	if c.Dx()*c.Dy() < minMoveArea {
 		return rowSearch{}
 	}
 	m, ok := d.rowsMoved(c,

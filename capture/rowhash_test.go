@@ -81,20 +81,11 @@ func TestApplyMoveMatchesHashingThePixels(t *testing.T) {
 // takes it), and finds what Detect finds where it does not.
 func TestDetectInFindsScrollsInRowHashes(t *testing.T) {
 	noisy := clone(photo)
-	copyRect := func(dst, src *image.RGBA, r image.Rectangle) {
-		for y := r.Min.Y; y < r.Max.Y; y++ {
-			copy(dst.Pix[dst.PixOffset(r.Min.X, y):dst.PixOffset(r.Max.X, y)], src.Pix[src.PixOffset(r.Min.X, y):src.PixOffset(r.Max.X, y)])
-		}
-	}
-	copyRect(noisy, frame, image.Rect(40, 80, 900, 500)) // text in a window over a photo
-	plain := image.NewRGBA(frame.Rect)                   // the same window on a plain desktop
-	for i := 0; i < len(plain.Pix); i += 4 {
-		plain.Pix[i], plain.Pix[i+1], plain.Pix[i+2], plain.Pix[i+3] = 0x3c, 0x6e, 0xb4, 0xff
-	}
-	copyRect(plain, frame, image.Rect(40, 80, 900, 500))
-	icons := clone(plain) // and with desktop icons left of it
+	paste(noisy, frame, image.Rect(40, 80, 900, 500))       // text in a window over a photo
+	plain := onDesktop(frame, image.Rect(40, 80, 900, 500)) // the same window on a plain desktop
+	icons := clone(plain)                                   // and with desktop icons left of it
 	for _, y := range []int{100, 200, 300, 400} {
-		copyRect(icons, photo, image.Rect(4, y, 36, y+32))
+		paste(icons, photo, image.Rect(4, y, 36, y+32))
 	}
 	// A page scrolls under a scrollbar whose thumb moves down.
 	thumb := func(img *image.RGBA, y int) *image.RGBA {
@@ -142,14 +133,7 @@ func TestDetectInFindsScrollsInRowHashes(t *testing.T) {
 			if !ok {
 				return
 			}
-			for y := m.Dst.Min.Y; y < m.Dst.Max.Y; y++ {
-				sy := m.Src.Y + y - m.Dst.Min.Y
-				a := tt.cur.Pix[tt.cur.PixOffset(m.Dst.Min.X, y):tt.cur.PixOffset(m.Dst.Max.X, y)]
-				b := tt.prev.Pix[tt.prev.PixOffset(m.Src.X, sy):tt.prev.PixOffset(m.Src.X+m.Dst.Dx(), sy)]
-				if !bytes.Equal(a, b) {
-					t.Fatalf("move %v: row %d is not a copy", m, y)
-				}
-			}
+			trueCopy(t, tt.prev, tt.cur, m)
 			if m.Src.Sub(m.Dst.Min) != want.Src.Sub(want.Dst.Min) || m.Dst.Dx()*m.Dst.Dy() < want.Dst.Dx()*want.Dst.Dy() {
 				t.Fatalf("DetectIn found %v, Detect %v", m, want)
 			}
@@ -159,6 +143,37 @@ func TestDetectInFindsScrollsInRowHashes(t *testing.T) {
 				t.Fatalf("move %v on the tile grid: %v, want %v", m, !tt.onTheGrid, tt.onTheGrid)
 			}
 		})
+	}
+}
+
+// paste copies src inside r into dst.
+func paste(dst, src *image.RGBA, r image.Rectangle) {
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		copy(dst.Pix[dst.PixOffset(r.Min.X, y):dst.PixOffset(r.Max.X, y)], src.Pix[src.PixOffset(r.Min.X, y):src.PixOffset(r.Max.X, y)])
+	}
+}
+
+// onDesktop is a plain desktop in one colour with src inside r on it (a
+// window).
+func onDesktop(src *image.RGBA, r image.Rectangle) *image.RGBA {
+	img := image.NewRGBA(src.Rect)
+	for i := 0; i < len(img.Pix); i += 4 {
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = 0x3c, 0x6e, 0xb4, 0xff
+	}
+	paste(img, src, r)
+	return img
+}
+
+// trueCopy fails unless cur's pixels inside m.Dst are prev's at m.Src.
+func trueCopy(t *testing.T, prev, cur *image.RGBA, m Move) {
+	t.Helper()
+	for y := m.Dst.Min.Y; y < m.Dst.Max.Y; y++ {
+		sy := m.Src.Y + y - m.Dst.Min.Y
+		a := cur.Pix[cur.PixOffset(m.Dst.Min.X, y):cur.PixOffset(m.Dst.Max.X, y)]
+		b := prev.Pix[prev.PixOffset(m.Src.X, sy):prev.PixOffset(m.Src.X+m.Dst.Dx(), sy)]
+		if !bytes.Equal(a, b) {
+			t.Fatalf("move %v: row %d is not a copy", m, y)
+		}
 	}
 }
 
@@ -177,14 +192,8 @@ func tileBounds(a, b *Tiles) (image.Rectangle, bool) {
 
 func BenchmarkScrollDetect(b *testing.B) {
 	// A 100x40 xterm on a plain desktop, as in make bench's workload.
-	prev := image.NewRGBA(frame.Rect)
-	for i := 0; i < len(prev.Pix); i += 4 {
-		prev.Pix[i], prev.Pix[i+1], prev.Pix[i+2], prev.Pix[i+3] = 0x3c, 0x6e, 0xb4, 0xff
-	}
 	term := image.Rect(40, 40, 640, 560)
-	for y := term.Min.Y; y < term.Max.Y; y++ {
-		copy(prev.Pix[prev.PixOffset(term.Min.X, y):prev.PixOffset(term.Max.X, y)], frame.Pix[frame.PixOffset(term.Min.X, y):])
-	}
+	prev := onDesktop(frame, term)
 	cur := scrolled(prev, term, 0, -26, [3]byte{255, 255, 255})
 	pt, ct := HashTiles(prev, TileSize, nil), HashTiles(cur, TileSize, nil)
 	changed, _ := tileBounds(pt, ct)
