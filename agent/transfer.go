@@ -247,9 +247,11 @@ func (a *agent) cancelFile(id string) {
 func (a *agent) fileChanged(s transfer.Status) {
 	a.showTransfers()
 	a.files.mu.Lock()
-	// A transfer's last word is final: a progress report still on its way
-	// (the manager's trailing publish) must not announce it running again.
-	if last := a.files.states[s.ID]; last == s.State || (transfer.Status{State: last}).Final() {
+	// Progress repeats the state. (Nothing of a transfer follows its final
+	// status: the transfer package sees to that. A state after one is a new
+	// transfer under the same id, such as an offer resumed after the agent
+	// gave up on it.)
+	if a.files.states[s.ID] == s.State {
 		a.files.mu.Unlock()
 		return
 	}
