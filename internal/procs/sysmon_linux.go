@@ -38,6 +38,12 @@ func SteadySysmon() error {
 		}
 	}
 	env = append(env, "GODEBUG="+p.godebug)
-	err := syscall.Exec("/proc/self/exe", os.Args, env)
+	// The executable by its path, not /proc/self/exe: the process's name
+	// (what ps, top and pgrep show) comes from the name executed.
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("procs: finding the executable to run again: %w", err)
+	}
+	err = syscall.Exec(exe, os.Args, env)
 	return fmt.Errorf("procs: running again with GODEBUG=%s: %w", p.godebug, err)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 )
 
 // childEnv makes the test binary act as a program calling SteadySysmon:
-// it prints its pid, the GODEBUG its runtime started with (from
+// it prints its pid, its name, the GODEBUG its runtime started with (from
 // /proc/self/environ, the environment of the current image) and the
 // GODEBUG its environment holds afterwards.
 const childEnv = "PROCS_TEST_SYSMON_CHILD"
@@ -34,7 +35,8 @@ func TestMain(m *testing.M) {
 			}
 		}
 		now, set := os.LookupEnv("GODEBUG")
-		fmt.Printf("pid=%d start=%q now=%q set=%v\n", pid, start, now, set)
+		comm, _ := os.ReadFile("/proc/self/comm")
+		fmt.Printf("pid=%d comm=%s start=%q now=%q set=%v\n", pid, bytes.TrimSpace(comm), start, now, set)
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
@@ -72,8 +74,11 @@ func TestSteadySysmonRunsTheProgramAgain(t *testing.T) {
 			if err != nil {
 				t.Fatalf("child: %v\n%s", err, out)
 			}
-			// The same process (exec keeps the pid) ran again.
-			want := fmt.Sprintf("pid=%d %s\n", cmd.Process.Pid, tt.want)
+			// The same process (exec keeps the pid) ran again, under the
+			// same name (the kernel keeps 15 bytes of it).
+			comm := filepath.Base(os.Args[0])
+			comm = comm[:min(len(comm), 15)]
+			want := fmt.Sprintf("pid=%d comm=%s %s\n", cmd.Process.Pid, comm, tt.want)
 			if string(out) != want {
 				t.Errorf("child printed\n%s\nwant\n%s", out, want)
 			}
