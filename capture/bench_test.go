@@ -239,3 +239,10 @@ func BenchmarkMoveOf(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkPNGEstimate1080p(b *testing.B) {
+	b.SetBytes(int64(len(photo.Pix)))
+	for b.Loop() {
+		pngEstimate(photo, photo.Bounds())
+	}
+}
