@@ -96,23 +96,6 @@ func BenchmarkEncodeFrame1080p(b *testing.B) {
 	b.ReportMetric(float64(len(rects)), "rects")
 }
 
-func BenchmarkConvert1080p(b *testing.B) {
-	src := make([]byte, 1920*1080*4)
-	dst := make([]byte, len(src))
-	b.Run("bgrx", func(b *testing.B) {
-		b.SetBytes(int64(len(src)))
-		for b.Loop() {
-			bgrxToRGBA(dst, src)
-		}
-	})
-	b.Run("xrgb", func(b *testing.B) {
-		b.SetBytes(int64(len(src)))
-		for b.Loop() {
-			xrgbToRGBA(dst, src)
-		}
-	})
-}
-
 func BenchmarkEncodeAuto(b *testing.B) {
 	for _, bb := range []struct {
 		name string

@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"assist/internal/xgblog"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +10,9 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"assist/internal/pixconv"
+	"assist/internal/xgblog"
 
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/shm"
@@ -330,9 +332,9 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 // convert fills area of s.img from the server's pixels (packed rows of
 // area's width), splitting a large area across two goroutines.
 func (s *x11Source) convert(area image.Rectangle, src []byte) {
-	conv := bgrxToRGBA
+	conv := pixconv.BGRXToRGBA
 	if s.msb {
-		conv = xrgbToRGBA
+		conv = pixconv.XRGBToRGBA
 	}
 	rows := func(y0, y1 int) {
 		if area.Dx() == s.w { // whole rows: one run (the image's stride is 4*w, like the server's)
