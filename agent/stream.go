@@ -147,7 +147,7 @@ func (s *streamer) step(ctx context.Context) time.Duration {
 		}
 		v := p.view
 		q, interval := p.adapt.settings()
-		needs := s.dirty || s.damage == nil || v.frameNo != s.captureNo || !v.tracker.Valid() || v.area != s.areaFor(p)
+		needs := s.dirty || s.damage == nil || s.behind(p)
 		if at, ok := v.tracker.NextRefinement(refineQuiet); ok {
 			if !now.Before(at) {
 				needs = true
@@ -203,7 +203,28 @@ func (s *streamer) step(ctx context.Context) time.Duration {
 		}
 	}
 	s.sendFrame(ready, now)
-	return minWait(wait, time.Millisecond) // look again soon: more may be due
+	// Look again when something is due that no event announces: soon for
+	// a peer whose frame fell short (a failed send restarts its picture),
+	// when it is due for the refinement of what just went out lossy.
+	// Anything else wakes the loop (damage, room on a channel, the pointer
+	// timer): an unconditional look a millisecond after every frame was one
+	// more wake-up of the whole process per update.
+	for _, p := range ready {
+		if s.damage == nil || s.behind(p) {
+			return minWait(wait, time.Millisecond)
+		}
+		if at, ok := p.view.tracker.NextRefinement(refineQuiet); ok {
+			wait = minWait(wait, at.Sub(now))
+		}
+	}
+	return wait
+}
+
+// behind reports whether p lacks the current frame: a capture it has not
+// had, a picture to start again, or another area to watch.
+func (s *streamer) behind(p *peer) bool {
+	v := p.view
+	return v.frameNo != s.captureNo || !v.tracker.Valid() || v.area != s.areaFor(p)
 }
 
 // pointerPoll is the wait before the next pointer poll: moved tells whether
