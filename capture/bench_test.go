@@ -229,3 +229,13 @@ func BenchmarkPNGEstimate1080p(b *testing.B) {
 		pngEstimate(photo, photo.Bounds())
 	}
 }
+
+// BenchmarkPNGEstimateRefinement is one refinement rectangle (5x1 tiles)
+// of a photo, as Settle estimates it.
+func BenchmarkPNGEstimateRefinement(b *testing.B) {
+	r := image.Rect(640, 320, 960, 384)
+	b.SetBytes(int64(4 * r.Dx() * r.Dy()))
+	for b.Loop() {
+		pngEstimate(photo, r)
+	}
+}

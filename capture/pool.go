@@ -302,27 +302,36 @@ func (e *Encoder) Settle(img *image.RGBA, r image.Rectangle, q, shownBytes int) 
 	return better, nil
 }
 
-// pngSamples is about how many pixels pngEstimate reads at most: the
-// entropy of a large area shows as well in evenly spaced rows of it (a
-// full-screen photo: 2.2 -> 0.3 ms, BenchmarkPNGEstimate1080p).
-const pngSamples = 1 << 17
+// pngEstimate reads about one row in four of an area: a refinement's
+// rectangle (at most 5x1 tiles) then costs 16 of its 64 rows, and the
+// entropy shows nearly as well in them (the photo phase of the workload
+// settles ~100 such rectangles per picture). A larger area is read at most
+// pngSamples pixels deep. Each row read lies at a scrambled offset in its
+// block of step rows, so that no line pitch (text, tiles) keeps the rows
+// read on the same scanlines of every line.
+const (
+	pngRowStep = 4
+	pngSamples = 1 << 17
+)
 
 // pngEstimate guesses the bytes of r as a filtered PNG: the order-0
-// entropy of the differences between horizontal neighbours (every other row
-// sampled, fewer in a large area). Text over a gradient scores low (few
-// distinct differences), photo grain high.
+// entropy of the differences between horizontal neighbours in rows spread
+// over r (see pngRowStep). Text over a gradient scores low (few distinct
+// differences), photo grain high.
 func pngEstimate(img *image.RGBA, r image.Rectangle) float64 {
-	step := r.Dx() * r.Dy() / pngSamples
-	if step > 2 {
-		step |= 1 // odd: not in step with text lines or tiles a power of two high
-	}
-	return pngEstimateEvery(img, r, max(2, step))
+	step := max(2, min(pngRowStep, r.Dy()/4), r.Dx()*r.Dy()/pngSamples)
+	return pngEstimateEvery(img, r, step)
 }
 
+// pngEstimateEvery estimates from one row in every step (step 1: all).
 func pngEstimateEvery(img *image.RGBA, r image.Rectangle, step int) float64 {
 	var hist [511]int32
 	n := 0
-	for y := r.Min.Y; y < r.Max.Y; y += step {
+	for k := 0; ; k++ {
+		y := r.Min.Y + k*step + int(uint32(k)*2654435761>>16)%step
+		if y >= r.Max.Y {
+			break
+		}
 		row := img.Pix[img.PixOffset(r.Min.X, y):img.PixOffset(r.Max.X, y)]
 		for i := 4; i < len(row); i += 4 {
 			for c := 0; c < 3; c++ {
