@@ -3,6 +3,7 @@ package procs
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"time"
@@ -38,12 +39,37 @@ func SteadySysmon() error {
 		}
 	}
 	env = append(env, "GODEBUG="+p.godebug)
-	// The executable by its path, not /proc/self/exe: the process's name
-	// (what ps, top and pgrep show) comes from the name executed.
-	exe, err := os.Executable()
+	exe, err := selfPath()
 	if err != nil {
-		return fmt.Errorf("procs: finding the executable to run again: %w", err)
+		return err
 	}
 	err = syscall.Exec(exe, os.Args, env)
 	return fmt.Errorf("procs: running again with GODEBUG=%s: %w", p.godebug, err)
+}
+
+// selfPath is the path this program was started by (os.Args[0], or where
+// the PATH found it) when it still leads to the running executable. The
+// process's name (what ps, top and pgrep show) comes from the name
+// executed: /proc/self/exe would rename it "exe", and os.Executable names
+// the target of a symbolic link. A program whose file was replaced or
+// removed since it started is not run again.
+func selfPath() (string, error) {
+	running, err := os.Stat("/proc/self/exe")
+	if err != nil {
+		return "", fmt.Errorf("procs: the running executable: %w", err)
+	}
+	path := os.Args[0]
+	if !strings.Contains(path, "/") {
+		if path, err = exec.LookPath(path); err != nil {
+			return "", fmt.Errorf("procs: finding the executable to run again: %w", err)
+		}
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("procs: finding the executable to run again: %w", err)
+	}
+	if !os.SameFile(fi, running) {
+		return "", fmt.Errorf("procs: %s is no longer the running executable", path)
+	}
+	return path, nil
 }
