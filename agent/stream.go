@@ -209,12 +209,13 @@ func (s *streamer) step(ctx context.Context) time.Duration {
 	// Anything else wakes the loop (damage, room on a channel, the pointer
 	// timer): an unconditional look a millisecond after every frame was one
 	// more wake-up of the whole process per update.
+	sent := time.Now() // encoding took a while
 	for _, p := range ready {
 		if s.damage == nil || s.behind(p) {
 			return minWait(wait, time.Millisecond)
 		}
 		if at, ok := p.view.tracker.NextRefinement(refineQuiet); ok {
-			wait = minWait(wait, at.Sub(now))
+			wait = minWait(wait, at.Sub(sent))
 		}
 	}
 	return wait

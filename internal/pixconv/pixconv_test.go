@@ -12,6 +12,9 @@ import (
 // around the vector sizes (8 and 32 pixels a round) and slices that start
 // off any alignment.
 func TestConvert(t *testing.T) {
+	if fast(make([]byte, 32), make([]byte, 32), bgrxCtl) == 0 {
+		t.Log("no vector conversion on this machine: only the portable one is tested")
+	}
 	rnd := rand.New(rand.NewPCG(1, 2))
 	tests := []struct {
 		name string
@@ -49,6 +52,13 @@ func TestConvert(t *testing.T) {
 					}
 					if tail := buf[off+4*n:]; !bytes.Equal(tail, []byte{0xa5, 0xa5, 0xa5, 0xa5}) {
 						t.Errorf("wrote past the end: %v", tail)
+					}
+					// In place, as capture converts whole rows in the
+					// shared memory segment.
+					in := append([]byte(nil), src...)
+					tt.conv(in, in)
+					if !bytes.Equal(in, want) {
+						t.Errorf("in place: got  %v\nwant %v", in, want)
 					}
 				})
 			}
