@@ -40,7 +40,10 @@ import (
 //	move      that xterm moves across the screen in 40 steps, 40 ms apart
 //	photo     a full-screen photo appears, goes, and appears again
 //
-// Each phase ends when the viewer has received nothing for settleQuiet.
+// Each phase ends when the viewer has received nothing for settleQuiet
+// (ours: nothing on the screen channel; the control channel's pings and
+// pongs, every second or two, used to put off a phase's end by up to a
+// second now and then).
 //
 // For performance work: ASSIST_BENCH_PHASE=NAME runs only that phase
 // (after connect) and writes no report; ASSIST_BENCH_AGENT_ENV="K=V ..."
@@ -507,7 +510,7 @@ func (v *assistViewer) Bytes() int64 { return v.c.Stats().Bytes["screen"] }
 func (v *assistViewer) Updates() int64 { return v.c.Stats().Updates }
 
 func (v *assistViewer) QuietFor(now time.Time) time.Duration {
-	return now.Sub(v.c.LastMessage())
+	return now.Sub(v.c.LastScreen())
 }
 
 func (v *assistViewer) Pid() int { return v.agent.Process.Pid }

@@ -367,7 +367,9 @@ func (c *Client) onChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
 		current := c.pc == pc
 		c.stats.Bytes[label] += int64(len(m.Data))
 		c.stats.BytesTotal += int64(len(m.Data))
-		c.extra.lastMsg = time.Now()
+		if label == protocol.ChannelScreen {
+			c.extra.lastScreen = time.Now()
+		}
 		c.mu.Unlock()
 		if !current {
 			return

@@ -11,15 +11,15 @@ import (
 
 // screenExtra is what the rep knows beyond the picture's pixels.
 type screenExtra struct {
-	cursor   Cursor
-	quality  protocol.Quality
-	monitors []protocol.MonitorInfo
-	monitor  int
-	refining bool      // the last frame end announced refinement
-	lastMsg  time.Time // when the last data-channel message arrived
-	dec      protocol.Decoder
-	rects    []RectInfo    // since ResetStats, at most maxRectLog
-	changed  chan struct{} // closed and replaced when cursor, quality or monitors change
+	cursor     Cursor
+	quality    protocol.Quality
+	monitors   []protocol.MonitorInfo
+	monitor    int
+	refining   bool      // the last frame end announced refinement
+	lastScreen time.Time // when the last screen-channel message arrived
+	dec        protocol.Decoder
+	rects      []RectInfo    // since ResetStats, at most maxRectLog
+	changed    chan struct{} // closed and replaced when cursor, quality or monitors change
 }
 
 // RectInfo is one rectangle received: where, and how it was encoded.
@@ -171,12 +171,13 @@ func (c *Client) WaitSettled(ctx context.Context) (*image.RGBA, error) {
 	return c.waitPicture(ctx, func(_ *image.RGBA, refining bool) bool { return !refining })
 }
 
-// LastMessage is when the last data-channel message arrived (zero before
-// the first).
-func (c *Client) LastMessage() time.Time {
+// LastScreen is when the last screen-channel message arrived (zero before
+// the first): a settled screen is a quiet screen channel, whatever the
+// control channel carries (pings, pongs).
+func (c *Client) LastScreen() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.extra.lastMsg
+	return c.extra.lastScreen
 }
 
 var encNames = map[byte]string{
