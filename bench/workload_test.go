@@ -824,7 +824,15 @@ func table(results []*passResult) string {
 	for _, r := range results {
 		fmt.Fprintf(&b, " %12.2f", r.CPUSeconds)
 	}
-	fmt.Fprintf(&b, "   (serving process + Xvfb, workload phases)\n%-8s", "updates")
+	fmt.Fprintf(&b, " %8.2f  (serving process + Xvfb, workload phases; ratio: vs the cheapest x11vnc)\n", cpuRatio(results, ""))
+	for _, ph := range phases {
+		fmt.Fprintf(&b, "  %-6s", ph)
+		for _, r := range results {
+			fmt.Fprintf(&b, " %12.2f", r.Phases[ph].CPUSeconds)
+		}
+		fmt.Fprintf(&b, " %8.2f\n", cpuRatio(results, ph))
+	}
+	fmt.Fprintf(&b, "%-8s", "updates")
 	for _, r := range results {
 		var n int64
 		for _, ph := range phases {
@@ -853,6 +861,25 @@ func table(results []*passResult) string {
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// cpuRatio is ours (results[0]) over the cheapest x11vnc pass's CPU
+// seconds, in phase ph or ("") over the workload.
+func cpuRatio(results []*passResult, ph string) float64 {
+	cpu := func(r *passResult) float64 {
+		if ph == "" {
+			return r.CPUSeconds
+		}
+		return r.Phases[ph].CPUSeconds
+	}
+	cheapest := math.Inf(1)
+	for _, r := range results[1:] {
+		cheapest = min(cheapest, cpu(r))
+	}
+	if len(results) < 2 || cheapest <= 0 {
+		return math.NaN()
+	}
+	return cpu(results[0]) / cheapest
 }
 
 func kb(n int64) string { return fmt.Sprintf("%.1f KB", float64(n)/1000) }
