@@ -824,13 +824,13 @@ func table(results []*passResult) string {
 	for _, r := range results {
 		fmt.Fprintf(&b, " %12.2f", r.CPUSeconds)
 	}
-	fmt.Fprintf(&b, " %8.2f  (serving process + Xvfb, workload phases; ratio: vs the cheapest x11vnc)\n", cpuRatio(results, ""))
+	fmt.Fprintf(&b, " %8s  (serving process + Xvfb, workload phases; ratio: vs the cheapest x11vnc)\n", cpuRatio(results, ""))
 	for _, ph := range phases {
 		fmt.Fprintf(&b, "  %-6s", ph)
 		for _, r := range results {
 			fmt.Fprintf(&b, " %12.2f", r.Phases[ph].CPUSeconds)
 		}
-		fmt.Fprintf(&b, " %8.2f\n", cpuRatio(results, ph))
+		fmt.Fprintf(&b, " %8s\n", cpuRatio(results, ph))
 	}
 	fmt.Fprintf(&b, "%-8s", "updates")
 	for _, r := range results {
@@ -864,8 +864,8 @@ func table(results []*passResult) string {
 }
 
 // cpuRatio is ours (results[0]) over the cheapest x11vnc pass's CPU
-// seconds, in phase ph or ("") over the workload.
-func cpuRatio(results []*passResult, ph string) float64 {
+// seconds, in phase ph or ("") over the workload; "-" without one.
+func cpuRatio(results []*passResult, ph string) string {
 	cpu := func(r *passResult) float64 {
 		if ph == "" {
 			return r.CPUSeconds
@@ -877,9 +877,9 @@ func cpuRatio(results []*passResult, ph string) float64 {
 		cheapest = min(cheapest, cpu(r))
 	}
 	if len(results) < 2 || cheapest <= 0 {
-		return math.NaN()
+		return "-"
 	}
-	return cpu(results[0]) / cheapest
+	return fmt.Sprintf("%.2f", cpu(results[0])/cheapest)
 }
 
 func kb(n int64) string { return fmt.Sprintf("%.1f KB", float64(n)/1000) }

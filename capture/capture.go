@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image"
 	"log/slog"
+	"time"
 )
 
 // TileSize is the side of the square tiles the agent hashes and sends.
@@ -83,6 +84,22 @@ type Pointer struct {
 type PointerSource interface {
 	Pointer(ctx context.Context) (Pointer, error)
 }
+
+// PointerWatcher is a PointerSource that tells when to look at the pointer
+// again, so that a resting pointer costs no polling.
+type PointerWatcher interface {
+	// PointerChanged delivers (at most one pending) after the pointer
+	// moved or changed shape; motion at most once per PointerReportEvery.
+	PointerChanged() <-chan struct{}
+	// PointerWatched reports whether PointerChanged still works (false:
+	// poll).
+	PointerWatched() bool
+}
+
+// PointerReportEvery is the shortest interval between two reports of
+// pointer motion (PointerWatcher): the rate a moving pointer is followed
+// at.
+const PointerReportEvery = 25 * time.Millisecond
 
 // Monitor is one monitor of the screen, in screen coordinates.
 type Monitor struct {

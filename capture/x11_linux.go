@@ -58,11 +58,13 @@ func open(display string, log *slog.Logger) (Source, error) {
 	}
 	s := &x11Source{log: log.With("display", display), conn: conn, eventsDone: make(chan struct{})}
 	s.damageCh = make(chan struct{}, 1)
+	s.ptrCh = make(chan struct{}, 1)
 	go s.drainEvents()
 	if err := s.init(); err != nil {
 		s.closeConn()
 		return nil, fmt.Errorf("capture: display %q: %w", display, err)
 	}
+	s.watchPointer(display)
 	return s, nil
 }
 
@@ -436,6 +438,9 @@ func (s *x11Source) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.motion != nil {
+		s.motion.Close()
+	}
 	s.closeConn()
 	if s.seg != nil {
 		// The connection is closed: the server detaches on its own.

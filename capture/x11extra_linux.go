@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"image"
 	"sync/atomic"
+	"time"
+
+	"assist/internal/xmotion"
 
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/damage"
@@ -30,6 +33,11 @@ type extras struct {
 	cursorChanged atomic.Bool // an XFixes CursorNotify arrived
 	cursorSerial  uint32      // guarded by x11Source.mu
 	shapeSent     bool        // guarded by x11Source.mu
+
+	// XInput 2 raw motion (internal/xmotion) and CursorNotify signal ptrCh:
+	// the pointer is looked at when it moved, not polled.
+	motion *xmotion.Watcher
+	ptrCh  chan struct{}
 
 	// The top-level windows are read again only after the server said
 	// that one was created, destroyed, mapped, unmapped, moved, resized or
@@ -125,6 +133,7 @@ func (s *x11Source) onEvent(ev xgb.Event) {
 		}
 	case xfixes.CursorNotifyEvent:
 		s.cursorChanged.Store(true)
+		s.pointerChanged()
 	case xproto.ConfigureNotifyEvent, xproto.MapNotifyEvent, xproto.UnmapNotifyEvent,
 		xproto.CreateNotifyEvent, xproto.DestroyNotifyEvent, xproto.ReparentNotifyEvent,
 		xproto.CirculateNotifyEvent, xproto.GravityNotifyEvent:
@@ -139,6 +148,46 @@ func (s *x11Source) Damage() <-chan struct{} {
 		return nil
 	}
 	return s.damageCh
+}
+
+// watchPointerTimeout bounds the XInput 2 connection's setup.
+const watchPointerTimeout = 5 * time.Second
+
+// watchPointer opens the XInput 2 raw motion watcher; without one the
+// pointer is polled.
+func (s *x11Source) watchPointer(display string) {
+	ctx, cancel := context.WithTimeout(context.Background(), watchPointerTimeout)
+	defer cancel()
+	w, err := xmotion.Open(ctx, display, PointerReportEvery, s.pointerChanged)
+	if err != nil {
+		s.log.Info("capture: no XInput 2 raw motion: the pointer is polled", "err", err)
+		return
+	}
+	s.motion = w
+}
+
+// pointerChanged signals PointerChanged.
+func (s *x11Source) pointerChanged() {
+	select {
+	case s.ptrCh <- struct{}{}:
+	default:
+	}
+}
+
+// PointerChanged implements PointerWatcher.
+func (s *x11Source) PointerChanged() <-chan struct{} { return s.ptrCh }
+
+// PointerWatched implements PointerWatcher: the motion watcher runs.
+func (s *x11Source) PointerWatched() bool {
+	if s.motion == nil {
+		return false
+	}
+	select {
+	case <-s.motion.Done():
+		return false
+	default:
+		return true
+	}
 }
 
 // Pointer implements PointerSource.

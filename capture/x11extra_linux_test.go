@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jezek/xgb/xproto"
+	xt "github.com/jezek/xgb/xtest"
 
 	"assist/internal/xtest"
 )
@@ -73,6 +74,51 @@ func TestPointerApartFromPixels(t *testing.T) {
 			t.Fatal("an unchanged shape was sent again")
 		}
 		samePixels(t, "capture under the pointer vs pattern", capture(t, src), pattern)
+	}
+}
+
+// TestPointerChangedOnMotion: with XInput 2 (Xvfb has it) the source
+// tells when the pointer moved, as a mouse moves it (XTest), and Pointer
+// then reads where it went; after Close it no longer claims to watch.
+func TestPointerChangedOnMotion(t *testing.T) {
+	s := xtest.Start(t, xtest.Size(640, 480))
+	src := openX(t, s, true)
+	if !src.PointerWatched() {
+		t.Fatal("Xvfb has XInput 2, the source does not watch the pointer")
+	}
+	c := s.Conn(t)
+	if err := xt.Init(c); err != nil {
+		t.Fatal(err)
+	}
+	root := xproto.Setup(c).DefaultScreen(c).Root
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, at := range []image.Point{{100, 50}, {333, 222}} {
+		select { // drop a report from before this move
+		case <-src.PointerChanged():
+		default:
+		}
+		if err := xt.FakeInputChecked(c, xproto.MotionNotify, 0, 0, root, int16(at.X), int16(at.Y), 0).Check(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-src.PointerChanged():
+		case <-ctx.Done():
+			t.Fatalf("moving the pointer to %v was never reported", at)
+		}
+		p, err := src.Pointer(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.X != at.X || p.Y != at.Y {
+			t.Fatalf("pointer at %d,%d after the report, want %v", p.X, p.Y, at)
+		}
+	}
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if src.PointerWatched() {
+		t.Error("a closed source still watches the pointer")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jezek/xgb/xproto"
+	xt "github.com/jezek/xgb/xtest"
 
 	"assist/agent"
 	"assist/capture"
@@ -91,7 +92,9 @@ func TestOnlyChangedTilesAreSent(t *testing.T) {
 	}
 }
 
-// TestCursorTravelsApart moves the pointer on a real Xvfb: the rep learns
+// TestCursorTravelsApart moves the pointer on a real Xvfb, as a mouse does
+// (XTest motion, which the agent hears of through XInput 2) and as a
+// program does (a warp, which only its slower poll sees): the rep learns
 // its position and shape, and no pixels are sent for it.
 func TestCursorTravelsApart(t *testing.T) {
 	x := xtest.Start(t, xtest.Size(640, 480))
@@ -104,8 +107,17 @@ func TestCursorTravelsApart(t *testing.T) {
 	conn := x.Conn(t)
 	root := xproto.Setup(conn).DefaultScreen(conn).Root
 	c.ResetStats()
-	for _, at := range []image.Point{{100, 100}, {300, 200}, {639, 479}} {
-		if err := xproto.WarpPointerChecked(conn, 0, root, 0, 0, 0, 0, int16(at.X), int16(at.Y)).Check(); err != nil {
+	if err := xt.Init(conn); err != nil {
+		t.Fatal(err)
+	}
+	for i, at := range []image.Point{{100, 100}, {300, 200}, {639, 479}} {
+		var err error
+		if i < 2 {
+			err = xt.FakeInputChecked(conn, xproto.MotionNotify, 0, 0, root, int16(at.X), int16(at.Y), 0).Check()
+		} else {
+			err = xproto.WarpPointerChecked(conn, 0, root, 0, 0, 0, 0, int16(at.X), int16(at.Y)).Check()
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 		if err := c.WaitScreenState(ctx, func() bool {
