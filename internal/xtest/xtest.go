@@ -9,13 +9,13 @@
 package xtest
 
 import (
-	"assist/internal/xgblog"
 	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"image"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strconv"
@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"assist/internal/xgblog"
 
 	"github.com/jezek/xgb"
 )
@@ -97,7 +99,7 @@ func Start(tb testing.TB, opts ...Option) *Server {
 	}
 	xgblog.Quiet()
 
-	s := &Server{stderr: &syncBuffer{}}
+	s := &Server{}
 	for _, sc := range cfg.screens {
 		if sc.w <= 0 || sc.h <= 0 {
 			tb.Fatalf("xtest: screen size %dx%d", sc.w, sc.h)
@@ -106,8 +108,41 @@ func Start(tb testing.TB, opts ...Option) *Server {
 		s.Width += sc.w
 		s.Height = max(s.Height, sc.h)
 	}
+	size := fmt.Sprintf("%dx%dx24", s.Width, s.Height)
+	for attempt := 1; ; attempt++ {
+		// A display number of our own choosing, not the lowest free one
+		// (-displayfd's pick): tests in parallel start and stop servers all
+		// the time, and a server exiting from display N removes the socket
+		// file /tmp/.X11-unix/XN after a new server may already have taken
+		// N (clients that dial the file then fail to connect).
+		n := displayBase + rand.IntN(displaySpan)
+		err := s.launch(tb, path, n, size)
+		if err == nil {
+			break
+		}
+		if attempt == startAttempts {
+			tb.Fatalf("xtest: %v", err)
+		}
+		tb.Logf("xtest: display :%d: %v; trying another", n, err)
+	}
+	if len(s.Monitors) > 1 {
+		s.setMonitors(tb)
+	}
+	return s
+}
+
+// Display numbers Start picks from, and how many it tries.
+const (
+	displayBase   = 100
+	displaySpan   = 900
+	startAttempts = 5
+)
+
+// launch starts Xvfb on display n and waits until it accepts clients; an
+// error means it did not start there (the display is taken, most often).
+func (s *Server) launch(tb testing.TB, path string, n int, size string) error {
 	// The child gets the pipe's write end as fd 3 (ExtraFiles[0]).
-	args := []string{"-displayfd", "3", "-screen", "0", fmt.Sprintf("%dx%dx24", s.Width, s.Height),
+	args := []string{":" + strconv.Itoa(n), "-displayfd", "3", "-screen", "0", size,
 		"-noreset", "-nolisten", "tcp"}
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -115,11 +150,12 @@ func Start(tb testing.TB, opts ...Option) *Server {
 	}
 	defer r.Close()
 
+	out := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.ExtraFiles = []*os.File{w}
-	cmd.Stdout = s.stderr
-	cmd.Stderr = s.stderr
+	cmd.Stdout = out
+	cmd.Stderr = out
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second // then SIGKILL
@@ -129,34 +165,31 @@ func Start(tb testing.TB, opts ...Option) *Server {
 		tb.Fatalf("xtest: start Xvfb: %v", err)
 	}
 	w.Close() // only the child holds the write end now: EOF means it died
-	s.cmd = cmd
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
-	tb.Cleanup(func() {
-		s.closeConn()
-		cancel()
-		if err := <-waited; err != nil && !isTermination(err) {
-			tb.Logf("xtest: Xvfb %s exited: %v\n%s", s.Display, err, s.stderr)
-		}
-	})
 
 	// -displayfd: Xvfb writes the display number once it accepts clients.
 	if err := r.SetReadDeadline(time.Now().Add(startTimeout)); err != nil {
 		tb.Fatalf("xtest: pipe deadline: %v", err)
 	}
 	line, err := bufio.NewReader(r).ReadString('\n')
+	if err == nil && strings.TrimSpace(line) != strconv.Itoa(n) {
+		err = fmt.Errorf("reported display %q", line)
+	}
 	if err != nil {
-		tb.Fatalf("xtest: Xvfb did not report a display (%v); its output:\n%s", err, s.stderr)
+		cancel()
+		<-waited
+		return fmt.Errorf("Xvfb did not start (%v); its output:\n%s", err, out)
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil {
-		tb.Fatalf("xtest: Xvfb reported display %q: %v", line, err)
-	}
-	s.Display = ":" + strconv.Itoa(n)
-	if len(s.Monitors) > 1 {
-		s.setMonitors(tb)
-	}
-	return s
+	s.cmd, s.stderr, s.Display = cmd, out, ":"+strconv.Itoa(n)
+	tb.Cleanup(func() {
+		s.closeConn()
+		cancel()
+		if err := <-waited; err != nil && !isTermination(err) {
+			tb.Logf("xtest: Xvfb %s exited: %v\n%s", s.Display, err, out)
+		}
+	})
+	return nil
 }
 
 // isTermination reports whether err is Xvfb ending because we asked it to.
