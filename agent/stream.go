@@ -105,11 +105,20 @@ func (a *agent) stream(ctx context.Context) {
 			ptrChanged = watcher.PointerChanged()
 		}
 	}
-	// lookAtPointer sends the pointer and times the next poll.
-	lookAtPointer := func() {
+	// lookAtPointer sends the pointer and times the next poll; polled
+	// tells a poll from a look on the source's report.
+	reported := false // a report came since the last poll
+	lookAtPointer := func(polled bool) {
 		moved := s.sendPointer(ctx, a.openPeers())
 		if watcher != nil && watcher.PointerWatched() {
-			ptrTimer.Reset(pointerWatchedInterval)
+			if polled && moved && !reported {
+				// Moved without a report (a program warps it): follow it
+				// at the full rate while it keeps moving.
+				ptrTimer.Reset(pointerInterval)
+			} else {
+				ptrTimer.Reset(pointerWatchedInterval)
+			}
+			reported = !polled
 			return
 		}
 		// Poll fast while the pointer moves, slowly while it rests.
@@ -129,7 +138,7 @@ func (a *agent) stream(ctx context.Context) {
 			s.dirty = true
 		case <-a.wakeCh:
 		case <-ptrTick:
-			lookAtPointer()
+			lookAtPointer(true)
 		case <-ptrChanged:
 			if !ptrTimer.Stop() {
 				select {
@@ -137,7 +146,7 @@ func (a *agent) stream(ctx context.Context) {
 				default:
 				}
 			}
-			lookAtPointer()
+			lookAtPointer(false)
 		case <-timer.C:
 		}
 		if wait > 0 && !timer.Stop() {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,8 +37,9 @@ type extras struct {
 
 	// XInput 2 raw motion (internal/xmotion) and CursorNotify signal ptrCh:
 	// the pointer is looked at when it moved, not polled.
-	motion *xmotion.Watcher
-	ptrCh  chan struct{}
+	motion     *xmotion.Watcher
+	motionLost sync.Once // logs why the watcher stopped
+	ptrCh      chan struct{}
 
 	// The top-level windows are read again only after the server said
 	// that one was created, destroyed, mapped, unmapped, moved, resized or
@@ -184,6 +186,11 @@ func (s *x11Source) PointerWatched() bool {
 	}
 	select {
 	case <-s.motion.Done():
+		s.motionLost.Do(func() {
+			if err := s.motion.Err(); err != nil {
+				s.log.Info("capture: XInput 2 raw motion stopped: the pointer is polled", "err", err)
+			}
+		})
 		return false
 	default:
 		return true

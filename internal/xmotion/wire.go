@@ -54,11 +54,10 @@ func (d display) dial(ctx context.Context) (net.Conn, error) {
 		return dl.DialContext(ctx, "unix", d.host+":"+d.number)
 	}
 	if d.local() {
-		// The abstract socket first (Linux servers listen on both).
-		c, err := dl.DialContext(ctx, "unix", "@/tmp/.X11-unix/X"+d.number)
-		if err == nil {
-			return c, nil
-		}
+		// The socket file, as xgb dials it: the same server as capture's
+		// connection even where a network namespace of our own has an X
+		// server on the same number (abstract sockets belong to the
+		// network namespace).
 		return dl.DialContext(ctx, "unix", "/tmp/.X11-unix/X"+d.number)
 	}
 	n, _ := strconv.Atoi(d.number)
@@ -83,12 +82,24 @@ func (d display) cookie() (name string, data []byte) {
 		return "", nil
 	}
 	defer f.Close()
-	host := d.host
-	if d.local() {
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return "", nil // not a file to read to its end (a FIFO, /dev/zero)
+	}
+	// A loopback host is this machine too (ssh's forwarded displays):
+	// like xgb and libxcb, look for this machine's entries.
+	host, local := d.host, d.local()
+	if host == "localhost" || host == "127.0.0.1" || host == "::1" {
+		local = true
+	}
+	if local {
 		host, _ = os.Hostname()
 	}
-	return findCookie(bufio.NewReader(f), host, d.number, d.local())
+	return findCookie(bufio.NewReader(io.LimitReader(f, maxXauthority)), host, d.number, local)
 }
+
+// maxXauthority bounds how much of the Xauthority file is read (a few
+// hundred bytes an entry).
+const maxXauthority = 1 << 20
 
 // Xauthority families.
 const (
@@ -144,21 +155,13 @@ func setupRequest(authName string, authData []byte) []byte {
 	return append(b, make([]byte, pad4(len(authData)))...)
 }
 
-// maxSetup bounds the setup reply (a server with many screens and visuals
-// sends tens of kilobytes).
-const maxSetup = 1 << 20
-
 // readSetup reads the setup reply and returns the root window of screen.
 func readSetup(r io.Reader, screen int) (uint32, error) {
 	var h [8]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		return 0, fmt.Errorf("xmotion: connection setup: %w", err)
 	}
-	n := int(binary.LittleEndian.Uint16(h[6:])) * 4
-	if n > maxSetup {
-		return 0, fmt.Errorf("xmotion: connection setup: a reply of %d bytes", n)
-	}
-	data := make([]byte, n)
+	data := make([]byte, int(binary.LittleEndian.Uint16(h[6:]))*4) // at most 256 KiB
 	if _, err := io.ReadFull(r, data); err != nil {
 		return 0, fmt.Errorf("xmotion: connection setup: %w", err)
 	}
@@ -219,18 +222,27 @@ func queryVersion(major byte) []byte {
 	return []byte{major, xiQueryVersion, 2, 0, 2, 0, 2, 0}
 }
 
-// selectRawMotion is XISelectEvents(root, XIAllMasterDevices: RawMotion).
-func selectRawMotion(major byte, root uint32) []byte {
+// selectRaw is XISelectEvents(root, XIAllMasterDevices: RawMotion, and
+// the raw touch events with touch).
+func selectRaw(major byte, root uint32, touch bool) []byte {
 	b := []byte{major, xiSelectEvents, 5, 0}
 	b = binary.LittleEndian.AppendUint32(b, root)
 	b = append(b, 1, 0, 0, 0) // one mask, pad
 	b = binary.LittleEndian.AppendUint16(b, xiAllMasterDevices)
 	b = binary.LittleEndian.AppendUint16(b, 1) // mask length in 4-byte units
-	return binary.LittleEndian.AppendUint32(b, 1<<xiRawMotion)
+	mask := uint32(1) << xiRawMotion
+	if touch {
+		mask |= 1<<xiRawTouchBegin | 1<<xiRawTouchUpdate | 1<<xiRawTouchEnd
+	}
+	return binary.LittleEndian.AppendUint32(b, mask)
 }
 
+// getInputFocus is GetInputFocus, a request with a reply and no effect.
+var getInputFocus = []byte{43, 0, 1, 0}
+
 // readReply reads the reply to request number seq (the connection's
-// seq-th request): events before it are skipped, an error is returned.
+// seq-th request): events before it are skipped; an X error before it (for
+// this request or one without a reply sent before it) is returned.
 func readReply(r io.Reader, seq uint16) ([]byte, error) {
 	for {
 		var b [32]byte
@@ -239,9 +251,7 @@ func readReply(r io.Reader, seq uint16) ([]byte, error) {
 		}
 		switch b[0] & 0x7f {
 		case 0:
-			if binary.LittleEndian.Uint16(b[2:]) == seq {
-				return nil, fmt.Errorf("X error %d", b[1])
-			}
+			return nil, fmt.Errorf("X error %d for request %d.%d", b[1], b[10], binary.LittleEndian.Uint16(b[8:]))
 		case 1, genericEvent:
 			extra := int64(binary.LittleEndian.Uint32(b[4:])) * 4
 			if extra > maxExtra {

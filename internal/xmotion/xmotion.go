@@ -15,7 +15,9 @@
 // Events, longer than that, and would desynchronise its stream. It speaks
 // just enough of the protocol for this: the connection setup (with an
 // MIT-MAGIC-COOKIE-1 from the Xauthority file when there is one),
-// QueryExtension, XIQueryVersion and XISelectEvents, then it reads events.
+// QueryExtension, XIQueryVersion and XISelectEvents (raw motion, and raw
+// touch from XInput 2.2), then it reads events. XInput 2.1 is required:
+// from it on raw events reach the root window during grabs too.
 package xmotion
 
 import (
@@ -54,6 +56,9 @@ type Watcher struct {
 // selects events of every master device.
 const (
 	xiRawMotion        = 17
+	xiRawTouchBegin    = 22
+	xiRawTouchUpdate   = 23
+	xiRawTouchEnd      = 24
 	xiAllMasterDevices = 1
 	opQueryExtension   = 98
 	xiQueryVersion     = 47
@@ -64,7 +69,7 @@ const (
 // Open connects to display (as in $DISPLAY), selects raw motion on its
 // root window and calls moved (from the watcher's goroutine) when the
 // pointer moved, at most once per every. It returns ErrUnsupported
-// (wrapped) when the server lacks XInput 2.0.
+// (wrapped) when the server lacks XInput 2.1.
 func Open(ctx context.Context, display string, every time.Duration, moved func()) (*Watcher, error) {
 	d, err := parseDisplay(display)
 	if err != nil {
@@ -79,8 +84,8 @@ func Open(ctx context.Context, display string, every time.Duration, moved func()
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	w, err := handshake(conn, d)
-	if !stop() && err == nil {
-		err = ctx.Err()
+	if !stop() {
+		err = ctx.Err() // the connection was closed under the handshake
 	}
 	if err != nil {
 		conn.Close()
@@ -121,14 +126,23 @@ func handshake(conn net.Conn, d display) (*Watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("xmotion: XIQueryVersion: %w", err)
 	}
-	if v := binary.LittleEndian.Uint16(rep[8:]); v < 2 {
-		return nil, fmt.Errorf("%w (XInput %d.%d)", ErrUnsupported, v, binary.LittleEndian.Uint16(rep[10:]))
+	// 2.1: raw events reach the root window during grabs too (a drag, an
+	// open menu); 2.2: touch screens send raw touch events instead.
+	vmaj, vmin := binary.LittleEndian.Uint16(rep[8:]), binary.LittleEndian.Uint16(rep[10:])
+	if vmaj < 2 || vmaj == 2 && vmin < 1 {
+		return nil, fmt.Errorf("%w (XInput %d.%d, raw events need 2.1)", ErrUnsupported, vmaj, vmin)
 	}
-	if _, err := conn.Write(selectRawMotion(major, root)); err != nil {
+	touch := vmaj > 2 || vmin >= 2
+	// XISelectEvents has no reply: GetInputFocus after it brings its
+	// error, if any, back here.
+	if _, err := conn.Write(append(selectRaw(major, root, touch), getInputFocus...)); err != nil {
+		return nil, fmt.Errorf("xmotion: XISelectEvents: %w", err)
+	}
+	if _, err := readReply(r, 4); err != nil {
 		return nil, fmt.Errorf("xmotion: XISelectEvents: %w", err)
 	}
 	w := &Watcher{conn: conn, stop: make(chan struct{}), done: make(chan struct{})}
-	w.ev = &events{r: r, major: major}
+	w.ev = &events{r: r, major: major, avail: func() int { return r.Buffered() + unread(conn) }}
 	return w, nil
 }
 
@@ -166,17 +180,22 @@ func (w *Watcher) read() {
 			}
 			return
 		}
-		if !motion {
-			continue
-		}
-		w.moved()
-		// Let the events of the next interval gather in the socket: they
-		// are read in one go after it.
-		pause.Reset(w.every)
-		select {
-		case <-pause.C:
-		case <-w.stop:
-			return
+		for motion {
+			w.moved()
+			// Let the events of the next interval gather in the socket,
+			// then read all of them in one go.
+			pause.Reset(w.every)
+			select {
+			case <-pause.C:
+			case <-w.stop:
+				return
+			}
+			if motion, err = w.ev.drain(); err != nil {
+				if !w.closed.Load() {
+					w.err = err
+				}
+				return
+			}
 		}
 	}
 }
@@ -184,8 +203,24 @@ func (w *Watcher) read() {
 // events reads the server's messages after the handshake.
 type events struct {
 	r     io.Reader
-	major byte // XInputExtension's opcode
+	major byte       // XInputExtension's opcode
+	avail func() int // bytes received and not read yet
 	buf   [32]byte
+}
+
+// drain reads every message received so far (a message cut short by the
+// socket is waited for: the server writes whole ones) and reports whether
+// one of them was raw motion.
+func (e *events) drain() (bool, error) {
+	any := false
+	for e.avail() > 0 {
+		m, err := e.next()
+		if err != nil {
+			return false, err
+		}
+		any = any || m
+	}
+	return any, nil
 }
 
 // next reads one message and reports whether it is raw motion. An X error
@@ -206,7 +241,14 @@ func (e *events) next() (bool, error) {
 		if _, err := io.CopyN(io.Discard, e.r, extra); err != nil {
 			return false, fmt.Errorf("xmotion: reading events: %w", err)
 		}
-		return typ == genericEvent && b[1] == e.major && binary.LittleEndian.Uint16(b[8:]) == xiRawMotion, nil
+		if typ != genericEvent || b[1] != e.major {
+			return false, nil
+		}
+		switch binary.LittleEndian.Uint16(b[8:]) {
+		case xiRawMotion, xiRawTouchBegin, xiRawTouchUpdate, xiRawTouchEnd:
+			return true, nil
+		}
+		return false, nil
 	default:
 		return false, nil // a core event: 32 bytes
 	}

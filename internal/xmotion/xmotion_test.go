@@ -77,10 +77,11 @@ func TestOpenFailures(t *testing.T) {
 }
 
 // fakeServer answers the connection setup with one screen whose root is
-// 0x123, then QueryExtension with present (major opcode 131), then
-// XIQueryVersion with version; it returns what the client sent after the
-// setup.
-func fakeServer(t *testing.T, conn net.Conn, present bool, version uint16) <-chan []byte {
+// 0x123, QueryExtension with present (major opcode 131), XIQueryVersion
+// with major.minor, and the GetInputFocus after XISelectEvents with a
+// reply, or with an X error for XISelectEvents when refuse; it returns
+// what the client sent after the setup.
+func fakeServer(conn net.Conn, present bool, major, minor uint16, refuse bool) <-chan []byte {
 	sent := make(chan []byte, 1)
 	go func() {
 		defer conn.Close()
@@ -97,73 +98,126 @@ func fakeServer(t *testing.T, conn net.Conn, present bool, version uint16) <-cha
 		if _, err := conn.Write(reply); err != nil {
 			return
 		}
-		req := make([]byte, 24) // QueryExtension("XInputExtension")
-		if _, err := io.ReadFull(conn, req); err != nil {
+		read := func(n int) bool {
+			req := make([]byte, n)
+			if _, err := io.ReadFull(conn, req); err != nil {
+				return false
+			}
+			got = append(got, req...)
+			return true
+		}
+		answer := func(seq byte, fill func(rep []byte)) bool {
+			rep := make([]byte, 32)
+			rep[0], rep[2] = 1, seq
+			fill(rep)
+			_, err := conn.Write(rep)
+			return err == nil
+		}
+		if !read(24) || !answer(1, func(rep []byte) { // QueryExtension("XInputExtension")
+			if present {
+				rep[8], rep[9] = 1, 131
+			}
+		}) || !present {
 			return
 		}
-		got = append(got, req...)
-		rep := make([]byte, 32)
-		rep[0], rep[2] = 1, 1
-		if present {
-			rep[8], rep[9] = 1, 131
-		}
-		if _, err := conn.Write(rep); err != nil || !present {
+		if !read(8) || !answer(2, func(rep []byte) { // XIQueryVersion
+			binary.LittleEndian.PutUint16(rep[8:], major)
+			binary.LittleEndian.PutUint16(rep[10:], minor)
+		}) || major < 2 || major == 2 && minor < 1 {
 			return
 		}
-		req = make([]byte, 8) // XIQueryVersion
-		if _, err := io.ReadFull(conn, req); err != nil {
+		if !read(24) { // XISelectEvents, GetInputFocus
 			return
 		}
-		got = append(got, req...)
-		rep = make([]byte, 32)
-		rep[0], rep[2] = 1, 2
-		binary.LittleEndian.PutUint16(rep[8:], version)
-		if _, err := conn.Write(rep); err != nil || version < 2 {
-			return
+		if refuse {
+			xerr := make([]byte, 32)
+			xerr[1], xerr[2], xerr[8], xerr[10] = 2, 3, xiSelectEvents, 131 // BadValue
+			if _, err := conn.Write(xerr); err != nil {
+				return
+			}
 		}
-		req = make([]byte, 20) // XISelectEvents
-		if _, err := io.ReadFull(conn, req); err != nil {
-			return
-		}
-		got = append(got, req...)
+		answer(4, func([]byte) {})
 	}()
 	return sent
 }
 
-// TestHandshake: a server without XInputExtension, or with XInput 1 only,
-// is ErrUnsupported; with XInput 2 the client selects raw motion of every
-// master device on the root window of the setup.
+// TestHandshake: a server without XInputExtension, or with XInput older
+// than 2.1, is ErrUnsupported; with 2.1 the client selects raw motion of
+// every master device on the root window of the setup, with 2.2 raw touch
+// too; a refused selection fails Open.
 func TestHandshake(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		present bool
-		version uint16
-		wantErr error
+		name         string
+		present      bool
+		major, minor uint16
+		refuse       bool
+		wantErr      error
+		wantMask     uint32
 	}{
-		{"no XInputExtension", false, 0, ErrUnsupported},
-		{"XInput 1", true, 1, ErrUnsupported},
-		{"XInput 2", true, 2, nil},
+		{"no XInputExtension", false, 0, 0, false, ErrUnsupported, 0},
+		{"XInput 2.0", true, 2, 0, false, ErrUnsupported, 0},
+		{"XInput 2.1", true, 2, 1, false, nil, 1 << 17},
+		{"XInput 2.2", true, 2, 2, false, nil, 1<<17 | 1<<22 | 1<<23 | 1<<24},
+		{"selection refused", true, 2, 2, true, errSentinel, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			client, server := net.Pipe()
-			sent := fakeServer(t, server, tc.present, tc.version)
+			sent := fakeServer(server, tc.present, tc.major, tc.minor, tc.refuse)
 			_, err := handshake(client, display{})
 			client.Close()
-			if !errors.Is(err, tc.wantErr) {
+			switch {
+			case tc.wantErr == errSentinel && err == nil:
+				t.Fatal("a refused XISelectEvents did not fail the handshake")
+			case tc.wantErr != errSentinel && !errors.Is(err, tc.wantErr):
 				t.Fatalf("handshake: %v, want %v", err, tc.wantErr)
 			}
 			got := <-sent
 			if tc.wantErr != nil {
 				return
 			}
-			want := append(append(queryExtension("XInputExtension"), queryVersion(131)...), selectRawMotion(131, 0x123)...)
+			want := append(append(queryExtension("XInputExtension"), queryVersion(131)...), selectRaw(131, 0x123, tc.minor >= 2)...)
+			want = append(want, getInputFocus...)
 			if !bytes.Equal(got, want) {
 				t.Errorf("sent % x\nwant % x", got, want)
 			}
-			if sel := got[len(got)-20:]; binary.LittleEndian.Uint32(sel[4:]) != 0x123 || binary.LittleEndian.Uint32(sel[16:]) != 1<<17 {
-				t.Errorf("XISelectEvents % x: not RawMotion on the root", sel)
+			if sel := got[len(got)-24 : len(got)-4]; binary.LittleEndian.Uint32(sel[4:]) != 0x123 || binary.LittleEndian.Uint32(sel[16:]) != tc.wantMask {
+				t.Errorf("XISelectEvents % x: want mask %#x on the root", sel, tc.wantMask)
 			}
 		})
+	}
+}
+
+var errSentinel = errors.New("any error")
+
+// TestDrain: after a pause the watcher reads every message that arrived
+// in it and reports once if one was motion.
+func TestDrain(t *testing.T) {
+	core := make([]byte, 32)
+	core[0] = 12
+	var burst []byte
+	for range 50 {
+		burst = append(burst, rawMotion(131, xiRawMotion, 4)...)
+	}
+	burst = append(burst, core...)
+	for _, tc := range []struct {
+		name   string
+		stream []byte
+		want   bool
+	}{
+		{"a burst of motion", burst, true},
+		{"touch", rawMotion(131, xiRawTouchUpdate, 6), true},
+		{"no motion", append(append([]byte(nil), core...), rawMotion(131, 15, 2)...), false},
+		{"nothing", nil, false},
+	} {
+		r := bytes.NewReader(tc.stream)
+		e := &events{r: r, major: 131, avail: r.Len}
+		got, err := e.drain()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got != tc.want || r.Len() != 0 {
+			t.Errorf("%s: motion %v with %d bytes left, want %v and none", tc.name, got, r.Len(), tc.want)
+		}
 	}
 }
 
