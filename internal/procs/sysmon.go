@@ -15,11 +15,14 @@ import (
 // never sleeps deeply and keeps its backed-off pause: on the workload of
 // `make bench`, alternating runs, the agent's context switches fell from
 // 8,100-8,500 to 4,100 and agent+Xvfb CPU from 0.44-0.46 to 0.32-0.39 s,
-// key-to-pixel latency unchanged.
+// key-to-pixel latency unchanged. Once the pointer was no longer polled
+// (fewer bursts) the gain shrank: five alternating pairs, 0.27-0.32 s
+// (mean 0.30) -> 0.25-0.30 s (mean 0.28), switches 5,060-5,360 ->
+// 2,780-2,840.
 //
 // The price: the monitor also wakes every 10 ms while the agent idles
 // (~90 more wake-ups a second than a deep sleep until the next timer; the
-// workload's idle CPU 0.3-0.4% -> 0.4-0.6% of a core, inside its 1%), and
+// workload's idle CPU 0.1-0.3% -> 0.2-0.4% of a core, inside its 1%), and
 // a crash prints the scheduler's state (every M, P and goroutine) before
 // the panic's own lines.
 //
