@@ -107,18 +107,16 @@ func (a *agent) stream(ctx context.Context) {
 	}
 	// lookAtPointer sends the pointer and times the next poll; polled
 	// tells a poll from a look on the source's report.
-	reported := false // a report came since the last poll
+	reported := false         // a report came since the last poll
+	var unannounced time.Time // when a poll last found a move no report told of
 	lookAtPointer := func(polled bool) {
 		moved := s.sendPointer(ctx, a.openPeers())
 		if watcher != nil && watcher.PointerWatched() {
 			if polled && moved && !reported {
-				// Moved without a report (a program warps it): follow it
-				// at the full rate while it keeps moving.
-				ptrTimer.Reset(pointerInterval)
-			} else {
-				ptrTimer.Reset(pointerWatchedInterval)
+				unannounced = time.Now()
 			}
 			reported = !polled
+			ptrTimer.Reset(watchedPoll(time.Since(unannounced)))
 			return
 		}
 		// Poll fast while the pointer moves, slowly while it rests.
@@ -275,6 +273,17 @@ func pointerPoll(moved bool, rested time.Duration) time.Duration {
 	default:
 		return pointerRestInterval
 	}
+}
+
+// watchedPoll is the wait before the next poll of a watched pointer:
+// sinceUnannounced is how long ago a poll last found it moved with no
+// report (a program warping it), which is followed at the full rate for
+// pointerIdleAfter.
+func watchedPoll(sinceUnannounced time.Duration) time.Duration {
+	if sinceUnannounced < pointerIdleAfter {
+		return pointerInterval
+	}
+	return pointerWatchedInterval
 }
 
 func minWait(a, b time.Duration) time.Duration {

@@ -26,3 +26,20 @@ func TestPointerPoll(t *testing.T) {
 		}
 	}
 }
+
+func TestWatchedPoll(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		since time.Duration
+		want  time.Duration
+	}{
+		{"a warp just now", 0, pointerInterval},
+		{"warps a while ago", pointerIdleAfter - time.Millisecond, pointerInterval},
+		{"warps long ago", pointerIdleAfter, pointerWatchedInterval},
+		{"never (zero time)", time.Since(time.Time{}), pointerWatchedInterval},
+	} {
+		if got := watchedPoll(tt.since); got != tt.want {
+			t.Errorf("%s: poll after %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -77,14 +77,15 @@ func (d display) cookie() (name string, data []byte) {
 		}
 		file = filepath.Join(home, ".Xauthority")
 	}
+	// Only a regular file: opening a FIFO blocks, /dev/zero never ends.
+	if fi, err := os.Stat(file); err != nil || !fi.Mode().IsRegular() {
+		return "", nil
+	}
 	f, err := os.Open(file)
 	if err != nil {
 		return "", nil
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return "", nil // not a file to read to its end (a FIFO, /dev/zero)
-	}
 	// A loopback host is this machine too (ssh's forwarded displays):
 	// like xgb and libxcb, look for this machine's entries.
 	host, local := d.host, d.local()

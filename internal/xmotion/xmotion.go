@@ -34,7 +34,7 @@ import (
 )
 
 // ErrUnsupported means the display has no XInput 2: poll instead.
-var ErrUnsupported = errors.New("xmotion: the display has no XInput 2")
+var ErrUnsupported = errors.New("xmotion: the display has no XInput 2.1")
 
 // Watcher reports pointer motion on one display to a callback, at most
 // once per interval: after a report it leaves the socket alone for the
@@ -142,7 +142,12 @@ func handshake(conn net.Conn, d display) (*Watcher, error) {
 		return nil, fmt.Errorf("xmotion: XISelectEvents: %w", err)
 	}
 	w := &Watcher{conn: conn, stop: make(chan struct{}), done: make(chan struct{})}
-	w.ev = &events{r: r, major: major, avail: func() int { return r.Buffered() + unread(conn) }}
+	w.ev = &events{r: r, major: major, avail: func() int {
+		if n := r.Buffered(); n > 0 {
+			return n // no system call while bufio holds a message
+		}
+		return unread(conn)
+	}}
 	return w, nil
 }
 
