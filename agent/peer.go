@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,7 @@ type peer struct {
 
 	control, screen, input *webrtc.DataChannel
 	screenOpen             atomic.Bool
+	frameInRects           atomic.Bool // the rep's hello lists protocol.FeatureFrameInRects
 	failed                 atomic.Bool
 	connected              atomic.Bool  // the PeerConnection is connected
 	controlling            atomic.Bool  // the rep holds remote control (the input work sets it)
@@ -142,6 +144,7 @@ func (p *peer) onControl(m webrtc.DataChannelMessage) {
 	case protocol.CtlPing:
 		p.sendControl(protocol.Control{Type: protocol.CtlPong, T: c.T})
 	case protocol.CtlHello:
+		p.frameInRects.Store(slices.Contains(c.Features, protocol.FeatureFrameInRects))
 		if c.Version != protocol.Version {
 			p.sendControl(protocol.Control{Type: protocol.CtlError, Error: protocol.CodeVersion,
 				Message: fmt.Sprintf("the agent speaks protocol %d, the rep %d", protocol.Version, c.Version)})

@@ -605,14 +605,21 @@ func (s *streamer) sendPlan(pl peerPlan, ar *area, jobs []capture.Job, encoded [
 	if n == 0 && refining == v.refining {
 		return nil
 	}
-	if err := batch.Done(); err != nil {
-		return err
-	}
 	v.seq++
 	v.lastFrame = now
 	v.refining = refining
-	if err := p.sendScreen(protocol.AppendFrameEndFlags(nil, v.seq, refining)); err != nil {
-		return err
+	if p.frameInRects.Load() {
+		// The frame's last rectangles and its end in one message.
+		if err := batch.End(v.seq, refining); err != nil {
+			return err
+		}
+	} else {
+		if err := batch.Done(); err != nil {
+			return err
+		}
+		if err := p.sendScreen(protocol.AppendFrameEndFlags(nil, v.seq, refining)); err != nil {
+			return err
+		}
 	}
 	if q, fps, bps, rtt, ok := p.adapt.report(now); ok {
 		return p.sendScreen(protocol.AppendQuality(nil, protocol.Quality{Quality: q, FPS: fps, BytesPerSec: bps, RTTms: rtt}))

@@ -43,6 +43,9 @@ func halveZlib(msg []byte) []byte {
 	for i, r := range m.Rects {
 		if r.Enc == protocol.EncZlib {
 			m.Rects[i].Data = r.Data[:4+(len(r.Data)-4)/2]
+			if m.Kind == protocol.ScreenRectsEnd {
+				return protocol.AppendRectsEnd(nil, m.Seq, m.Refining, m.Rects)
+			}
 			return protocol.AppendRects(nil, m.Rects)
 		}
 	}
@@ -85,7 +88,7 @@ func TestScreenResyncHeals(t *testing.T) {
 			var armed, corrupted atomic.Bool
 			cfg := p.cfg
 			cfg.ScreenTap = func(msg []byte) []byte {
-				if msg[0] != protocol.ScreenRects || !armed.Load() || corrupted.Load() {
+				if msg[0] != protocol.ScreenRects && msg[0] != protocol.ScreenRectsEnd || !armed.Load() || corrupted.Load() {
 					return msg
 				}
 				bad := tt.corrupt(msg)

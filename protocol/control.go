@@ -32,15 +32,18 @@ const (
 
 // Control is one control-channel message.
 type Control struct {
-	Type    string     `json:"type"`
-	Version int        `json:"version,omitempty"`
-	T       float64    `json:"t,omitempty"` // sender's clock, milliseconds
-	Agent   *AgentInfo `json:"agent,omitempty"`
-	Width   int        `json:"width,omitempty"`
-	Height  int        `json:"height,omitempty"`
-	Error   string     `json:"error,omitempty"`
-	Message string     `json:"message,omitempty"`
-	Reason  string     `json:"reason,omitempty"`
+	Type    string `json:"type"`
+	Version int    `json:"version,omitempty"`
+	// Features (CtlHello): what the sender understands beyond its version
+	// (FeatureFrameInRects).
+	Features []string   `json:"features,omitempty"`
+	T        float64    `json:"t,omitempty"` // sender's clock, milliseconds
+	Agent    *AgentInfo `json:"agent,omitempty"`
+	Width    int        `json:"width,omitempty"`
+	Height   int        `json:"height,omitempty"`
+	Error    string     `json:"error,omitempty"`
+	Message  string     `json:"message,omitempty"`
+	Reason   string     `json:"reason,omitempty"`
 	// Lifecycle fields (lifecycle.go).
 	State   string     `json:"state,omitempty"`
 	Chat    *ChatLine  `json:"chat,omitempty"`

@@ -255,6 +255,86 @@ func TestRectBatcherStaysUnderLimit(t *testing.T) {
 	}
 }
 
+// TestRectBatcherEnd: a frame's last rectangles and its end go out as one
+// ScreenRectsEnd message when they fit; with nothing pending, or a batch
+// too full for the frame end, as ScreenRects and ScreenFrameEnd; either way
+// the receiver gets every rectangle, then the end of the frame.
+func TestRectBatcherEnd(t *testing.T) {
+	solid := Rect{W: 4, H: 4, Enc: EncSolid, Data: []byte{1, 2, 3}}
+	// A raw rectangle that leaves less than the frame end's 6 bytes of room.
+	w := (MaxScreenMessage - 3 - rectHeader - 3) / 3
+	full := Rect{W: w, H: 1, Enc: EncRaw, Data: make([]byte, 3*w)}
+	for _, tc := range []struct {
+		name  string
+		rects []Rect
+		kinds []byte
+	}{
+		{"one message", []Rect{solid, solid}, []byte{ScreenRectsEnd}},
+		{"nothing pending", nil, []byte{ScreenFrameEnd}},
+		{"no room for the end", []Rect{full}, []byte{ScreenRects, ScreenFrameEnd}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []ScreenMsg
+			b := RectBatcher{Flush: func(m []byte) error {
+				if len(m) > MaxScreenMessage {
+					t.Fatalf("message of %d bytes", len(m))
+				}
+				d, err := DecodeScreen(append([]byte(nil), m...))
+				if err != nil {
+					return err
+				}
+				got = append(got, d)
+				return nil
+			}}
+			for _, r := range tc.rects {
+				if err := b.Add(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := b.End(7, true); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.kinds) {
+				t.Fatalf("%d messages, want %d", len(got), len(tc.kinds))
+			}
+			n := 0
+			for i, m := range got {
+				if m.Kind != tc.kinds[i] {
+					t.Fatalf("message %d is kind %d, want %d", i, m.Kind, tc.kinds[i])
+				}
+				n += len(m.Rects)
+			}
+			last := got[len(got)-1]
+			if n != len(tc.rects) || last.Seq != 7 || !last.Refining {
+				t.Errorf("%d rects, frame end %d refining %v; want %d, 7, true", n, last.Seq, last.Refining, len(tc.rects))
+			}
+		})
+	}
+}
+
+// TestDecodeRectsEnd rejects what is not a frame end followed by a whole
+// ScreenRects message.
+func TestDecodeRectsEnd(t *testing.T) {
+	good := AppendRectsEnd(nil, 9, false, []Rect{{W: 1, H: 1, Enc: EncSolid, Data: []byte{1, 2, 3}}})
+	if m, err := DecodeScreen(good); err != nil || m.Seq != 9 || m.Refining || len(m.Rects) != 1 {
+		t.Fatalf("%+v, %v", m, err)
+	}
+	for _, tc := range []struct {
+		name string
+		b    []byte
+	}{
+		{"too short", good[:5]},
+		{"unknown flag", append(append([]byte(nil), good[:5]...), append([]byte{2}, good[6:]...)...)},
+		{"not rects inside", append(append([]byte(nil), good[:6]...), AppendFrameEnd(nil, 1)...)},
+		{"rects cut short", good[:len(good)-1]},
+		{"nested", append(append([]byte(nil), good[:6]...), good...)},
+	} {
+		if _, err := DecodeScreen(tc.b); err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		}
+	}
+}
+
 func FuzzDecodeSignal(f *testing.F) {
 	f.Add([]byte(`{"type":"join","version":1,"code":"123456789"}`))
 	f.Add([]byte(`{"type":"candidate","rep":"r","candidate":{"candidate":"c","sdpMid":"0"}}`))
@@ -302,6 +382,7 @@ func FuzzDecodeScreen(f *testing.F) {
 	f.Add(AppendCursorShape(nil, 1, 1, pngOf(f, tile)))
 	f.Add(AppendQuality(nil, Quality{Quality: 80, FPS: 20}))
 	f.Add(AppendScreenResync(nil, 3))
+	f.Add(AppendRectsEnd(nil, 5, true, []Rect{{W: 3, H: 3, Enc: EncSolid, Data: []byte{1, 2, 3}}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := DecodeScreen(b)
 		if err != nil {

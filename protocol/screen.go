@@ -25,7 +25,20 @@ const (
 	// bit 0 (FrameRefining): some of those areas will be refined once they
 	// stop changing; without it the picture is settled.
 	ScreenFrameEnd byte = 3
+	// ScreenRectsEnd: [8][u32 seq][u8 flags] then a whole ScreenRects
+	// message: those rectangles, then the ScreenFrameEnd of frame seq
+	// (flags as there). Sent instead of the last ScreenRects message and
+	// the ScreenFrameEnd of a frame to a peer whose hello lists
+	// FeatureFrameInRects: one message puts a small frame in one SCTP
+	// chunk, where two would have the sender probe for a lost tail
+	// (pion's RACK sends the last chunk again after 2 x RTT + 2 ms while
+	// the receiver delays its acknowledgement up to 200 ms).
+	ScreenRectsEnd byte = 8
 )
+
+// FeatureFrameInRects, in a rep's hello Features, says it understands
+// ScreenRectsEnd.
+const FeatureFrameInRects = "frame_in_rects"
 
 // Rectangle encodings.
 const (
@@ -132,6 +145,15 @@ func DecodeScreen(b []byte) (ScreenMsg, error) {
 		}
 		m.Seq = binary.BigEndian.Uint32(p)
 		m.Refining = len(p) == 5 && p[4]&FrameRefining != 0
+	case ScreenRectsEnd:
+		if len(p) < 6 || p[4]&^FrameRefining != 0 || p[5] != ScreenRects {
+			return ScreenMsg{}, fmt.Errorf("%w: rects with a frame end of %d bytes", ErrMalformed, len(b))
+		}
+		in, err := DecodeScreen(p[5:])
+		if err != nil {
+			return ScreenMsg{}, err
+		}
+		m.Rects, m.Seq, m.Refining = in.Rects, binary.BigEndian.Uint32(p), p[4]&FrameRefining != 0
 	case ScreenRects:
 		if len(p) < 2 {
 			return ScreenMsg{}, fmt.Errorf("%w: rects without count", ErrMalformed)
@@ -321,6 +343,34 @@ func (b *RectBatcher) Add(r Rect) error {
 	b.rects = append(b.rects, r)
 	b.size += n
 	return nil
+}
+
+// End flushes the pending batch with the end of frame seq in the same
+// message (ScreenRectsEnd), or, with nothing pending or no room for the
+// frame end, as a ScreenRects message and a ScreenFrameEnd.
+func (b *RectBatcher) End(seq uint32, refining bool) error {
+	if len(b.rects) == 0 || 6+3+b.size > MaxScreenMessage {
+		if err := b.Done(); err != nil {
+			return err
+		}
+		return b.Flush(AppendFrameEndFlags(b.buf[:0], seq, refining))
+	}
+	b.buf = AppendRectsEnd(b.buf[:0], seq, refining, b.rects)
+	b.rects = b.rects[:0]
+	b.size = 0
+	return b.Flush(b.buf)
+}
+
+// AppendRectsEnd appends a ScreenRectsEnd message: rects, then the end of
+// frame seq.
+func AppendRectsEnd(dst []byte, seq uint32, refining bool, rects []Rect) []byte {
+	dst = append(dst, ScreenRectsEnd)
+	dst = binary.BigEndian.AppendUint32(dst, seq)
+	flags := byte(0)
+	if refining {
+		flags = FrameRefining
+	}
+	return AppendRects(append(dst, flags), rects)
 }
 
 // Done flushes the pending batch, if any.

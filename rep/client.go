@@ -391,7 +391,8 @@ func (c *Client) onChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
 			c.lcChangedLocked()
 			c.mu.Unlock()
 			c.rc.opened()
-			b, _ := protocol.EncodeControl(protocol.Control{Type: protocol.CtlHello, Version: protocol.Version})
+			b, _ := protocol.EncodeControl(protocol.Control{Type: protocol.CtlHello, Version: protocol.Version,
+				Features: []string{protocol.FeatureFrameInRects}})
 			dc.SendText(string(b))
 			c.attachFiles(pc, dc)
 		})
@@ -444,7 +445,7 @@ func (c *Client) applyScreen(b []byte) (*protocol.Control, error) {
 	}
 	if err != nil {
 		err = fmt.Errorf("rep: screen message: %w", err)
-		if len(b) > 0 && b[0] == protocol.ScreenRects && c.screenOK {
+		if len(b) > 0 && (b[0] == protocol.ScreenRects || b[0] == protocol.ScreenRectsEnd) && c.screenOK {
 			return c.brokenLocked(err), err // its rects are lost: the agent thinks we have them
 		}
 		return nil, err
@@ -462,7 +463,7 @@ func (c *Client) applyScreen(b []byte) (*protocol.Control, error) {
 		c.stats.Width, c.stats.Height = m.Width, m.Height
 	case protocol.ScreenResync:
 		c.resyncedLocked(m.Serial)
-	case protocol.ScreenRects:
+	case protocol.ScreenRects, protocol.ScreenRectsEnd:
 		if c.fb == nil {
 			return nil, errors.New("rep: rectangles before the screen size")
 		}
@@ -477,6 +478,9 @@ func (c *Client) applyScreen(b []byte) (*protocol.Control, error) {
 			}
 		}
 		c.stats.Tiles += int64(len(m.Rects))
+		if m.Kind == protocol.ScreenRectsEnd {
+			c.frameEndLocked(m)
+		}
 	case protocol.ScreenCursor, protocol.ScreenCursorShape, protocol.ScreenQuality:
 		c.onScreenExtra(m)
 	case protocol.ScreenFrameEnd:
@@ -486,13 +490,18 @@ func (c *Client) applyScreen(b []byte) (*protocol.Control, error) {
 		if drop, ask := c.droppingLocked(); drop {
 			return ask, nil // the picture is not the agent's frame: no frame for WaitPicture
 		}
-		c.frames++
-		c.extra.refining = m.Refining
-		c.stats.Updates++
-		close(c.frameCh)
-		c.frameCh = make(chan struct{})
+		c.frameEndLocked(m)
 	}
 	return nil, nil
+}
+
+// frameEndLocked completes a frame (c.mu held).
+func (c *Client) frameEndLocked(m protocol.ScreenMsg) {
+	c.frames++
+	c.extra.refining = m.Refining
+	c.stats.Updates++
+	close(c.frameCh)
+	c.frameCh = make(chan struct{})
 }
 
 func (c *Client) pingLoop() {

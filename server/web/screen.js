@@ -11,6 +11,7 @@ export const SCREEN_CURSOR = 4;
 export const SCREEN_CURSOR_SHAPE = 5;
 export const SCREEN_QUALITY = 6;
 export const SCREEN_RESYNC = 7;
+export const SCREEN_RECTS_END = 8;
 
 /**
  * How long the renderer waits for the agent's answer to a resync request
@@ -67,6 +68,7 @@ function fail(message) {
  * Decodes one screen message. It returns one of
  *   {kind: SCREEN_INFO, width, height}
  *   {kind: SCREEN_RECTS, rects: [{x, y, w, h, enc, data: Uint8Array}]}
+ *   {kind: SCREEN_RECTS, rects, end: {seq, refining}}  (a SCREEN_RECTS_END message: the rects, then the frame end)
  *   {kind: SCREEN_FRAME_END, seq, refining}
  *   {kind: SCREEN_CURSOR, visible, x, y}
  *   {kind: SCREEN_CURSOR_SHAPE, hotX, hotY, png: Uint8Array}
@@ -101,6 +103,14 @@ export function decodeScreen(buf) {
     }
     case SCREEN_RECTS:
       return { kind, rects: decodeRects(bytes, view) };
+    case SCREEN_RECTS_END: {
+      if (bytes.length < 7 || (bytes[5] & ~FRAME_REFINING) !== 0 || bytes[6] !== SCREEN_RECTS) {
+        fail(`rects with a frame end of ${bytes.length} bytes`);
+      }
+      const inner = bytes.subarray(6);
+      const rects = decodeRects(inner, new DataView(inner.buffer, inner.byteOffset, inner.byteLength));
+      return { kind: SCREEN_RECTS, rects, end: { seq: view.getUint32(1), refining: (bytes[5] & FRAME_REFINING) !== 0 } };
+    }
     case SCREEN_RESYNC: {
       if (bytes.length !== 5) fail(`screen resync of ${bytes.length} bytes`);
       const serial = view.getUint32(1);
@@ -372,7 +382,7 @@ export class ScreenRenderer {
     } catch (err) {
       this.report(err);
       const bytes = buf instanceof ArrayBuffer || ArrayBuffer.isView(buf) ? toBytes(buf) : null;
-      if (bytes && bytes[0] === SCREEN_RECTS) {
+      if (bytes && (bytes[0] === SCREEN_RECTS || bytes[0] === SCREEN_RECTS_END)) {
         // Its rects are lost: the agent believes we have them. In order
         // with the messages before it.
         const generation = this.generation;
@@ -531,6 +541,10 @@ export class ScreenRenderer {
         break;
       case SCREEN_RECTS:
         this.drawRects(msg.rects, prepared);
+        if (msg.end) {
+          this.refining = msg.end.refining;
+          this.frameEnd(msg.end.seq);
+        }
         break;
       case SCREEN_FRAME_END:
         this.refining = msg.refining;

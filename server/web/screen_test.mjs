@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import {
   decodeScreen, ScreenRenderer, ScreenError, FpsMeter, rgbToRGBA,
-  SCREEN_INFO, SCREEN_RECTS, SCREEN_FRAME_END, ENC_SOLID, ENC_PNG, ENC_RAW, MAX_SCREEN_MESSAGE,
+  SCREEN_INFO, SCREEN_RECTS, SCREEN_FRAME_END, SCREEN_RECTS_END, ENC_SOLID, ENC_PNG, ENC_RAW, MAX_SCREEN_MESSAGE,
   SCREEN_CURSOR, SCREEN_CURSOR_SHAPE, SCREEN_QUALITY, ENC_JPEG, ENC_COPY,
   ENC_ZLIB, StreamInflater, paletteToRGBA, SCREEN_RESYNC, RESYNC_RETRY_MS,
 } from './screen.js';
@@ -52,6 +52,19 @@ function rects(list) {
     p += 13 + r.data.length;
   }
   return buf;
+}
+
+// rectsEnd is a SCREEN_RECTS_END message: the end of frame seq, then a
+// whole SCREEN_RECTS message.
+function rectsEnd(seq, refining, list) {
+  const inner = new Uint8Array(rects(list));
+  const u = new Uint8Array(6 + inner.length);
+  const v = new DataView(u.buffer);
+  v.setUint8(0, SCREEN_RECTS_END);
+  v.setUint32(1, seq);
+  v.setUint8(5, refining ? 1 : 0);
+  u.set(inner, 6);
+  return u.buffer;
 }
 
 const solid = (x, y, w, h, rgb) => ({ x, y, w, h, enc: ENC_SOLID, data: Uint8Array.from(rgb) });
@@ -192,6 +205,37 @@ test('ScreenRenderer draws in arrival order although PNGs decode out of order', 
   assert.equal(canvas.dataset.frames, '1');
   assert.equal(canvas.dataset.seq, '42');
   assert.deepEqual(closed.sort(), [1, 2, 3]);
+});
+
+test('SCREEN_RECTS_END: the rects are drawn, then the frame ends; malformed ones are rejected', async () => {
+  const m = decodeScreen(rectsEnd(7, true, [solid(1, 2, 3, 4, [10, 20, 30])]));
+  assert.equal(m.kind, SCREEN_RECTS);
+  assert.equal(m.rects.length, 1);
+  assert.deepEqual(m.end, { seq: 7, refining: true });
+  const good = new Uint8Array(rectsEnd(9, false, [solid(0, 0, 1, 1, [1, 2, 3])]));
+  const bad = [
+    good.slice(0, 6), // no rects message
+    Uint8Array.from([...good.slice(0, 5), 2, ...good.slice(6)]), // unknown flag
+    Uint8Array.from([...good.slice(0, 6), ...new Uint8Array(frameEnd(1))]), // not rects inside
+    good.slice(0, good.length - 1), // rects cut short
+  ];
+  for (const b of bad) assert.throws(() => decodeScreen(b), ScreenError);
+
+  const { canvas, ops } = fakeCanvas();
+  const { decode } = fakeDecoder({}, {});
+  const frames = [];
+  const errors = [];
+  const r = new ScreenRenderer({ canvas, decodePNG: decode, onError: (e) => errors.push(e), onFrame: (f) => frames.push(f), now: () => 0 });
+  r.push(info(10, 8));
+  r.push(rects([solid(0, 0, 2, 2, [1, 2, 3])]));
+  await r.push(rectsEnd(5, true, [solid(4, 4, 2, 2, [4, 5, 6])]));
+  assert.deepEqual(errors, []);
+  assert.deepEqual(ops, [
+    ['fill', '#000', 0, 0, 10, 8],
+    ['fill', 'rgb(1,2,3)', 0, 0, 2, 2],
+    ['fill', 'rgb(4,5,6)', 4, 4, 2, 2],
+  ]);
+  assert.deepEqual(frames, [{ frames: 1, seq: 5, refining: true }]);
 });
 
 test('ScreenRenderer drops a bad message whole, reports it, asks for a resync and drops stale messages until the answer', async () => {

@@ -7,6 +7,13 @@
 
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * What this console understands beyond the protocol version, told in its
+ * hello: 'frame_in_rects', a frame's last rects and its end in one screen
+ * message (SCREEN_RECTS_END, screen.js).
+ */
+export const FEATURES = ['frame_in_rects'];
+
 /** Signalling error codes after which re-attaching cannot help. */
 const FATAL_ERRORS = new Set(['bad_code', 'expired', 'used', 'unauthorized', 'ended', 'malformed', 'version']);
 
@@ -483,7 +490,7 @@ export class RepSession {
     this.hello = { version: msg.version, agent: msg.agent || null, width: msg.width || 0, height: msg.height || 0 };
     if (msg.agent) this.agent = msg.agent;
     this.bye = '';
-    this.sendControl({ type: 'hello', version: PROTOCOL_VERSION });
+    this.sendControl({ type: 'hello', version: PROTOCOL_VERSION, features: FEATURES });
     this.ping();
     clearInterval(this.pingTimer);
     this.pingTimer = setInterval(() => this.ping(), PING_INTERVAL_MS);

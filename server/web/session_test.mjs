@@ -158,7 +158,7 @@ test('control hello, ping and pong; screen data is forwarded', async () => {
   assert.equal(screen.binaryType, 'arraybuffer');
   assert.equal(s.channels.input, input);
   control.receive(JSON.stringify({ type: 'hello', version: 1, agent: { hostname: 'pc1' }, width: 800, height: 600 }));
-  assert.deepEqual(control.sent, [{ type: 'hello', version: 1 }, { type: 'ping', t: 1000 }]);
+  assert.deepEqual(control.sent, [{ type: 'hello', version: 1, features: ['frame_in_rects'] }, { type: 'ping', t: 1000 }]);
   assert.equal(s.snapshot().agent.hostname, 'pc1');
   control.receive(JSON.stringify({ type: 'pong', t: 990 }));
   assert.equal(s.snapshot().rtt, 10);
