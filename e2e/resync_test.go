@@ -80,61 +80,83 @@ func TestScreenResyncHeals(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := startInProcess(t)
-			ctx := deadline(t, 40*time.Second)
-			code := p.sharing(t, ctx)
-
-			var armed, corrupted atomic.Bool
-			cfg := p.cfg
-			cfg.ScreenTap = func(msg []byte) []byte {
-				if msg[0] != protocol.ScreenRects && msg[0] != protocol.ScreenRectsEnd || !armed.Load() || corrupted.Load() {
-					return msg
-				}
-				bad := tt.corrupt(msg)
-				if bad == nil {
-					return msg
-				}
-				corrupted.Store(true)
-				return bad
+		for _, separate := range []bool{false, true} {
+			name := tt.name
+			if separate {
+				name += ", frame ends apart"
 			}
-			c, err := rep.Attach(ctx, cfg, code)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			waitPicture(t, ctx, c, p.screen.snapshot())
-			if st := c.Stats(); st.ResyncRequests != 0 || st.Resyncs != 0 {
-				t.Fatalf("resyncs before any corruption: %+v", st)
-			}
-
-			armed.Store(true)
-			tt.change(p.screen)
-			waitPicture(t, ctx, c, p.screen.snapshot())
-			if !corrupted.Load() {
-				t.Fatal("no message was corrupted: the test tested nothing")
-			}
-			st := c.Stats()
-			if st.ResyncRequests < 1 || st.Resyncs < 1 {
-				t.Fatalf("the picture healed with %d requests and %d answers", st.ResyncRequests, st.Resyncs)
-			}
-			asked, answered := c.ResyncSerials()
-			if answered == 0 || answered > asked {
-				t.Fatalf("resync serials: asked %d, answered %d", asked, answered)
-			}
-			found := false
-			for _, e := range c.Errors() {
-				found = found || strings.Contains(e, tt.errText)
-			}
-			if !found {
-				t.Fatalf("the failure is not in the rep's errors %q", c.Errors())
-			}
-
-			// The fresh state keeps working: a later change arrives too.
-			p.screen.fill(image.Rect(200, 10, 260, 50), color.RGBA{0, 0, 255, 255})
-			waitPicture(t, ctx, c, p.screen.snapshot())
-		})
+			t.Run(name, func(t *testing.T) { resyncHeals(t, tt.change, tt.corrupt, tt.errText, separate) })
+		}
 	}
+}
+
+// resyncHeals is one case of TestScreenResyncHeals; separate makes the rep
+// ask for frame ends in messages of their own (as an older console).
+func resyncHeals(t *testing.T, change func(*fakeScreen), corrupt func([]byte) []byte, errText string, separate bool) {
+	p := startInProcess(t)
+	ctx := deadline(t, 40*time.Second)
+	code := p.sharing(t, ctx)
+
+	var armed, corrupted atomic.Bool
+	var rectsEnds, frameEnds atomic.Int32
+	cfg := p.cfg
+	cfg.SeparateFrameEnds = separate
+	cfg.ScreenTap = func(msg []byte) []byte {
+		switch msg[0] {
+		case protocol.ScreenRectsEnd:
+			rectsEnds.Add(1)
+		case protocol.ScreenFrameEnd:
+			frameEnds.Add(1)
+		}
+		if msg[0] != protocol.ScreenRects && msg[0] != protocol.ScreenRectsEnd || !armed.Load() || corrupted.Load() {
+			return msg
+		}
+		bad := corrupt(msg)
+		if bad == nil {
+			return msg
+		}
+		corrupted.Store(true)
+		return bad
+	}
+	c, err := rep.Attach(ctx, cfg, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitPicture(t, ctx, c, p.screen.snapshot())
+	if st := c.Stats(); st.ResyncRequests != 0 || st.Resyncs != 0 {
+		t.Fatalf("resyncs before any corruption: %+v", st)
+	}
+	// The agent ends its frames the way the rep's hello asked for.
+	if n, m := rectsEnds.Load(), frameEnds.Load(); separate && (n != 0 || m == 0) || !separate && n == 0 {
+		t.Fatalf("%d ScreenRectsEnd and %d ScreenFrameEnd messages with frame ends apart %v", n, m, separate)
+	}
+
+	armed.Store(true)
+	change(p.screen)
+	waitPicture(t, ctx, c, p.screen.snapshot())
+	if !corrupted.Load() {
+		t.Fatal("no message was corrupted: the test tested nothing")
+	}
+	st := c.Stats()
+	if st.ResyncRequests < 1 || st.Resyncs < 1 {
+		t.Fatalf("the picture healed with %d requests and %d answers", st.ResyncRequests, st.Resyncs)
+	}
+	asked, answered := c.ResyncSerials()
+	if answered == 0 || answered > asked {
+		t.Fatalf("resync serials: asked %d, answered %d", asked, answered)
+	}
+	found := false
+	for _, e := range c.Errors() {
+		found = found || strings.Contains(e, errText)
+	}
+	if !found {
+		t.Fatalf("the failure is not in the rep's errors %q", c.Errors())
+	}
+
+	// The fresh state keeps working: a later change arrives too.
+	p.screen.fill(image.Rect(200, 10, 260, 50), color.RGBA{0, 0, 255, 255})
+	waitPicture(t, ctx, c, p.screen.snapshot())
 }
 
 // TestScreenResyncFlood: a rep asking for a resync every 5 ms for 2.5 s

@@ -9,8 +9,9 @@ import (
 
 // Control message types, sent as JSON on the "control" data channel.
 const (
-	// CtlHello (both ways, first message): Version, Agent (agent side) and
-	// Screen (the agent's current screen size) are set.
+	// CtlHello (both ways, first message): Version, Agent (agent side),
+	// Screen (the agent's current screen size) and Features (what the
+	// sender understands beyond its version) are set.
 	CtlHello = "hello"
 	// CtlPing / CtlPong measure the round trip: the pong echoes T.
 	CtlPing = "ping"

@@ -14,8 +14,8 @@ import (
 // ScreenResync message, in order with everything else it sends there.
 //
 // Everything the agent sent before ScreenResync was encoded against the old
-// state, everything after it against the new: the receiver drops ScreenRects
-// and ScreenFrameEnd messages from its failure up to the first ScreenResync
+// state, everything after it against the new: the receiver drops ScreenRects,
+// ScreenRectsEnd and ScreenFrameEnd messages from its failure up to the first ScreenResync
 // (or ScreenInfo), and at every ScreenResync restarts its deflate stream and
 // empties its tile cache, keeping the picture. The agent, at the same point,
 // restarts its end of the stream, empties its mirror of the cache and

@@ -29,10 +29,11 @@ const (
 	// message: those rectangles, then the ScreenFrameEnd of frame seq
 	// (flags as there). Sent instead of the last ScreenRects message and
 	// the ScreenFrameEnd of a frame to a peer whose hello lists
-	// FeatureFrameInRects: one message puts a small frame in one SCTP
-	// chunk, where two would have the sender probe for a lost tail
-	// (pion's RACK sends the last chunk again after 2 x RTT + 2 ms while
-	// the receiver delays its acknowledgement up to 200 ms).
+	// FeatureFrameInRects: the frame end is no longer a chunk of its own,
+	// and a small frame (below SCTP's ~1.1 KB fragment) is one chunk,
+	// where two would have the sender probe for a lost tail (pion's RACK
+	// sends the last chunk again after 2 x RTT + 2 ms while the receiver
+	// delays its acknowledgement up to 200 ms).
 	ScreenRectsEnd byte = 8
 )
 
@@ -78,10 +79,10 @@ type Rect struct {
 type ScreenMsg struct {
 	Kind          byte
 	Width, Height int    // ScreenInfo
-	Rects         []Rect // ScreenRects; Data aliases the decoded buffer
-	Seq           uint32 // ScreenFrameEnd
+	Rects         []Rect // ScreenRects, ScreenRectsEnd; Data aliases the decoded buffer
+	Seq           uint32 // ScreenFrameEnd, ScreenRectsEnd
 	Serial        uint32 // ScreenResync
-	Refining      bool   // ScreenFrameEnd: FrameRefining was set
+	Refining      bool   // ScreenFrameEnd, ScreenRectsEnd: FrameRefining was set
 	Cursor        Cursor // ScreenCursor, ScreenCursorShape
 	Quality       Quality
 }

@@ -34,9 +34,14 @@ type Config struct {
 	Downloads string
 	// ScreenTap, for tests, sees every screen message that decodes before
 	// it is applied and returns what to apply instead (nil: drop it
-	// unnoticed), e.g. a corrupted copy. It runs with the client's lock
-	// held and must not call the client.
+	// unnoticed, with the frame end a ScreenRectsEnd carries), e.g. a
+	// corrupted copy. It runs with the client's lock held and must not call
+	// the client.
 	ScreenTap func(msg []byte) []byte
+	// SeparateFrameEnds, for tests, leaves FeatureFrameInRects out of the
+	// hello: the agent then ends each frame with its own ScreenFrameEnd, as
+	// for a console of an older build.
+	SeparateFrameEnds bool
 }
 
 // APIError is an error answer of the server's REST API or signalling.
@@ -391,8 +396,11 @@ func (c *Client) onChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
 			c.lcChangedLocked()
 			c.mu.Unlock()
 			c.rc.opened()
-			b, _ := protocol.EncodeControl(protocol.Control{Type: protocol.CtlHello, Version: protocol.Version,
-				Features: []string{protocol.FeatureFrameInRects}})
+			hello := protocol.Control{Type: protocol.CtlHello, Version: protocol.Version}
+			if !c.cfg.SeparateFrameEnds {
+				hello.Features = []string{protocol.FeatureFrameInRects}
+			}
+			b, _ := protocol.EncodeControl(hello)
 			dc.SendText(string(b))
 			c.attachFiles(pc, dc)
 		})
