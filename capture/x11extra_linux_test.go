@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jezek/xgb/xproto"
-	xt "github.com/jezek/xgb/xtest"
 
 	"assist/internal/xtest"
 )
@@ -86,11 +85,6 @@ func TestPointerChangedOnMotion(t *testing.T) {
 	if !src.PointerWatched() {
 		t.Fatal("Xvfb has XInput 2, the source does not watch the pointer")
 	}
-	c := s.Conn(t)
-	if err := xt.Init(c); err != nil {
-		t.Fatal(err)
-	}
-	root := xproto.Setup(c).DefaultScreen(c).Root
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, at := range []image.Point{{100, 50}, {333, 222}} {
@@ -98,9 +92,7 @@ func TestPointerChangedOnMotion(t *testing.T) {
 		case <-src.PointerChanged():
 		default:
 		}
-		if err := xt.FakeInputChecked(c, xproto.MotionNotify, 0, 0, root, int16(at.X), int16(at.Y), 0).Check(); err != nil {
-			t.Fatal(err)
-		}
+		s.MovePointer(t, at)
 		select {
 		case <-src.PointerChanged():
 		case <-ctx.Done():

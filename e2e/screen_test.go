@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jezek/xgb/xproto"
-	xt "github.com/jezek/xgb/xtest"
 
 	"assist/agent"
 	"assist/capture"
@@ -107,17 +106,10 @@ func TestCursorTravelsApart(t *testing.T) {
 	conn := x.Conn(t)
 	root := xproto.Setup(conn).DefaultScreen(conn).Root
 	c.ResetStats()
-	if err := xt.Init(conn); err != nil {
-		t.Fatal(err)
-	}
 	for i, at := range []image.Point{{100, 100}, {300, 200}, {639, 479}} {
-		var err error
 		if i < 2 {
-			err = xt.FakeInputChecked(conn, xproto.MotionNotify, 0, 0, root, int16(at.X), int16(at.Y), 0).Check()
-		} else {
-			err = xproto.WarpPointerChecked(conn, 0, root, 0, 0, 0, 0, int16(at.X), int16(at.Y)).Check()
-		}
-		if err != nil {
+			x.MovePointer(t, at)
+		} else if err := xproto.WarpPointerChecked(conn, 0, root, 0, 0, 0, 0, int16(at.X), int16(at.Y)).Check(); err != nil {
 			t.Fatal(err)
 		}
 		if err := c.WaitScreenState(ctx, func() bool {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"image"
 	"io"
 	"net"
 	"sync/atomic"
@@ -12,10 +13,6 @@ import (
 	"time"
 
 	"assist/internal/xtest"
-
-	"github.com/jezek/xgb"
-	"github.com/jezek/xgb/xproto"
-	xt "github.com/jezek/xgb/xtest"
 )
 
 // TestRawMotionOnXvfb: motion injected through XTest (as a mouse would
@@ -37,19 +34,8 @@ func TestRawMotionOnXvfb(t *testing.T) {
 	}
 	defer w.Close()
 	s.Show(t, xtest.Pattern(s.Width, s.Height)) // a window under the pointer
-	c, err := xgb.NewConnDisplay(s.Display)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := xt.Init(c); err != nil {
-		t.Fatal(err)
-	}
-	root := xproto.Setup(c).DefaultScreen(c).Root
-	for i, at := range []int16{100, 300, 500} {
-		if err := xt.FakeInputChecked(c, xproto.MotionNotify, 0, 0, root, at, at, 0).Check(); err != nil {
-			t.Fatal(err)
-		}
+	for i, at := range []int{100, 300, 500} {
+		s.MovePointer(t, image.Pt(at, at))
 		select {
 		case <-moved:
 		case <-w.Done():
@@ -373,28 +359,14 @@ func TestOneReportPerInterval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := xgb.NewConnDisplay(s.Display)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := xt.Init(c); err != nil {
-		t.Fatal(err)
-	}
-	root := xproto.Setup(c).DefaultScreen(c).Root
-	move := func(at int16) {
-		if err := xt.FakeInputChecked(c, xproto.MotionNotify, 0, 0, root, at, at, 0).Check(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	move(10)
+	s.MovePointer(t, image.Pt(10, 10))
 	select {
 	case <-first:
 	case <-ctx.Done():
 		t.Fatal("the first motion was never reported")
 	}
 	for i := range 20 {
-		move(int16(20 + i))
+		s.MovePointer(t, image.Pt(20+i, 20+i))
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)

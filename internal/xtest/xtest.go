@@ -28,6 +28,8 @@ import (
 	"assist/internal/xgblog"
 
 	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/xproto"
+	xtestext "github.com/jezek/xgb/xtest"
 )
 
 // RequireEnv names the environment variable that turns a missing Xvfb from
@@ -260,6 +262,21 @@ func (s *Server) closeConn() {
 		s.conn.Close()
 		<-s.drained
 		s.conn = nil
+	}
+}
+
+// MovePointer moves the pointer to at through the XTEST extension, as a
+// mouse moves it (the server then sends XInput 2 raw motion, which a warp
+// does not).
+func (s *Server) MovePointer(tb testing.TB, at image.Point) {
+	tb.Helper()
+	c := s.Conn(tb)
+	if err := xtestext.Init(c); err != nil {
+		tb.Fatalf("xtest: XTEST: %v", err)
+	}
+	root := xproto.Setup(c).DefaultScreen(c).Root
+	if err := xtestext.FakeInputChecked(c, xproto.MotionNotify, 0, 0, root, int16(at.X), int16(at.Y), 0).Check(); err != nil {
+		tb.Fatalf("xtest: move the pointer to %v: %v", at, err)
 	}
 }
 
