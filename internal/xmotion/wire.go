@@ -247,23 +247,33 @@ var getInputFocus = []byte{43, 0, 1, 0}
 func readReply(r io.Reader, seq uint16) ([]byte, error) {
 	for {
 		var b [32]byte
-		if _, err := io.ReadFull(r, b[:]); err != nil {
+		if err := readMessage(r, &b); err != nil {
 			return nil, err
 		}
-		switch b[0] & 0x7f {
-		case 0:
-			return nil, fmt.Errorf("X error %d for request %d.%d", b[1], b[10], binary.LittleEndian.Uint16(b[8:]))
-		case 1, genericEvent:
-			extra := int64(binary.LittleEndian.Uint32(b[4:])) * 4
-			if extra > maxExtra {
-				return nil, fmt.Errorf("a message of %d bytes", 32+extra)
-			}
-			if _, err := io.CopyN(io.Discard, r, extra); err != nil {
-				return nil, err
-			}
-			if b[0] == 1 && binary.LittleEndian.Uint16(b[2:]) == seq {
-				return b[:], nil
-			}
+		if b[0] == 1 && binary.LittleEndian.Uint16(b[2:]) == seq {
+			return b[:], nil
 		}
 	}
+}
+
+// readMessage reads one message of the server into b, the 32 bytes every
+// message starts with, and skips what a reply or a Generic Event carries
+// beyond them. An X error is returned as one.
+func readMessage(r io.Reader, b *[32]byte) error {
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return err
+	}
+	switch b[0] & 0x7f {
+	case 0:
+		return fmt.Errorf("X error %d for request %d.%d", b[1], b[10], binary.LittleEndian.Uint16(b[8:]))
+	case 1, genericEvent:
+		extra := int64(binary.LittleEndian.Uint32(b[4:])) * 4
+		if extra > maxExtra {
+			return fmt.Errorf("a message of %d bytes", 32+extra)
+		}
+		if _, err := io.CopyN(io.Discard, r, extra); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -174,16 +174,20 @@ func (w *Watcher) Close() error {
 // read reports raw motion until the connection ends.
 func (w *Watcher) read() {
 	defer close(w.done)
+	if err := w.watch(); !w.closed.Load() {
+		w.err = err
+	}
+}
+
+// watch reads events and reports motion until an error or Close.
+func (w *Watcher) watch() error {
 	pause := time.NewTimer(time.Hour)
 	pause.Stop()
 	defer pause.Stop()
 	for {
 		motion, err := w.ev.next()
 		if err != nil {
-			if !w.closed.Load() {
-				w.err = err
-			}
-			return
+			return err
 		}
 		for motion {
 			w.moved()
@@ -193,13 +197,10 @@ func (w *Watcher) read() {
 			select {
 			case <-pause.C:
 			case <-w.stop:
-				return
+				return nil
 			}
 			if motion, err = w.ev.drain(); err != nil {
-				if !w.closed.Load() {
-					w.err = err
-				}
-				return
+				return err
 			}
 		}
 	}
@@ -231,32 +232,18 @@ func (e *events) drain() (bool, error) {
 // next reads one message and reports whether it is raw motion. An X error
 // (a request of ours refused: XISelectEvents) ends the stream.
 func (e *events) next() (bool, error) {
-	if _, err := io.ReadFull(e.r, e.buf[:]); err != nil {
+	if err := readMessage(e.r, &e.buf); err != nil {
 		return false, fmt.Errorf("xmotion: reading events: %w", err)
 	}
 	b := e.buf[:]
-	switch typ := b[0] & 0x7f; typ {
-	case 0:
-		return false, fmt.Errorf("xmotion: X error %d for request %d.%d", b[1], b[10], binary.LittleEndian.Uint16(b[8:]))
-	case 1, genericEvent:
-		extra := int64(binary.LittleEndian.Uint32(b[4:])) * 4
-		if extra > maxExtra {
-			return false, fmt.Errorf("xmotion: a message of %d bytes", 32+extra)
-		}
-		if _, err := io.CopyN(io.Discard, e.r, extra); err != nil {
-			return false, fmt.Errorf("xmotion: reading events: %w", err)
-		}
-		if typ != genericEvent || b[1] != e.major {
-			return false, nil
-		}
-		switch binary.LittleEndian.Uint16(b[8:]) {
-		case xiRawMotion, xiRawTouchBegin, xiRawTouchUpdate, xiRawTouchEnd:
-			return true, nil
-		}
+	if b[0]&0x7f != genericEvent || b[1] != e.major {
 		return false, nil
-	default:
-		return false, nil // a core event: 32 bytes
 	}
+	switch binary.LittleEndian.Uint16(b[8:]) {
+	case xiRawMotion, xiRawTouchBegin, xiRawTouchUpdate, xiRawTouchEnd:
+		return true, nil
+	}
+	return false, nil
 }
 
 // maxExtra bounds the length a message may claim (a raw motion event
