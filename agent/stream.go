@@ -532,7 +532,9 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 func (s *streamer) sendPlan(pl peerPlan, ar *area, jobs []capture.Job, encoded [][]capture.Encoded, now time.Time) error {
 	p, v := pl.p, pl.p.view
 	origin := ar.rect.Min
-	batch := protocol.RectBatcher{Flush: p.sendScreen}
+	// The frame's last rectangles and its end go in one message where the
+	// rep takes that (its hello's features).
+	batch := protocol.RectBatcher{Flush: p.sendScreen, FrameEndApart: !p.frameInRects.Load()}
 	rel := func(r protocol.Rect) protocol.Rect {
 		r.X -= origin.X
 		r.Y -= origin.Y
@@ -608,18 +610,8 @@ func (s *streamer) sendPlan(pl peerPlan, ar *area, jobs []capture.Job, encoded [
 	v.seq++
 	v.lastFrame = now
 	v.refining = refining
-	if p.frameInRects.Load() {
-		// The frame's last rectangles and its end in one message.
-		if err := batch.End(v.seq, refining); err != nil {
-			return err
-		}
-	} else {
-		if err := batch.Done(); err != nil {
-			return err
-		}
-		if err := p.sendScreen(protocol.AppendFrameEndFlags(nil, v.seq, refining)); err != nil {
-			return err
-		}
+	if err := batch.End(v.seq, refining); err != nil {
+		return err
 	}
 	if q, fps, bps, rtt, ok := p.adapt.report(now); ok {
 		return p.sendScreen(protocol.AppendQuality(nil, protocol.Quality{Quality: q, FPS: fps, BytesPerSec: bps, RTTms: rtt}))

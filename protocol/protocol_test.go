@@ -267,15 +267,17 @@ func TestRectBatcherEnd(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		rects []Rect
+		apart bool
 		kinds []byte
 	}{
-		{"one message", []Rect{solid, solid}, []byte{ScreenRectsEnd}},
-		{"nothing pending", nil, []byte{ScreenFrameEnd}},
-		{"no room for the end", []Rect{full}, []byte{ScreenRects, ScreenFrameEnd}},
+		{"one message", []Rect{solid, solid}, false, []byte{ScreenRectsEnd}},
+		{"nothing pending", nil, false, []byte{ScreenFrameEnd}},
+		{"no room for the end", []Rect{full}, false, []byte{ScreenRects, ScreenFrameEnd}},
+		{"frame end apart asked for", []Rect{solid, solid}, true, []byte{ScreenRects, ScreenFrameEnd}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []ScreenMsg
-			b := RectBatcher{Flush: func(m []byte) error {
+			b := RectBatcher{FrameEndApart: tc.apart, Flush: func(m []byte) error {
 				if len(m) > MaxScreenMessage {
 					t.Fatalf("message of %d bytes", len(m))
 				}

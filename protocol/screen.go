@@ -327,6 +327,9 @@ type RectBatcher struct {
 	rects []Rect
 	size  int
 	Flush func(msg []byte) error
+	// FrameEndApart makes End send the frame end as a ScreenFrameEnd of its
+	// own (for a peer without FeatureFrameInRects).
+	FrameEndApart bool
 }
 
 // Add queues r, flushing the pending batch first when r would not fit. A
@@ -347,10 +350,10 @@ func (b *RectBatcher) Add(r Rect) error {
 }
 
 // End flushes the pending batch with the end of frame seq in the same
-// message (ScreenRectsEnd), or, with nothing pending or no room for the
-// frame end, as a ScreenRects message and a ScreenFrameEnd.
+// message (ScreenRectsEnd), or, with nothing pending, no room for the frame
+// end or FrameEndApart, as a ScreenRects message and a ScreenFrameEnd.
 func (b *RectBatcher) End(seq uint32, refining bool) error {
-	if len(b.rects) == 0 || 6+3+b.size > MaxScreenMessage {
+	if b.FrameEndApart || len(b.rects) == 0 || 6+3+b.size > MaxScreenMessage {
 		if err := b.Done(); err != nil {
 			return err
 		}
