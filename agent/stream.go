@@ -138,13 +138,7 @@ func (a *agent) stream(ctx context.Context) {
 		case <-ptrTick:
 			lookAtPointer(true)
 		case <-ptrChanged:
-			if !ptrTimer.Stop() {
-				select {
-				case <-ptrTimer.C:
-				default:
-				}
-			}
-			lookAtPointer(false)
+			lookAtPointer(false) // its Reset drops a poll that fell due meanwhile (Go >= 1.23 timers)
 		case <-timer.C:
 		}
 		if wait > 0 && !timer.Stop() {
