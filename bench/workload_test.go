@@ -209,7 +209,7 @@ func runPass(t *testing.T, name string, photo *image.RGBA, start func(*testing.T
 			res.ServerCPU += sc
 			res.XvfbCPU += xc
 		}
-		t.Logf("%s %s: %d bytes in %d updates, %.2f s, cpu %.2f s (server %.2f, Xvfb %.2f), %d context switches, %s %v",
+		t.Logf("%s %s: %d bytes in %d updates, %.2f s, cpu %.3f s (server %.3f, Xvfb %.3f), %d context switches, %s %v",
 			name, phase, pr.Bytes, pr.Updates, pr.Seconds, pr.CPUSeconds, sc, xc, pr.Switches, pr.Fidelity, pr.Encodings)
 	}
 
@@ -668,18 +668,6 @@ func (v *vncViewer) stop() {
 
 // --- /proc ---
 
-func cpuSeconds(t *testing.T, pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Fatalf("cpu of %d: %v", pid, err)
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
-}
-
 // contextSwitches is how often pid's threads were switched out so far.
 func contextSwitches(t *testing.T, pid int) int {
 	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
@@ -822,13 +810,13 @@ func table(results []*passResult) string {
 	fmt.Fprintf(&b, " %8.2f  (vs best x11vnc encoding per phase: %s)\n", float64(ourTotal)/float64(max(bestTotal, 1)), kb(bestTotal))
 	fmt.Fprintf(&b, "%-8s", "cpu s")
 	for _, r := range results {
-		fmt.Fprintf(&b, " %12.2f", r.CPUSeconds)
+		fmt.Fprintf(&b, " %12.3f", r.CPUSeconds)
 	}
 	fmt.Fprintf(&b, " %8s  (serving process + Xvfb, workload phases; ratio: vs the cheapest x11vnc)\n", cpuRatio(results, ""))
 	for _, ph := range phases {
 		fmt.Fprintf(&b, "  %-6s", ph)
 		for _, r := range results {
-			fmt.Fprintf(&b, " %12.2f", r.Phases[ph].CPUSeconds)
+			fmt.Fprintf(&b, " %12.3f", r.Phases[ph].CPUSeconds)
 		}
 		fmt.Fprintf(&b, " %8s\n", cpuRatio(results, ph))
 	}
