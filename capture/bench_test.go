@@ -14,6 +14,31 @@ func BenchmarkHashTiles1080p(b *testing.B) {
 	}
 }
 
+// BenchmarkTilesCopyFrom1080p is the agent's copy of a frame's hashes
+// after a keystroke (one row of tiles hashed again) and after a whole
+// frame changed.
+func BenchmarkTilesCopyFrom1080p(b *testing.B) {
+	for _, bb := range []struct {
+		name   string
+		change image.Rectangle
+	}{
+		{"keystroke", image.Rect(700, 300, 706, 313)},
+		{"whole frame", frame.Rect},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			tiles := HashTiles(frame, TileSize, nil)
+			prev := &Tiles{}
+			prev.CopyFrom(tiles)
+			for b.Loop() {
+				b.StopTimer()
+				tiles = HashTilesIn(frame, TileSize, tiles, bb.change)
+				b.StartTimer()
+				prev.CopyFrom(tiles)
+			}
+		})
+	}
+}
+
 func BenchmarkTrackerDiff1080p(b *testing.B) {
 	changed := clone(frame)
 	for _, p := range []image.Point{{100, 100}, {1000, 500}, {1900, 1070}} { // three tiles

@@ -75,6 +75,65 @@ func TestApplyMoveMatchesHashingThePixels(t *testing.T) {
 	}
 }
 
+// TestCopyFromByStamps follows the agent's three Tiles through a run of
+// frames (this frame's, hashed where it changed; the previous one's, copied
+// from it after each frame; a scratch copy of the previous one with a move
+// applied): every copy, which takes only the rows of tiles whose stamps
+// differ, holds what hashing the pixels gives.
+func TestCopyFromByStamps(t *testing.T) {
+	type step struct {
+		name    string
+		change  image.Rectangle // pixels flipped in this frame
+		move    *Move           // applied to the scratch copy of the previous frame
+		monitor bool            // the frame becomes a monitor of another geometry
+	}
+	steps := []step{
+		{name: "a keystroke", change: image.Rect(700, 300, 706, 313)},
+		{name: "nothing", change: image.Rectangle{}},
+		{name: "a line at the bottom", change: image.Rect(0, 1070, 1920, 1080)},
+		{name: "a scroll", change: image.Rect(1500, 900, 1510, 910), move: &Move{Dst: image.Rect(0, 67, 960, 487), Src: image.Pt(0, 80)}},
+		{name: "a scroll again", change: image.Rect(64, 600, 640, 700), move: &Move{Dst: image.Rect(64, 119, 640, 540), Src: image.Pt(64, 80)}},
+		{name: "another geometry", change: image.Rect(150, 60, 160, 70), monitor: true},
+		{name: "a keystroke there", change: image.Rect(1000, 500, 1001, 501), monitor: true},
+	}
+	img := clone(frame)
+	view := img
+	tiles := HashTiles(view, TileSize, nil)
+	prev, post := &Tiles{}, &Tiles{}
+	prev.CopyFrom(tiles)
+	prevImg := clone(view)
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if st.monitor && view == img {
+				view = img.SubImage(image.Rect(100, 50, 1800, 1000)).(*image.RGBA)
+				prevImg = clone(view)
+			}
+			for y := st.change.Min.Y; y < st.change.Max.Y; y++ {
+				for x := st.change.Min.X; x < st.change.Max.X; x++ {
+					img.Pix[img.PixOffset(x, y)] ^= 0x5a
+				}
+			}
+			tiles = HashTilesIn(view, TileSize, tiles, st.change)
+			sameTiles(t, tiles, HashTiles(view, TileSize, nil))
+			if st.move != nil {
+				post.CopyFrom(prev)
+				sameTiles(t, post, HashTiles(prevImg, TileSize, nil))
+				if !post.ApplyMove(*st.move) {
+					t.Fatalf("ApplyMove(%v) refused", *st.move)
+				}
+				moved := clone(prevImg)
+				if err := protocol.CopyRect(st.move.Dst, st.move.Src).Draw(moved); err != nil {
+					t.Fatal(err)
+				}
+				sameTiles(t, post, HashTiles(moved, TileSize, nil))
+			}
+			prev.CopyFrom(tiles)
+			sameTiles(t, prev, HashTiles(view, TileSize, nil))
+			prevImg = clone(view)
+		})
+	}
+}
+
 // TestDetectInFindsScrollsInRowHashes: DetectIn finds a scroll that Detect
 // finds, as a true copy covering at least as many pixels, on whole tile
 // columns where the content beside the scroll allows (so that ApplyMove

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"image"
+	"sync/atomic"
 )
 
 // seed keys every hash of this process. Hashes are compared only within one
@@ -11,7 +12,8 @@ import (
 var seed = maphash.MakeSeed()
 
 // Tiles holds per-tile hashes of one frame, row-major, tiles of Size x Size
-// pixels (edge tiles smaller).
+// pixels (edge tiles smaller). Its fields are for reading: only its methods
+// and HashTilesIn change them.
 type Tiles struct {
 	W, H, Size, Cols, Rows int
 	Hash                   []uint64
@@ -24,6 +26,24 @@ type Tiles struct {
 	// detection and a scrolled frame's new hashes need no pixels.
 	rowHash []byte
 	scratch []byte // per column, the segment hashes of one band of tiles
+	// gen stamps each row of tiles (its Hash entries and its pixel rows'
+	// segment hashes) with a number drawn from generations whenever they
+	// are computed: two Tiles of one geometry whose row has the same stamp
+	// hold the same hashes there (one was copied from the other), so
+	// CopyFrom copies only the rows that differ. A frame's hashes are 260
+	// KB at 1080p, copied twice per update before: more than hashing a
+	// keystroke's tiles.
+	gen []uint64
+}
+
+// generations numbers every computation of a row of tiles, process-wide.
+var generations atomic.Uint64
+
+// stamp marks tile rows [first, last) as computed anew.
+func (t *Tiles) stamp(first, last int) {
+	for row := first; row < last; row++ {
+		t.gen[row] = generations.Add(1)
+	}
 }
 
 // HashTiles hashes img in tiles of size x size pixels (TileSize when size <=
@@ -54,7 +74,7 @@ func HashTilesIn(img *image.RGBA, size int, reuse *Tiles, changed image.Rectangl
 	t.Hash = grow(t.Hash, t.Cols*t.Rows)
 	t.rowHash = grow(t.rowHash, t.Cols*h*8)
 	first, last, c0, c1 := 0, t.Rows, 0, t.Cols
-	if same {
+	if same && len(t.gen) == t.Rows {
 		c := changed.Intersect(b).Sub(b.Min)
 		if c.Empty() {
 			return t
@@ -62,6 +82,8 @@ func HashTilesIn(img *image.RGBA, size int, reuse *Tiles, changed image.Rectangl
 		first, last = c.Min.Y/size, (c.Max.Y+size-1)/size
 		c0, c1 = c.Min.X/size, (c.Max.X+size-1)/size
 	}
+	t.gen = grow(t.gen, t.Rows)
+	t.stamp(first, last)
 	// The segment hashes go to rowHash and, per column, to a band of
 	// scratch that the tile hashes read in one piece.
 	band := size * 8
@@ -93,6 +115,7 @@ func HashTilesIn(img *image.RGBA, size int, reuse *Tiles, changed image.Rectangl
 // [c0, c1) from their segments' hashes.
 func (t *Tiles) rehash(first, last, c0, c1 int) {
 	t.scratch = grow(t.scratch, t.Size*8)
+	t.stamp(first, last)
 	for row := first; row < last; row++ {
 		y0 := row * t.Size
 		y1 := min(y0+t.Size, t.H)
@@ -107,13 +130,37 @@ func (t *Tiles) rehash(first, last, c0, c1 int) {
 	}
 }
 
-// CopyFrom makes t a copy of src, reusing t's memory.
+// CopyFrom makes t a copy of src, reusing t's memory. Where the two have
+// the same geometry, only the rows of tiles whose stamps differ are copied.
 func (t *Tiles) CopyFrom(src *Tiles) {
-	hash, rows, scratch := t.Hash, t.rowHash, t.scratch
-	*t = *src
-	t.Hash = append(hash[:0], src.Hash...)
-	t.rowHash = append(rows[:0], src.rowHash...)
-	t.scratch = scratch
+	if !t.sameRows(src) {
+		hash, rows, gen, scratch := t.Hash, t.rowHash, t.gen, t.scratch
+		*t = *src
+		t.Hash = append(hash[:0], src.Hash...)
+		t.rowHash = append(rows[:0], src.rowHash...)
+		t.gen = append(gen[:0], src.gen...)
+		t.scratch = scratch
+		return
+	}
+	for row, g := range src.gen {
+		if t.gen[row] == g {
+			continue
+		}
+		copy(t.Hash[row*t.Cols:(row+1)*t.Cols], src.Hash[row*t.Cols:(row+1)*t.Cols])
+		y0, y1 := row*t.Size, min((row+1)*t.Size, t.H)
+		copy(t.rowHash[y0*t.Cols*8:y1*t.Cols*8], src.rowHash[y0*t.Cols*8:y1*t.Cols*8])
+		t.gen[row] = g
+	}
+}
+
+// sameRows reports whether t and src have one geometry and a stamp for
+// every row of tiles: CopyFrom may then copy rows by their stamps.
+func (t *Tiles) sameRows(src *Tiles) bool {
+	return t.W == src.W && t.H == src.H && t.Size == src.Size && t.origin == src.origin &&
+		t.Cols == src.Cols && t.Rows == src.Rows && t.Rows > 0 &&
+		len(t.Hash) == t.Cols*t.Rows && len(src.Hash) == len(t.Hash) &&
+		len(t.rowHash) == t.Cols*t.H*8 && len(src.rowHash) == len(t.rowHash) &&
+		len(t.gen) == t.Rows && len(src.gen) == t.Rows
 }
 
 // rowRun is the hash of row y (frame coordinates) across tile columns
