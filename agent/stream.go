@@ -107,16 +107,16 @@ func (a *agent) stream(ctx context.Context) {
 	}
 	// lookAtPointer sends the pointer and times the next poll; polled
 	// tells a poll from a look on the source's report.
-	reported := false         // a report came since the last poll
-	var unannounced time.Time // when a poll last found a move no report told of
+	reported := false                   // a report came since the last poll
+	watchWait := pointerWatchedInterval // the wait between polls of a watched pointer
 	lookAtPointer := func(polled bool) {
 		moved := s.sendPointer(ctx, a.openPeers())
 		if watcher != nil && watcher.PointerWatched() {
-			if polled && moved && !reported {
-				unannounced = time.Now()
+			if polled {
+				watchWait = watchedPoll(watchWait, moved && !reported)
 			}
 			reported = !polled
-			ptrTimer.Reset(watchedPoll(time.Since(unannounced)))
+			ptrTimer.Reset(watchWait)
 			return
 		}
 		// Poll fast while the pointer moves, slowly while it rests.
@@ -269,15 +269,18 @@ func pointerPoll(moved bool, rested time.Duration) time.Duration {
 	}
 }
 
-// watchedPoll is the wait before the next poll of a watched pointer:
-// sinceUnannounced is how long ago a poll last found it moved with no
-// report (a program warping it), which is followed at the full rate for
-// pointerIdleAfter.
-func watchedPoll(sinceUnannounced time.Duration) time.Duration {
-	if sinceUnannounced < pointerIdleAfter {
+// watchedPoll is the wait before the next poll of a watched pointer, given
+// the wait before this poll: a poll that found the pointer moved with no
+// report (a program warping it; XInput 2 reports no warps) is followed at
+// the full rate, and every poll that found nothing doubles the wait, up to
+// pointerWatchedInterval. A lone warp so costs a handful of polls (it was
+// 2 s of polls at the full rate: 80 X round trips), and a program that
+// keeps warping is followed at the full rate.
+func watchedPoll(last time.Duration, unannounced bool) time.Duration {
+	if unannounced {
 		return pointerInterval
 	}
-	return pointerWatchedInterval
+	return min(max(2*last, pointerInterval), pointerWatchedInterval)
 }
 
 func minWait(a, b time.Duration) time.Duration {
