@@ -263,11 +263,25 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 			return nil, ctx.Err()
 		}
 	}
-	// With DAMAGE and a whole frame in hand, read only what changed.
+	// With DAMAGE and a whole frame in hand, read only what changed: in the
+	// same round trip as the damage when the guess holds it.
 	area, rearm := image.Rect(0, 0, s.w, s.h), true
 	if s.haveFull {
-		band, ok, err := s.damagedRows(ctx)
+		spec := s.speculate()
+		band, ok, specCh, err := s.damagedRows(ctx, spec)
+		var sr grabResult
+		if specCh != nil && err == nil {
+			// Sent before the damage's reply came: here already.
+			select {
+			case sr = <-specCh:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
 		if err != nil {
+			if specCh != nil && ctx.Err() != nil {
+				s.pending = specCh
+			}
 			return nil, err
 		}
 		if ok {
@@ -275,12 +289,26 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 				s.changed = image.Rectangle{}
 				return s.img, nil
 			}
+			s.remember(band)
+			if specCh != nil && band.In(spec) && sr.geoErr == nil && sr.imgErr == nil && sr.w == s.w && sr.h == s.h {
+				src := sr.data
+				if sr.viaShm {
+					off := s.shmOffset(spec)
+					src = s.seg.mem[off : off+spec.Dx()*spec.Dy()*4]
+				}
+				if len(src) == spec.Dx()*spec.Dy()*4 {
+					s.convert(band, spec, src)
+					s.changed = band
+					return s.img, nil
+				}
+			}
 			area, rearm = s.readArea(band), false
 		}
 	}
 	var lastErr error
 	for range maxAttempts {
 		ch := s.request(area, rearm)
+		s.roundTrips++
 		var r grabResult
 		select {
 		case r = <-ch:
@@ -320,7 +348,10 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 		if len(src) != n {
 			return nil, fmt.Errorf("capture: GetImage of %v returned %d bytes", area, len(src))
 		}
-		s.convert(area, src)
+		s.convert(area, area, src)
+		if rearm {
+			s.remember(image.Rectangle{}) // a whole frame: no guess to follow
+		}
 		s.changed = area
 		s.haveFull = true
 		return s.img, nil
@@ -331,28 +362,30 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 	return nil, fmt.Errorf("capture: GetImage of %dx%d: %w", s.w, s.h, lastErr)
 }
 
-// convert fills area of s.img from the server's pixels (packed rows of
-// area's width), splitting a large area across two goroutines.
-func (s *x11Source) convert(area image.Rectangle, src []byte) {
+// convert fills area of s.img from the server's pixels of from (which holds
+// area), packed rows of from's width, splitting a large area across two
+// goroutines.
+func (s *x11Source) convert(area, from image.Rectangle, src []byte) {
 	conv := pixconv.BGRXToRGBA
 	if s.msb {
 		conv = pixconv.XRGBToRGBA
 	}
+	stride := from.Dx() * 4
 	rows := func(y0, y1 int) {
-		if area.Dx() == s.w { // whole rows: one run (the image's stride is 4*w, like the server's)
-			conv(s.img.Pix[s.img.PixOffset(0, y0):s.img.PixOffset(0, y1)], src[(y0-area.Min.Y)*s.w*4:(y1-area.Min.Y)*s.w*4])
+		if area.Dx() == s.w && from.Dx() == s.w { // whole rows: one run (the image's stride is 4*w, like the server's)
+			conv(s.img.Pix[s.img.PixOffset(0, y0):s.img.PixOffset(0, y1)], src[(y0-from.Min.Y)*stride:(y1-from.Min.Y)*stride])
 			return
 		}
 		rowLen := area.Dx() * 4
 		for y := y0; y < y1; y++ {
 			o := s.img.PixOffset(area.Min.X, y)
-			k := (y - area.Min.Y) * rowLen
+			k := (y-from.Min.Y)*stride + (area.Min.X-from.Min.X)*4
 			conv(s.img.Pix[o:o+rowLen], src[k:k+rowLen])
 		}
 	}
 	// Two goroutines for a large area, when there are two processors to
 	// run them (the agent runs on one while lightly loaded: internal/procs).
-	if len(src) < 1<<20 || area.Dy() < 2 || runtime.GOMAXPROCS(0) < 2 {
+	if area.Dx()*area.Dy()*4 < 1<<20 || area.Dy() < 2 || runtime.GOMAXPROCS(0) < 2 {
 		rows(area.Min.Y, area.Max.Y)
 		return
 	}

@@ -30,6 +30,10 @@ type extras struct {
 	region   xfixes.Region // where the damage is fetched into
 	haveFull bool          // s.img holds a whole frame: damaged rows suffice
 	changed  image.Rectangle
+	// The damaged boxes of the last two captures, from which the next one
+	// is guessed (speculate).
+	lastBox, prevBox image.Rectangle
+	roundTrips       int // Capture's waits for the server, counted for tests
 
 	cursorChanged atomic.Bool // an XFixes CursorNotify arrived
 	cursorSerial  uint32      // guarded by x11Source.mu
@@ -96,26 +100,69 @@ func (s *x11Source) rearmDamage() {
 }
 
 // damagedRows moves the damage so far into s.region (which also re-arms
-// DamageNotify) and returns its bounding box (whole rows are read); ok is
-// false when the server cannot tell (then read everything).
-func (s *x11Source) damagedRows(ctx context.Context) (image.Rectangle, bool, error) {
+// DamageNotify) and returns its bounding box; ok is false when the server
+// cannot tell (then read everything). When spec is not empty, its pixels
+// are read in the same round trip, right after the damage is taken: what
+// the returned channel delivers holds them, packed at spec's width (spec
+// must be a rectangle readArea packs).
+func (s *x11Source) damagedRows(ctx context.Context, spec image.Rectangle) (box image.Rectangle, ok bool, specCh chan grabResult, err error) {
 	if !s.damageOK || s.region == 0 {
-		return image.Rectangle{}, false, nil
+		return image.Rectangle{}, false, nil, nil
 	}
 	damage.Subtract(s.conn, s.damage, 0, s.region)
+	s.roundTrips++
+	if !spec.Empty() {
+		specCh = s.request(spec, false)
+	}
 	r, err := reply(ctx, xfixes.FetchRegion(s.conn, s.region).Reply)
 	if err == nil && r == nil {
 		err = errNoReply
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return image.Rectangle{}, false, err
+			return image.Rectangle{}, false, specCh, err
 		}
-		return image.Rectangle{}, false, nil
+		return image.Rectangle{}, false, specCh, nil
 	}
 	e := r.Extents
 	ext := image.Rect(int(e.X), int(e.Y), int(e.X)+int(e.Width), int(e.Y)+int(e.Height)).Intersect(image.Rect(0, 0, s.w, s.h))
-	return ext, true, nil
+	return ext, true, specCh, nil
+}
+
+// speculate guesses what the next capture's damage is, so that its pixels
+// can be read in the same round trip as the damage (one round trip per
+// update instead of two): the last damaged box, and that box moved on by
+// as much as it moved since the one before (the next character of a line
+// being typed, the next step of a dragged window, the same terminal
+// scrolling again). Empty when there is no guess, or when the guess would
+// not be read packed (with shared memory: into the scratch area; whole
+// rows land in place, over the frame, which a guess must not touch).
+func (s *x11Source) speculate() image.Rectangle {
+	last, prev := s.lastBox, s.prevBox
+	if last.Empty() {
+		return image.Rectangle{}
+	}
+	g := last
+	if !prev.Empty() {
+		d := last.Min.Sub(prev.Min)
+		if abs(d.X) <= speculateStep && abs(d.Y) <= speculateStep {
+			g = g.Union(last.Add(d))
+		}
+	}
+	g = g.Intersect(image.Rect(0, 0, s.w, s.h))
+	if g.Empty() || s.readArea(g) != g || s.seg != nil && s.shmOffset(g) != s.w*s.h*4 {
+		return image.Rectangle{}
+	}
+	return g
+}
+
+// speculateStep is the largest move between two damaged boxes that the
+// guess follows; anything farther is a new place, not a continuation.
+const speculateStep = 128
+
+// remember notes a capture's damaged box for the next guess.
+func (s *x11Source) remember(box image.Rectangle) {
+	s.prevBox, s.lastBox = s.lastBox, box
 }
 
 // Changed implements ChangeReporter.

@@ -44,6 +44,65 @@ func TestDamageWakesCapture(t *testing.T) {
 	}
 }
 
+// TestCaptureReadsTheGuessedDamage: a change where the last ones lead (the
+// next character of a line, the same box again) is read in the same round
+// trip as the damage; anywhere else it takes a second one. Every capture
+// equals the server's image.
+func TestCaptureReadsTheGuessedDamage(t *testing.T) {
+	glyph := image.Rect(100, 100, 106, 113)
+	box := image.Rect(1500, 700, 1700, 900)
+	steps := []struct {
+		name   string
+		change image.Rectangle
+		trips  int // -1: 2 with shared memory, 1 without
+	}{
+		{"a first change: nothing to guess from", glyph, 2},
+		{"the next character: one box is no direction yet", glyph.Add(image.Pt(6, 0)), 2},
+		{"the one after: guessed", glyph.Add(image.Pt(12, 0)), 1},
+		{"and the next", glyph.Add(image.Pt(18, 0)), 1},
+		{"a change elsewhere", box, 2},
+		{"the same box again (a terminal scrolling)", box, 1},
+		{"inside it", image.Rect(1510, 710, 1520, 720), 1},
+		{"back at the line", glyph.Add(image.Pt(24, 0)), 2},
+		{"a strip the screen wide", image.Rect(0, 500, 1920, 501), 2},
+		// With shared memory whole rows land in place, over the frame:
+		// never guessed. Plain GetImage returns them packed.
+		{"the strip again", image.Rect(0, 500, 1920, 501), -1},
+	}
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			s := xtest.Start(t)
+			src := openX(t, s, p.shm)
+			pattern := xtest.Pattern(s.Width, s.Height)
+			win := s.Show(t, pattern)
+			capture(t, src)
+			for i, st := range steps {
+				other := clone(pattern)
+				for k := range other.Pix {
+					if k%4 != 3 {
+						other.Pix[k] ^= byte(0x35 * (i + 1))
+					}
+				}
+				win.Update(t, st.change, other)
+				before := src.roundTrips
+				img := capture(t, src)
+				samePixels(t, st.name, img, s.Screenshot(t))
+				want := st.trips
+				if want < 0 {
+					want = map[bool]int{true: 2, false: 1}[p.shm]
+				}
+				if got := src.roundTrips - before; got != want {
+					t.Errorf("%s: %d round trips, want %d", st.name, got, want)
+				}
+				if ch := src.Changed(); !st.change.In(ch) {
+					t.Errorf("%s: changed %v, want it to hold %v", st.name, ch, st.change)
+				}
+				samePixels(t, st.name+", then nothing", capture(t, src), s.Screenshot(t))
+			}
+		})
+	}
+}
+
 // TestPointerApartFromPixels: the pointer's position and shape come from
 // Pointer, and the captured pixels under it are the window's own.
 func TestPointerApartFromPixels(t *testing.T) {
