@@ -687,20 +687,29 @@ func changedBounds(a, b *capture.Tiles) (image.Rectangle, bool) {
 }
 
 // copyChanged copies into dst the tiles of src whose hashes differ between
-// have (what dst holds) and want (what src holds).
+// have (what dst holds) and want (what src holds). Neighbouring tiles of a
+// row of tiles go in one run: a tile is 64 rows of 256 bytes, one page
+// apart each, and copying a changed 1080p frame tile by tile ran at a
+// quarter of the speed of copying its rows.
 func copyChanged(dst, src *image.RGBA, have, want *capture.Tiles) {
 	if len(have.Hash) != len(want.Hash) {
 		copyRect(dst, src, src.Rect)
 		return
 	}
 	o := want.Origin()
-	for i := range want.Hash {
-		if have.Hash[i] == want.Hash[i] {
-			continue
+	for r := range want.Rows {
+		y0, y1 := r*want.Size, min((r+1)*want.Size, want.H)
+		run := -1 // first column of the current run of changed tiles
+		for c := 0; c <= want.Cols; c++ {
+			changed := c < want.Cols && have.Hash[r*want.Cols+c] != want.Hash[r*want.Cols+c]
+			if changed && run < 0 {
+				run = c
+			}
+			if !changed && run >= 0 {
+				copyRect(dst, src, image.Rect(run*want.Size, y0, min(c*want.Size, want.W), y1).Add(o))
+				run = -1
+			}
 		}
-		c, r := i%want.Cols, i/want.Cols
-		t := image.Rect(c*want.Size, r*want.Size, min((c+1)*want.Size, want.W), min((r+1)*want.Size, want.H))
-		copyRect(dst, src, t.Add(o))
 	}
 }
 
