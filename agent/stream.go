@@ -688,9 +688,9 @@ func changedBounds(a, b *capture.Tiles) (image.Rectangle, bool) {
 
 // copyChanged copies into dst the tiles of src whose hashes differ between
 // have (what dst holds) and want (what src holds). Neighbouring tiles of a
-// row of tiles go in one run: a tile is 64 rows of 256 bytes, one page
-// apart each, and copying a changed 1080p frame tile by tile ran at a
-// quarter of the speed of copying its rows.
+// row of tiles go in one run: a tile is 64 rows of 256 bytes a screen row
+// (7.5 KB at 1080p) apart, and copying a changed frame out of the shared
+// segment tile by tile ran at a quarter of the speed of copying its rows.
 func copyChanged(dst, src *image.RGBA, have, want *capture.Tiles) {
 	if len(have.Hash) != len(want.Hash) {
 		copyRect(dst, src, src.Rect)

@@ -78,43 +78,44 @@ func TestApplyMoveMatchesHashingThePixels(t *testing.T) {
 // TestCopyFromByStamps follows the agent's three Tiles through a run of
 // frames (this frame's, hashed where it changed; the previous one's, copied
 // from it after each frame; a scratch copy of the previous one with a move
-// applied): every copy, which takes only the rows of tiles whose stamps
-// differ, holds what hashing the pixels gives.
+// applied): every copy holds what hashing the pixels gives, and between
+// Tiles of one geometry only the rows of tiles that changed are copied.
 func TestCopyFromByStamps(t *testing.T) {
-	type step struct {
-		name    string
-		change  image.Rectangle // pixels flipped in this frame
-		move    *Move           // applied to the scratch copy of the previous frame
-		monitor bool            // the frame becomes a monitor of another geometry
-	}
-	steps := []step{
-		{name: "a keystroke", change: image.Rect(700, 300, 706, 313)},
-		{name: "nothing", change: image.Rectangle{}},
-		{name: "a line at the bottom", change: image.Rect(0, 1070, 1920, 1080)},
-		{name: "a scroll", change: image.Rect(1500, 900, 1510, 910), move: &Move{Dst: image.Rect(0, 67, 960, 487), Src: image.Pt(0, 80)}},
-		{name: "a scroll again", change: image.Rect(64, 600, 640, 700), move: &Move{Dst: image.Rect(64, 119, 640, 540), Src: image.Pt(64, 80)}},
-		{name: "another geometry", change: image.Rect(150, 60, 160, 70), monitor: true},
-		{name: "a keystroke there", change: image.Rect(1000, 500, 1001, 501), monitor: true},
+	full := frame.Rect
+	mon := image.Rect(100, 50, 1800, 1000)
+	other := mon.Add(image.Pt(20, 10)) // the same size elsewhere: another grid
+	steps := []struct {
+		name   string
+		area   image.Rectangle // the part of the frame hashed (a monitor)
+		change image.Rectangle // pixels flipped in this frame
+		move   *Move           // applied to the scratch copy of the previous frame
+	}{
+		{name: "a keystroke", area: full, change: image.Rect(700, 300, 706, 313)},
+		{name: "nothing", area: full},
+		{name: "a line at the bottom", area: full, change: image.Rect(0, 1070, 1920, 1080)},
+		{name: "a scroll", area: full, change: image.Rect(1500, 900, 1510, 910), move: &Move{Dst: image.Rect(0, 67, 960, 487), Src: image.Pt(0, 80)}},
+		{name: "a scroll again", area: full, change: image.Rect(64, 600, 640, 700), move: &Move{Dst: image.Rect(64, 119, 640, 540), Src: image.Pt(64, 80)}},
+		{name: "a monitor", area: mon, change: image.Rect(150, 60, 160, 70)},
+		{name: "a keystroke there", area: mon, change: image.Rect(1000, 500, 1001, 501)},
+		{name: "a monitor of the same size elsewhere", area: other, change: image.Rect(1000, 500, 1001, 501)},
+		{name: "a keystroke there too", area: other, change: image.Rect(300, 200, 301, 260)},
+		{name: "the whole screen again", area: full, change: image.Rect(5, 5, 6, 6)},
 	}
 	img := clone(frame)
-	view := img
-	tiles := HashTiles(view, TileSize, nil)
+	view := func(r image.Rectangle) *image.RGBA { return img.SubImage(r).(*image.RGBA) }
+	tiles := HashTiles(view(full), TileSize, nil)
 	prev, post := &Tiles{}, &Tiles{}
 	prev.CopyFrom(tiles)
-	prevImg := clone(view)
+	prevImg, prevArea := clone(view(full)), full
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			if st.monitor && view == img {
-				view = img.SubImage(image.Rect(100, 50, 1800, 1000)).(*image.RGBA)
-				prevImg = clone(view)
-			}
 			for y := st.change.Min.Y; y < st.change.Max.Y; y++ {
 				for x := st.change.Min.X; x < st.change.Max.X; x++ {
 					img.Pix[img.PixOffset(x, y)] ^= 0x5a
 				}
 			}
-			tiles = HashTilesIn(view, TileSize, tiles, st.change)
-			sameTiles(t, tiles, HashTiles(view, TileSize, nil))
+			tiles = HashTilesIn(view(st.area), TileSize, tiles, st.change)
+			sameTiles(t, tiles, HashTiles(view(st.area), TileSize, nil))
 			if st.move != nil {
 				post.CopyFrom(prev)
 				sameTiles(t, post, HashTiles(prevImg, TileSize, nil))
@@ -127,9 +128,42 @@ func TestCopyFromByStamps(t *testing.T) {
 				}
 				sameTiles(t, post, HashTiles(moved, TileSize, nil))
 			}
+			if st.area == prevArea {
+				// Only the rows of tiles the change touched are stamped
+				// anew, so only they are copied.
+				differ := 0
+				for r := range tiles.gen {
+					if prev.gen[r] != tiles.gen[r] {
+						differ++
+					}
+				}
+				want := 0
+				if c := st.change.Intersect(st.area).Sub(st.area.Min); !c.Empty() {
+					want = (c.Max.Y+TileSize-1)/TileSize - c.Min.Y/TileSize
+				}
+				if differ != want {
+					t.Errorf("%d rows of tiles to copy, want %d", differ, want)
+				}
+				// A row whose stamps agree is not copied: a hash changed
+				// behind the stamps' back stays as it is.
+				for r := range tiles.gen {
+					if prev.gen[r] == tiles.gen[r] {
+						prev.Hash[r*prev.Cols] ^= 1
+						prev.CopyFrom(tiles)
+						if prev.Hash[r*prev.Cols] == tiles.Hash[r*tiles.Cols] {
+							t.Errorf("row %d of tiles was copied although its stamps agree", r)
+						}
+						prev.Hash[r*prev.Cols] ^= 1
+						break
+					}
+				}
+			}
 			prev.CopyFrom(tiles)
-			sameTiles(t, prev, HashTiles(view, TileSize, nil))
-			prevImg = clone(view)
+			sameTiles(t, prev, HashTiles(view(st.area), TileSize, nil))
+			if fmt.Sprint(prev.gen) != fmt.Sprint(tiles.gen) || prev.Origin() != tiles.Origin() {
+				t.Error("the copy's stamps or origin differ from the original's")
+			}
+			prevImg, prevArea = clone(view(st.area)), st.area
 		})
 	}
 }

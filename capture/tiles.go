@@ -190,7 +190,7 @@ func (t *Tiles) ApplyMove(m Move) bool {
 	c0, c1, ok := t.columns(m.Dst)
 	b := image.Rect(0, 0, t.W, t.H).Add(t.origin)
 	src := image.Rectangle{Min: m.Src, Max: m.Src.Add(m.Dst.Size())}
-	if !ok || m.Src.X != m.Dst.Min.X || !m.Dst.In(b) || !src.In(b) || len(t.rowHash) != t.Cols*t.H*8 {
+	if !ok || m.Src.X != m.Dst.Min.X || !m.Dst.In(b) || !src.In(b) || len(t.rowHash) != t.Cols*t.H*8 || len(t.gen) != t.Rows {
 		return false
 	}
 	n := (c1 - c0) * 8

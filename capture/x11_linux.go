@@ -279,8 +279,13 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 			}
 		}
 		if err != nil {
-			if specCh != nil && ctx.Err() != nil {
-				s.pending = specCh
+			if ctx.Err() != nil {
+				// The damage left the server with the subtract: read
+				// the whole frame next time.
+				s.haveFull = false
+				if specCh != nil {
+					s.pending = specCh
+				}
 			}
 			return nil, err
 		}
@@ -314,6 +319,7 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 		case r = <-ch:
 		case <-ctx.Done():
 			s.pending = ch
+			s.haveFull = false // the damage it was to read left the server with the subtract
 			return nil, ctx.Err()
 		}
 		if r.geoErr != nil {

@@ -188,7 +188,7 @@ func TestCaptureContext(t *testing.T) {
 	s := xtest.Start(t, xtest.Size(320, 200))
 	src := openX(t, s, true)
 	pattern := xtest.Pattern(320, 200)
-	s.Show(t, pattern)
+	win := s.Show(t, pattern)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -197,7 +197,17 @@ func TestCaptureContext(t *testing.T) {
 	}
 
 	// Another client grabs the server: Capture cannot finish, but returns
-	// when its context ends, and works again once the grab is over.
+	// when its context ends, and works again once the grab is over. The
+	// change it was to read is not lost: the damage it took from the
+	// server (its DamageSubtract runs once the grab ends) is read again.
+	capture(t, src)
+	other := clone(pattern)
+	for i := range other.Pix {
+		if i%4 != 3 {
+			other.Pix[i] = ^other.Pix[i]
+		}
+	}
+	win.Update(t, image.Rect(10, 10, 20, 20), other)
 	grabber, err := xgb.NewConnDisplay(s.Display)
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +224,7 @@ func TestCaptureContext(t *testing.T) {
 	if err := xproto.UngrabServerChecked(grabber).Check(); err != nil {
 		t.Fatal(err)
 	}
-	samePixels(t, "capture after the grab", capture(t, src), pattern)
+	samePixels(t, "capture after the grab", capture(t, src), s.Screenshot(t))
 }
 
 // TestCaptureSurvivesEventFlood makes the server send this client more

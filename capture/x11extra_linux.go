@@ -134,9 +134,11 @@ func (s *x11Source) damagedRows(ctx context.Context, spec image.Rectangle) (box 
 // update instead of two): the last damaged box, and that box moved on by
 // as much as it moved since the one before (the next character of a line
 // being typed, the next step of a dragged window, the same terminal
-// scrolling again). Empty when there is no guess, or when the guess would
-// not be read packed (with shared memory: into the scratch area; whole
-// rows land in place, over the frame, which a guess must not touch).
+// scrolling again). Empty when there is no guess, when it is larger than a
+// quarter of the screen (a wrong guess costs the server a copy of it), or
+// when it would not be read packed (with shared memory: into the scratch
+// area; whole rows land in place, over the frame, which a guess must not
+// touch).
 func (s *x11Source) speculate() image.Rectangle {
 	last, prev := s.lastBox, s.prevBox
 	if last.Empty() {
@@ -150,7 +152,7 @@ func (s *x11Source) speculate() image.Rectangle {
 		}
 	}
 	g = g.Intersect(image.Rect(0, 0, s.w, s.h))
-	if g.Empty() || s.readArea(g) != g || s.seg != nil && s.shmOffset(g) != s.w*s.h*4 {
+	if g.Empty() || g.Dx()*g.Dy() > s.w*s.h/4 || s.readArea(g) != g || s.seg != nil && s.shmOffset(g) != s.w*s.h*4 {
 		return image.Rectangle{}
 	}
 	return g

@@ -63,7 +63,10 @@ func TestCaptureReadsTheGuessedDamage(t *testing.T) {
 		{"a change elsewhere", box, 2},
 		{"the same box again (a terminal scrolling)", box, 1},
 		{"inside it", image.Rect(1510, 710, 1520, 720), 1},
+		{"half outside the guess", image.Rect(1525, 725, 1560, 760), 2},
 		{"back at the line", glyph.Add(image.Pt(24, 0)), 2},
+		{"a quarter of the screen and more", image.Rect(0, 0, 1200, 600), 2},
+		{"that again: too large to guess", image.Rect(0, 0, 1200, 600), 2},
 		{"a strip the screen wide", image.Rect(0, 500, 1920, 501), 2},
 		// With shared memory whole rows land in place, over the frame:
 		// never guessed. Plain GetImage returns them packed.
