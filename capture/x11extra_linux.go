@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,13 +47,19 @@ type extras struct {
 	ptrCh      chan struct{}
 
 	// The top-level windows are read again only after the server said
-	// that one was created, destroyed, mapped, unmapped, moved, resized or
+	// that one was created, destroyed, mapped, unmapped, reparented or
 	// restacked (SubstructureNotify on the root); without that selection,
 	// at every Windows call. A desktop has dozens of them: two requests
-	// each per frame otherwise.
+	// each per frame otherwise. A window moved or resized in its place in
+	// the stack is updated from its ConfigureNotify: dragging a window
+	// costs no round trips for the list.
 	windowsWatched bool
-	windowsStale   atomic.Bool
-	windowsCache   []Window // guarded by x11Source.mu
+	winMu          sync.Mutex // guards the four below; taken after x11Source.mu, or alone
+	windowsStale   bool
+	windowsReading bool     // a read is in flight: an event makes the list stale
+	windowsCache   []Window // never changed in place: callers keep it
+	windowsOrder   []uint32 // every child of the root at the last read, bottom to top
+	windowReads    int      // counted for tests
 }
 
 // initExtras sets up whatever extensions the server has; each one missing
@@ -81,7 +88,7 @@ func (s *x11Source) initExtras() {
 	if !s.damageOK {
 		s.log.Info("capture: no DAMAGE: the screen is polled at the frame rate")
 	}
-	s.windowsStale.Store(true)
+	s.windowsStale = true
 	s.windowsWatched = xproto.ChangeWindowAttributesChecked(s.conn, s.root, xproto.CwEventMask,
 		[]uint32{xproto.EventMaskSubstructureNotify}).Check() == nil
 	if err := randr.Init(s.conn); err == nil {
@@ -176,7 +183,7 @@ func (s *x11Source) Changed() image.Rectangle {
 
 // onEvent handles one event from the server (on the event goroutine).
 func (s *x11Source) onEvent(ev xgb.Event) {
-	switch ev.(type) {
+	switch ev := ev.(type) {
 	case damage.NotifyEvent:
 		select {
 		case s.damageCh <- struct{}{}:
@@ -185,11 +192,46 @@ func (s *x11Source) onEvent(ev xgb.Event) {
 	case xfixes.CursorNotifyEvent:
 		s.cursorChanged.Store(true)
 		s.pointerChanged()
-	case xproto.ConfigureNotifyEvent, xproto.MapNotifyEvent, xproto.UnmapNotifyEvent,
+	case xproto.ConfigureNotifyEvent:
+		s.windowConfigured(ev)
+	case xproto.MapNotifyEvent, xproto.UnmapNotifyEvent,
 		xproto.CreateNotifyEvent, xproto.DestroyNotifyEvent, xproto.ReparentNotifyEvent,
 		xproto.CirculateNotifyEvent, xproto.GravityNotifyEvent:
-		s.windowsStale.Store(true)
+		s.winMu.Lock()
+		s.windowsStale = true
+		s.winMu.Unlock()
 	}
+}
+
+// windowConfigured follows a child of the root that moved or changed size:
+// in place when it stayed where it was in the stack (the sibling below it
+// is the one the last read had there), else the list is read again.
+func (s *x11Source) windowConfigured(ev xproto.ConfigureNotifyEvent) {
+	s.winMu.Lock()
+	defer s.winMu.Unlock()
+	if s.windowsStale || s.windowsReading {
+		s.windowsStale = true
+		return
+	}
+	i := slices.Index(s.windowsOrder, uint32(ev.Window))
+	below := uint32(0)
+	if i > 0 {
+		below = s.windowsOrder[i-1]
+	}
+	if i < 0 || uint32(ev.AboveSibling) != below {
+		s.windowsStale = true
+		return
+	}
+	b := int(ev.BorderWidth)
+	r := image.Rect(int(ev.X), int(ev.Y), int(ev.X)+int(ev.Width)+2*b, int(ev.Y)+int(ev.Height)+2*b)
+	for k, w := range s.windowsCache {
+		if w.ID == uint32(ev.Window) && w.Rect != r {
+			ws := slices.Clone(s.windowsCache)
+			ws[k].Rect = r
+			s.windowsCache = ws
+		}
+	}
+	// Not in the list: not viewable, nothing on screen moved.
 }
 
 // Damage implements Damager: it delivers when the screen changed since the
@@ -365,27 +407,40 @@ func (s *x11Source) Windows(ctx context.Context) ([]Window, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
-	if s.windowsWatched && !s.windowsStale.Swap(false) {
-		return s.windowsCache, nil
+	s.winMu.Lock()
+	if s.windowsWatched && !s.windowsStale {
+		ws := s.windowsCache
+		s.winMu.Unlock()
+		return ws, nil
 	}
-	ws, err := s.readWindows(ctx)
+	s.windowsStale, s.windowsReading = false, true
+	s.windowReads++
+	s.winMu.Unlock()
+	ws, order, err := s.readWindows(ctx)
+	s.winMu.Lock()
+	defer s.winMu.Unlock()
+	s.windowsReading = false
 	if err != nil {
-		s.windowsStale.Store(true)
+		s.windowsStale = true
 		return nil, err
 	}
-	s.windowsCache = ws
+	s.windowsCache, s.windowsOrder = ws, order
 	return ws, nil
 }
 
 // readWindows asks the server for the mapped top-level windows, bottom to
-// top.
-func (s *x11Source) readWindows(ctx context.Context) ([]Window, error) {
+// top, and returns every child of the root in stacking order too.
+func (s *x11Source) readWindows(ctx context.Context) ([]Window, []uint32, error) {
 	tree, err := reply(ctx, xproto.QueryTree(s.conn, s.root).Reply)
 	if err == nil && tree == nil {
 		err = errNoReply
 	}
 	if err != nil {
-		return nil, fmt.Errorf("capture: windows: %w", err)
+		return nil, nil, fmt.Errorf("capture: windows: %w", err)
+	}
+	order := make([]uint32, len(tree.Children))
+	for i, w := range tree.Children {
+		order[i] = uint32(w)
 	}
 	kids := tree.Children
 	if len(kids) > 256 {
@@ -408,5 +463,5 @@ func (s *x11Source) readWindows(ctx context.Context) ([]Window, error) {
 		r := image.Rect(int(g.X), int(g.Y), int(g.X)+int(g.Width)+2*b, int(g.Y)+int(g.Height)+2*b)
 		out = append(out, Window{ID: uint32(w), Rect: r})
 	}
-	return out, nil
+	return out, order, nil
 }

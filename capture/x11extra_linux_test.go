@@ -248,11 +248,48 @@ func TestWindowsFollowTheServer(t *testing.T) {
 	if &first[0] != &again[0] {
 		t.Error("an unchanged window list was read again")
 	}
+	reads := func() int {
+		src.winMu.Lock()
+		defer src.winMu.Unlock()
+		return src.windowReads
+	}
 	c := s.Conn(t)
+	// Moved and resized where it is in the stack: followed from the
+	// server's ConfigureNotify, without reading the list again, and
+	// without changing a list handed out before.
+	before := reads()
 	if err := xproto.ConfigureWindowChecked(c, win.ID, xproto.ConfigWindowX|xproto.ConfigWindowY, []uint32{300, 200}).Check(); err != nil {
 		t.Fatal(err)
 	}
 	until("moved", func(r image.Rectangle, found bool) bool { return found && r.Min == image.Pt(300, 200) })
+	if err := xproto.ConfigureWindowChecked(c, win.ID, xproto.ConfigWindowWidth, []uint32{150}).Check(); err != nil {
+		t.Fatal(err)
+	}
+	until("narrower", func(r image.Rectangle, found bool) bool { return found && r == image.Rect(300, 200, 450, 300) })
+	if n := reads() - before; n != 0 {
+		t.Errorf("a window moved in place: the list was read %d times, want 0", n)
+	}
+	if first[len(first)-1].Rect.Min == image.Pt(300, 200) {
+		t.Error("a list handed out before the move changed")
+	}
+	// Another window over it, then it raised above that one: the stack
+	// changed, the list is read again.
+	over := s.Show(t, xtest.Pattern(50, 50))
+	until("under another", func(r image.Rectangle, found bool) bool {
+		ws, _ := src.Windows(ctx)
+		return found && len(ws) > 0 && ws[len(ws)-1].ID == uint32(over.ID)
+	})
+	before = reads()
+	if err := xproto.ConfigureWindowChecked(c, win.ID, xproto.ConfigWindowStackMode, []uint32{xproto.StackModeAbove}).Check(); err != nil {
+		t.Fatal(err)
+	}
+	until("raised", func(r image.Rectangle, found bool) bool {
+		ws, _ := src.Windows(ctx)
+		return found && ws[len(ws)-1].ID == uint32(win.ID)
+	})
+	if reads() == before {
+		t.Error("a restacked window did not make the list be read again")
+	}
 	if err := xproto.UnmapWindowChecked(c, win.ID).Check(); err != nil {
 		t.Fatal(err)
 	}
