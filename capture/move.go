@@ -31,9 +31,69 @@ const (
 // scratch memory between calls; not safe for concurrent use.
 type MoveDetector struct {
 	prevRows, curRows []uint64
-	seen              map[uint64]int32 // prev row hash -> row, or -1 when it repeats
+	seen              rowIndex // prev row hash -> row, or -1 when it repeats
+	shifts            []int32  // votes per vertical shift, dy + rows - 1
 	votes             map[image.Point]int
 	bestVotes         int // rows that agreed on the last vertical search's best shift
+}
+
+// rowIndex maps row hashes to the row they were seen at (-1: at more than
+// one). Open addressing on the hashes themselves, which are uniform
+// already, with stamps instead of clearing: a search over a terminal's
+// rows spent most of its time in a Go map.
+type rowIndex struct {
+	keys  []uint64
+	rows  []int32
+	stamp []uint32
+	gen   uint32
+	mask  uint64
+}
+
+// reset empties the index for up to n rows.
+func (t *rowIndex) reset(n int) {
+	size := 16
+	for size < 2*n {
+		size <<= 1
+	}
+	if len(t.keys) < size {
+		t.keys, t.rows, t.stamp, t.gen = make([]uint64, size), make([]int32, size), make([]uint32, size), 0
+	}
+	t.mask = uint64(len(t.keys) - 1)
+	if t.gen++; t.gen == 0 {
+		clear(t.stamp)
+		t.gen = 1
+	}
+}
+
+// slot is where h is, or would go.
+func (t *rowIndex) slot(h uint64) (int, bool) {
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		if t.stamp[i] != t.gen {
+			return int(i), false
+		}
+		if t.keys[i] == h {
+			return int(i), true
+		}
+	}
+}
+
+// add records that row y has hash h (a hash seen before says nothing).
+func (t *rowIndex) add(h uint64, y int32) {
+	i, found := t.slot(h)
+	if found {
+		t.rows[i] = -1
+		return
+	}
+	t.keys[i], t.rows[i], t.stamp[i] = h, y, t.gen
+}
+
+// row is the one row with hash h, if there is exactly one.
+func (t *rowIndex) row(h uint64) (int32, bool) {
+	i, found := t.slot(h)
+	if !found || t.rows[i] < 0 {
+		return 0, false
+	}
+	return t.rows[i], true
 }
 
 // Detect looks for the largest block of changed (the bounding box of the
@@ -177,43 +237,39 @@ func (d *MoveDetector) vertical(prev, cur *image.RGBA, c image.Rectangle) (Move,
 // rowsMoved finds the rows of c that moved up or down, given the hashes of
 // each row of c in the previous and the current frame.
 func (d *MoveDetector) rowsMoved(c image.Rectangle, prevRow, curRow func(y int) uint64) (Move, bool) {
-	d.prevRows = grow(d.prevRows, c.Dy())
-	d.curRows = grow(d.curRows, c.Dy())
-	if d.seen == nil {
-		d.seen = map[uint64]int32{}
-		d.votes = map[image.Point]int{}
-	}
-	clear(d.seen)
-	clear(d.votes)
+	rows := c.Dy()
+	d.prevRows = grow(d.prevRows, rows)
+	d.curRows = grow(d.curRows, rows)
+	d.shifts = grow(d.shifts, 2*rows)
+	clear(d.shifts)
+	d.seen.reset(rows)
 	// Scrolled content comes from inside the changed area (it all moved).
 	for y := c.Min.Y; y < c.Max.Y; y++ {
 		h := prevRow(y)
 		d.prevRows[y-c.Min.Y] = h
-		if _, dup := d.seen[h]; dup {
-			d.seen[h] = -1 // blank lines and the like say nothing
-		} else {
-			d.seen[h] = int32(y)
-		}
+		d.seen.add(h, int32(y)) // blank lines and the like say nothing
 	}
 	for y := c.Min.Y; y < c.Max.Y; y++ {
 		h := curRow(y)
 		d.curRows[y-c.Min.Y] = h
-		if py, ok := d.seen[h]; ok && py >= 0 && int(py) != y {
-			d.votes[image.Pt(0, int(py)-y)]++
+		if py, ok := d.seen.row(h); ok && int(py) != y {
+			d.shifts[int(py)-y+rows-1]++
 		}
 	}
-	best, n := image.Point{}, 0
-	for dy, v := range d.votes {
-		if v > n || v == n && abs(dy.Y) < abs(best.Y) {
-			best, n = dy, v
+	// The shift most rows agree on; of equals, the smallest.
+	best, n := 0, 0
+	for k, v := range d.shifts {
+		dy := k - rows + 1
+		if int(v) > n || int(v) == n && abs(dy) < abs(best) {
+			best, n = dy, int(v)
 		}
 	}
 	d.bestVotes = n
 	if n < 2 {
 		return Move{}, false
 	}
-	// The longest run of rows of c that match prev shifted by best.Y.
-	dy := best.Y
+	// The longest run of rows of c that match prev shifted by best.
+	dy := best
 	runStart, bestStart, bestLen := -1, 0, 0
 	for y := c.Min.Y; y <= c.Max.Y; y++ {
 		ok := y < c.Max.Y && y+dy >= c.Min.Y && y+dy < c.Max.Y &&
@@ -246,6 +302,9 @@ func (d *MoveDetector) anywhere(prev, cur *image.RGBA, c image.Rectangle) (Move,
 	anchors := findAnchors(cur, c)
 	if len(anchors) < 2 {
 		return Move{}, false
+	}
+	if d.votes == nil {
+		d.votes = map[image.Point]int{}
 	}
 	clear(d.votes)
 	first := map[image.Point]image.Point{}

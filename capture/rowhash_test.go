@@ -329,3 +329,38 @@ func BenchmarkNewPictureDetect(b *testing.B) {
 		}
 	})
 }
+
+// TestRowIndex checks the open-addressing index against a Go map: rows of
+// hashes that repeat, that share their low bits (long probe runs), and an
+// index reset for more rows than it had room for.
+func TestRowIndex(t *testing.T) {
+	var idx rowIndex
+	for _, n := range []int{5, 600, 40, 3000} {
+		idx.reset(n)
+		want := map[uint64]int32{}
+		for y := range n {
+			h := uint64(y%(n/3+1)) << 40 // low bits all zero: every key probes
+			if y%7 == 0 {
+				h = uint64(y) * 0x9e3779b97f4a7c15
+			}
+			idx.add(h, int32(y))
+			if _, dup := want[h]; dup {
+				want[h] = -1
+			} else {
+				want[h] = int32(y)
+			}
+		}
+		for h, y := range want {
+			got, ok := idx.row(h)
+			if y < 0 && ok {
+				t.Fatalf("n=%d: hash %x seen at several rows, row() says %d", n, h, got)
+			}
+			if y >= 0 && (!ok || got != y) {
+				t.Fatalf("n=%d: hash %x: row %d, %v; want %d", n, h, got, ok, y)
+			}
+		}
+		if _, ok := idx.row(0x123456789); ok {
+			t.Fatalf("n=%d: a hash never added was found", n)
+		}
+	}
+}
