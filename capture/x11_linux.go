@@ -267,6 +267,9 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 	// same round trip as the damage when the guess holds it.
 	area, rearm := image.Rect(0, 0, s.w, s.h), true
 	if s.haveFull {
+		// The damage leaves the server with the subtract: until what it
+		// covers is in the frame, only a whole frame will do.
+		s.haveFull = false
 		spec := s.speculate()
 		band, ok, specCh, err := s.damagedRows(ctx, spec)
 		var sr grabResult
@@ -279,19 +282,14 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 			}
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				// The damage left the server with the subtract: read
-				// the whole frame next time.
-				s.haveFull = false
-				if specCh != nil {
-					s.pending = specCh
-				}
+			if specCh != nil && ctx.Err() != nil {
+				s.pending = specCh
 			}
 			return nil, err
 		}
 		if ok {
 			if band.Empty() {
-				s.changed = image.Rectangle{}
+				s.changed, s.haveFull = image.Rectangle{}, true
 				return s.img, nil
 			}
 			s.remember(band)
@@ -303,7 +301,7 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 				}
 				if len(src) == spec.Dx()*spec.Dy()*4 {
 					s.convert(band, spec, src)
-					s.changed = band
+					s.changed, s.haveFull = band, true
 					return s.img, nil
 				}
 			}
@@ -319,7 +317,6 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 		case r = <-ch:
 		case <-ctx.Done():
 			s.pending = ch
-			s.haveFull = false // the damage it was to read left the server with the subtract
 			return nil, ctx.Err()
 		}
 		if r.geoErr != nil {

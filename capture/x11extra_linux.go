@@ -54,7 +54,7 @@ type extras struct {
 	// the stack is updated from its ConfigureNotify: dragging a window
 	// costs no round trips for the list.
 	windowsWatched bool
-	winMu          sync.Mutex // guards the four below; taken after x11Source.mu, or alone
+	winMu          sync.Mutex // guards the five below; taken after x11Source.mu, or alone
 	windowsStale   bool
 	windowsReading bool     // a read is in flight: an event makes the list stale
 	windowsCache   []Window // never changed in place: callers keep it
@@ -88,7 +88,9 @@ func (s *x11Source) initExtras() {
 	if !s.damageOK {
 		s.log.Info("capture: no DAMAGE: the screen is polled at the frame rate")
 	}
-	s.windowsStale = true
+	s.winMu.Lock()
+	s.windowsStale = true // the event goroutine runs already
+	s.winMu.Unlock()
 	s.windowsWatched = xproto.ChangeWindowAttributesChecked(s.conn, s.root, xproto.CwEventMask,
 		[]uint32{xproto.EventMaskSubstructureNotify}).Check() == nil
 	if err := randr.Init(s.conn); err == nil {

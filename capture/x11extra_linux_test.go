@@ -290,6 +290,27 @@ func TestWindowsFollowTheServer(t *testing.T) {
 	if reads() == before {
 		t.Error("a restacked window did not make the list be read again")
 	}
+	// Above another window, moved and given a border in its place: from
+	// the events again (the rectangle holds the border on both sides).
+	before = reads()
+	if err := xproto.ConfigureWindowChecked(c, win.ID, xproto.ConfigWindowX|xproto.ConfigWindowY|xproto.ConfigWindowBorderWidth,
+		[]uint32{100, 50, 3}).Check(); err != nil {
+		t.Fatal(err)
+	}
+	until("moved above another", func(r image.Rectangle, found bool) bool { return found && r == image.Rect(100, 50, 256, 156) })
+	if n := reads() - before; n != 0 {
+		t.Errorf("a window moved in place above another: the list was read %d times, want 0", n)
+	}
+	if err := xproto.ConfigureWindowChecked(c, win.ID, xproto.ConfigWindowStackMode, []uint32{xproto.StackModeBelow}).Check(); err != nil {
+		t.Fatal(err)
+	}
+	until("lowered", func(r image.Rectangle, found bool) bool {
+		ws, _ := src.Windows(ctx)
+		return found && ws[len(ws)-1].ID == uint32(over.ID)
+	})
+	if reads() == before {
+		t.Error("a window lowered to the bottom did not make the list be read again")
+	}
 	if err := xproto.UnmapWindowChecked(c, win.ID).Check(); err != nil {
 		t.Fatal(err)
 	}
