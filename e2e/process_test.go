@@ -96,7 +96,11 @@ func startProc(t testing.TB, env []string, bin string, args ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// done closes once the process exited and all its output is in lines:
+	// a test that checks the output after the exit code sees the last line.
+	scanned := make(chan struct{})
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			p.mu.Lock()
@@ -105,10 +109,12 @@ func startProc(t testing.TB, env []string, bin string, args ...string) *proc {
 			p.added = make(chan struct{})
 			p.mu.Unlock()
 		}
+		io.Copy(io.Discard, pr) // past a line too long to scan
 	}()
 	go func() {
 		p.err = cmd.Wait()
 		pw.Close()
+		<-scanned
 		close(p.done)
 	}()
 	t.Cleanup(func() {
