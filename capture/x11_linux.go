@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
@@ -13,6 +14,7 @@ import (
 
 	"assist/internal/pixconv"
 	"assist/internal/xgblog"
+	"assist/internal/xmotion"
 
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/shm"
@@ -24,6 +26,7 @@ import (
 type x11Source struct {
 	log  *slog.Logger
 	conn *xgb.Conn
+	raw  bool // conn reads and writes through raw system calls (connect)
 	root xproto.Window
 	msb  bool // image byte order MSBFirst: pixels are X R G B in memory
 
@@ -52,11 +55,11 @@ func open(display string, log *slog.Logger) (Source, error) {
 			return nil, errors.New("capture: no X display: DISPLAY is not set (Wayland-only sessions are not supported)")
 		}
 	}
-	conn, err := xgb.NewConnDisplay(display)
+	conn, raw, err := connect(display)
 	if err != nil {
 		return nil, fmt.Errorf("capture: open display %q: %w", display, err)
 	}
-	s := &x11Source{log: log.With("display", display), conn: conn, eventsDone: make(chan struct{})}
+	s := &x11Source{log: log.With("display", display), conn: conn, raw: raw, eventsDone: make(chan struct{})}
 	s.damageCh = make(chan struct{}, 1)
 	s.ptrCh = make(chan struct{}, 1)
 	go s.drainEvents()
@@ -66,6 +69,35 @@ func open(display string, log *slog.Logger) (Source, error) {
 	}
 	s.watchPointer(display)
 	return s, nil
+}
+
+// connectTimeout bounds dialling the display and the connection setup.
+const connectTimeout = 10 * time.Second
+
+// connect opens the X connection through raw reads and writes
+// (internal/rawio: the stream's round trips leave the runtime's monitor
+// asleep), with the display's cookie; where that fails, through xgb's own
+// dialling, which knows more ways of finding one.
+func connect(display string) (conn *xgb.Conn, raw bool, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+	defer cancel()
+	nc, cookie, screen, err := xmotion.Dial(ctx, display)
+	if err == nil {
+		_ = nc.SetDeadline(time.Now().Add(connectTimeout))
+		if cookie != nil {
+			conn, err = xgb.NewConnNetWithCookieHex(nc, hex.EncodeToString(cookie))
+		} else {
+			conn, err = xgb.NewConnNet(nc) // no cookie found: xgb tries without one
+		}
+		if err == nil {
+			_ = nc.SetDeadline(time.Time{})
+			conn.DefaultScreen = screen // NewConnDisplay takes it from the name
+			return conn, true, nil
+		}
+		nc.Close()
+	}
+	conn, err = xgb.NewConnDisplay(display)
+	return conn, false, err
 }
 
 // init checks the pixel format, sizes the buffers and sets up shared memory.

@@ -368,6 +368,13 @@ func TestOpenErrors(t *testing.T) {
 			t.Errorf("Open(:4242): %v", err)
 		}
 	})
+	t.Run("raw system calls to a local display", func(t *testing.T) {
+		s := xtest.Start(t, xtest.Size(320, 200))
+		src := openX(t, s, true)
+		if !src.raw {
+			t.Error("the connection to a local Xvfb does not go through internal/rawio")
+		}
+	})
 	t.Run("no such screen", func(t *testing.T) {
 		s := xtest.Start(t, xtest.Size(320, 200))
 		_, err := Open(Options{Display: s.Display + ".3"})

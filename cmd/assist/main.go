@@ -24,7 +24,6 @@ import (
 
 	"assist/agent"
 	"assist/capture"
-	"assist/internal/procs"
 	"assist/protocol"
 )
 
@@ -34,13 +33,6 @@ var (
 )
 
 func main() {
-	if len(os.Args) > 1 && (os.Args[1] == "join" || os.Args[1] == "resume") {
-		// A session's bursts of work run cheaper with the runtime's system
-		// monitor kept steady: this runs the agent again (same pid) with it.
-		if err := procs.SteadySysmon(); err != nil {
-			fmt.Fprintln(os.Stderr, "assist: carrying on without it:", err)
-		}
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	stopProfile := startProfile()
 	err := run(ctx, os.Args[1:])

@@ -17,6 +17,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"assist/internal/pionlog"
+	"assist/internal/rawio"
 	"assist/protocol"
 )
 
@@ -79,7 +80,9 @@ func NewAPI(opts Options) (*API, error) {
 		_ = u.SetWriteBuffer(socketBuffer)
 	}
 	lf := pionlog.Factory{Log: log.With("component", "pion")}
-	mux := webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), pc)
+	// Raw reads and writes (internal/rawio): a packet in or out no longer
+	// wakes the runtime's system monitor.
+	mux := webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), rawio.NewPacketConn(pc))
 
 	var se webrtc.SettingEngine
 	se.LoggerFactory = lf

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"assist/internal/rawio"
 )
 
 // display is a parsed display name: [host]:number[.screen], or a socket
@@ -41,6 +43,28 @@ func parseDisplay(s string) (display, error) {
 		d.screen = int(n)
 	}
 	return d, nil
+}
+
+// Dial connects to the X display named display (as DISPLAY spells it), as
+// xgb would, through raw reads and writes (internal/rawio), and returns the
+// connection, the display's MIT-MAGIC-COOKIE-1 from the Xauthority file
+// (nil when there is none: a server without access control needs none) and
+// the screen the name asks for. The connection setup is the caller's
+// (xgb.NewConnNetWithCookieHex).
+func Dial(ctx context.Context, display string) (conn net.Conn, cookie []byte, screen int, err error) {
+	d, err := parseDisplay(display)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	c, err := d.dial(ctx)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("xmotion: dial %q: %w", display, err)
+	}
+	name, data := d.cookie()
+	if name != "MIT-MAGIC-COOKIE-1" || len(data) != 16 {
+		data = nil
+	}
+	return rawio.NewConn(c), data, d.screen, nil
 }
 
 // local reports whether the display is reached through a local socket.

@@ -31,6 +31,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"assist/internal/rawio"
 )
 
 // ErrUnsupported means the display has no XInput 2: poll instead.
@@ -79,6 +81,7 @@ func Open(ctx context.Context, display string, every time.Duration, moved func()
 	if err != nil {
 		return nil, err
 	}
+	conn = rawio.NewConn(conn) // the runtime's monitor need not wake for each motion
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}

@@ -1,0 +1,207 @@
+package rawio
+
+import (
+	"encoding/binary"
+	"io"
+	"net"
+	"net/netip"
+	"syscall"
+	"unsafe"
+)
+
+// Conn is a stream socket whose Read and Write are raw system calls.
+type Conn struct {
+	net.Conn
+	rc syscall.RawConn
+}
+
+// NewConn returns c reading and writing through raw system calls, or c
+// itself when it has no file descriptor to do that with.
+func NewConn(c net.Conn) net.Conn {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return c
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return c
+	}
+	return &Conn{Conn: c, rc: rc}
+}
+
+// Read implements net.Conn.
+func (c *Conn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var n int
+	var errno syscall.Errno
+	err := c.rc.Read(func(fd uintptr) bool {
+		for {
+			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+			switch e {
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return false // the poller waits until there is something
+			}
+			n, errno = int(r), e
+			return true
+		}
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case errno != 0:
+		return 0, &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Addr: c.LocalAddr(), Err: errno}
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// Write implements net.Conn: all of p, or an error.
+func (c *Conn) Write(p []byte) (int, error) {
+	off := 0
+	var errno syscall.Errno
+	err := c.rc.Write(func(fd uintptr) bool {
+		for off < len(p) {
+			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[off])), uintptr(len(p)-off))
+			switch e {
+			case 0:
+				off += int(r)
+			case syscall.EINTR:
+			case syscall.EAGAIN:
+				return false // the poller waits until there is room
+			default:
+				errno = e
+				return true
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return off, err
+	}
+	if errno != 0 {
+		return off, &net.OpError{Op: "write", Net: c.LocalAddr().Network(), Addr: c.LocalAddr(), Err: errno}
+	}
+	return off, nil
+}
+
+// PacketConn is an IPv4 UDP socket whose reads and writes are raw system
+// calls. Besides net.PacketConn it has pion ICE's allocation-free
+// ReadFromAddrPort and WriteToAddrPort (ice.AddrPortReaderWriter).
+type PacketConn struct {
+	*net.UDPConn
+	rc syscall.RawConn
+}
+
+// NewPacketConn returns pc reading and writing through raw system calls
+// when it is an IPv4 UDP socket, else pc itself.
+func NewPacketConn(pc net.PacketConn) net.PacketConn {
+	u, ok := pc.(*net.UDPConn)
+	if !ok {
+		return pc
+	}
+	la, ok := u.LocalAddr().(*net.UDPAddr)
+	if !ok || la.IP.To4() == nil {
+		return pc
+	}
+	rc, err := u.SyscallConn()
+	if err != nil {
+		return pc
+	}
+	return &PacketConn{UDPConn: u, rc: rc}
+}
+
+// ReadFromAddrPort reads one datagram and says where it came from.
+func (c *PacketConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	var sa syscall.RawSockaddrInet4
+	var n int
+	var errno syscall.Errno
+	var bp unsafe.Pointer
+	if len(b) > 0 {
+		bp = unsafe.Pointer(&b[0])
+	}
+	err := c.rc.Read(func(fd uintptr) bool {
+		for {
+			alen := uint32(unsafe.Sizeof(sa))
+			r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(bp), uintptr(len(b)), 0,
+				uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&alen)))
+			switch e {
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return false
+			}
+			n, errno = int(r), e
+			return true
+		}
+	})
+	if err != nil {
+		return 0, netip.AddrPort{}, err
+	}
+	if errno != 0 {
+		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Addr: c.LocalAddr(), Err: errno}
+	}
+	port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:])
+	return n, netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), port), nil
+}
+
+// WriteToAddrPort sends one datagram to addr (an IPv4 address, or one
+// mapped into IPv6; anything else goes through the socket's own method,
+// which refuses it on an IPv4 socket).
+func (c *PacketConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	ip := addr.Addr().Unmap()
+	if !ip.Is4() {
+		return c.UDPConn.WriteToUDPAddrPort(b, addr)
+	}
+	sa := syscall.RawSockaddrInet4{Family: syscall.AF_INET, Addr: ip.As4()}
+	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], addr.Port())
+	var n int
+	var errno syscall.Errno
+	var bp unsafe.Pointer
+	if len(b) > 0 {
+		bp = unsafe.Pointer(&b[0])
+	}
+	err := c.rc.Write(func(fd uintptr) bool {
+		for {
+			r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(bp), uintptr(len(b)), 0,
+				uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
+			switch e {
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return false
+			}
+			n, errno = int(r), e
+			return true
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	if errno != 0 {
+		return 0, &net.OpError{Op: "write", Net: "udp", Addr: net.UDPAddrFromAddrPort(addr), Err: errno}
+	}
+	return n, nil
+}
+
+// ReadFrom implements net.PacketConn.
+func (c *PacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, ap, err := c.ReadFromAddrPort(b)
+	if err != nil {
+		return n, nil, err
+	}
+	return n, net.UDPAddrFromAddrPort(ap), nil
+}
+
+// WriteTo implements net.PacketConn.
+func (c *PacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	u, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return c.UDPConn.WriteTo(b, addr) // its error: not a UDP address
+	}
+	return c.WriteToAddrPort(b, u.AddrPort())
+}
