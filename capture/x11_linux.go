@@ -2,7 +2,6 @@ package capture
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
@@ -13,8 +12,8 @@ import (
 	"time"
 
 	"assist/internal/pixconv"
+	"assist/internal/xconn"
 	"assist/internal/xgblog"
-	"assist/internal/xmotion"
 
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/shm"
@@ -26,7 +25,7 @@ import (
 type x11Source struct {
 	log  *slog.Logger
 	conn *xgb.Conn
-	raw  bool // conn reads and writes through raw system calls (connect)
+	raw  bool // conn reads and writes through raw system calls (xconn.Open)
 	root xproto.Window
 	msb  bool // image byte order MSBFirst: pixels are X R G B in memory
 
@@ -55,7 +54,7 @@ func open(display string, log *slog.Logger) (Source, error) {
 			return nil, errors.New("capture: no X display: DISPLAY is not set (Wayland-only sessions are not supported)")
 		}
 	}
-	conn, raw, err := connect(display)
+	conn, raw, err := xconn.Open(display)
 	if err != nil {
 		return nil, fmt.Errorf("capture: open display %q: %w", display, err)
 	}
@@ -69,35 +68,6 @@ func open(display string, log *slog.Logger) (Source, error) {
 	}
 	s.watchPointer(display)
 	return s, nil
-}
-
-// connectTimeout bounds dialling the display and the connection setup.
-const connectTimeout = 10 * time.Second
-
-// connect opens the X connection through raw reads and writes
-// (internal/rawio: the stream's round trips leave the runtime's monitor
-// asleep), with the display's cookie; where that fails, through xgb's own
-// dialling, which knows more ways of finding one.
-func connect(display string) (conn *xgb.Conn, raw bool, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
-	defer cancel()
-	nc, cookie, screen, err := xmotion.Dial(ctx, display)
-	if err == nil {
-		_ = nc.SetDeadline(time.Now().Add(connectTimeout))
-		if cookie != nil {
-			conn, err = xgb.NewConnNetWithCookieHex(nc, hex.EncodeToString(cookie))
-		} else {
-			conn, err = xgb.NewConnNet(nc) // no cookie found: xgb tries without one
-		}
-		if err == nil {
-			_ = nc.SetDeadline(time.Time{})
-			conn.DefaultScreen = screen // NewConnDisplay takes it from the name
-			return conn, true, nil
-		}
-		nc.Close()
-	}
-	conn, err = xgb.NewConnDisplay(display)
-	return conn, false, err
 }
 
 // init checks the pixel format, sizes the buffers and sets up shared memory.

@@ -1,6 +1,7 @@
 package input
 
 import (
+	"assist/internal/xconn"
 	"assist/internal/xgblog"
 	"errors"
 	"fmt"
@@ -66,7 +67,7 @@ func openBackend(opts Options) (backend, error) {
 		}
 	}
 	xgblog.Quiet()
-	conn, err := xgb.NewConnDisplay(display)
+	conn, _, err := xconn.Open(display) // raw I/O: a keystroke does not wake the runtime's monitor
 	if err != nil {
 		return nil, fmt.Errorf("input: open display %q: %w", display, err)
 	}

@@ -9,8 +9,8 @@
 // reply, a packet out, an acknowledgement in), each of which woke it. Reads
 // and writes on non-blocking sockets never block, so they need not say so:
 // done through syscall.RawConn with raw system calls, they leave the
-// monitor asleep (the workload of make bench: a third fewer context
-// switches). Waiting for a socket to be ready still goes through the
+// monitor asleep (phases of make bench: a third fewer context switches
+// than the build before, which kept the monitor awake instead). Waiting for a socket to be ready still goes through the
 // runtime's network poller, so deadlines and Close work as for any
 // net.Conn.
 //

@@ -15,11 +15,17 @@ type Conn struct {
 	rc syscall.RawConn
 }
 
-// NewConn returns c reading and writing through raw system calls, or c
-// itself when it has no file descriptor to do that with.
+// NewConn returns c reading and writing through raw system calls when it
+// is a TCP or Unix socket, else c itself (a wrapper that buffers or
+// transforms what it carries must not be bypassed).
 func NewConn(c net.Conn) net.Conn {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
+	var sc syscall.Conn
+	switch c := c.(type) {
+	case *net.TCPConn:
+		sc = c
+	case *net.UnixConn:
+		sc = c
+	default:
 		return c
 	}
 	rc, err := sc.SyscallConn()
@@ -28,6 +34,10 @@ func NewConn(c net.Conn) net.Conn {
 	}
 	return &Conn{Conn: c, rc: rc}
 }
+
+// SyscallConn implements syscall.Conn, as the socket it wraps does (a
+// caller asks it how many bytes wait, say).
+func (c *Conn) SyscallConn() (syscall.RawConn, error) { return c.rc, nil }
 
 // Read implements net.Conn.
 func (c *Conn) Read(p []byte) (int, error) {
@@ -69,6 +79,10 @@ func (c *Conn) Write(p []byte) (int, error) {
 			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[off])), uintptr(len(p)-off))
 			switch e {
 			case 0:
+				if r == 0 {
+					errno = syscall.EIO // no progress and no error: never loop on it
+					return true
+				}
 				off += int(r)
 			case syscall.EINTR:
 			case syscall.EAGAIN:
@@ -144,6 +158,11 @@ func (c *PacketConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	}
 	if errno != 0 {
 		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Addr: c.LocalAddr(), Err: errno}
+	}
+	if sa.Family != syscall.AF_INET {
+		// An IPv6 socket with an IPv4 address (net.FilePacketConn):
+		// not ours to decode.
+		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Addr: c.LocalAddr(), Err: syscall.EAFNOSUPPORT}
 	}
 	port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:])
 	return n, netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), port), nil

@@ -9,8 +9,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pion/ice/v4"
 )
 
 // pair returns a connected pair of Unix stream sockets.
@@ -47,6 +50,13 @@ func TestConnCarriesAStream(t *testing.T) {
 	if _, ok := ra.(*Conn); !ok {
 		t.Fatalf("NewConn(%T) did not wrap it", a)
 	}
+	// Still a syscall.Conn: callers ask it how many bytes wait.
+	if sc, ok := ra.(syscall.Conn); !ok {
+		t.Error("the wrapped connection is no syscall.Conn")
+	} else if _, err := sc.SyscallConn(); err != nil {
+		t.Error(err)
+	}
+	var _ ice.AddrPortReaderWriter = (*PacketConn)(nil) // what pion's UDP mux looks for
 	data := make([]byte, 4<<20)
 	rand.Read(data)
 	for _, dir := range []struct {
@@ -161,11 +171,14 @@ func TestPacketConnCarriesDatagrams(t *testing.T) {
 	got := make(chan string, 1)
 	go func() {
 		n, from, err := ra.ReadFromAddrPort(buf)
-		if err != nil || from != bAddr {
+		switch {
+		case err != nil:
 			got <- err.Error()
-			return
+		case from != bAddr:
+			got <- "from " + from.String()
+		default:
+			got <- string(buf[:n])
 		}
-		got <- string(buf[:n])
 	}()
 	if _, err := b.WriteToUDPAddrPort([]byte("back"), aAddr); err != nil {
 		t.Fatal(err)

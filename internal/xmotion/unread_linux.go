@@ -3,6 +3,7 @@ package xmotion
 import (
 	"net"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,9 +18,13 @@ func unread(conn net.Conn) int {
 	if err != nil {
 		return 0
 	}
-	n := 0
+	var n int32
 	_ = rc.Control(func(fd uintptr) {
-		n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) // FIONREAD: unread bytes of a socket
+		// FIONREAD: unread bytes of a socket. A raw call, like the
+		// connection's reads (internal/rawio): it never blocks.
+		if _, _, e := syscall.RawSyscall(syscall.SYS_IOCTL, fd, unix.TIOCINQ, uintptr(unsafe.Pointer(&n))); e != 0 {
+			n = 0
+		}
 	})
-	return n
+	return int(n)
 }

@@ -4,9 +4,12 @@ import (
 	"net"
 	"path/filepath"
 	"testing"
+
+	"assist/internal/rawio"
 )
 
-// TestUnread: what was written to a socket and not read yet is counted.
+// TestUnread: what was written to a socket and not read yet is counted,
+// also through internal/rawio's wrapper (Open's connection).
 func TestUnread(t *testing.T) {
 	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
 	if err != nil {
@@ -18,11 +21,12 @@ func TestUnread(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	s, err := l.Accept()
+	accepted, err := l.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer accepted.Close()
+	s := rawio.NewConn(accepted)
 	if n := unread(s); n != 0 {
 		t.Fatalf("%d bytes unread before any write", n)
 	}
