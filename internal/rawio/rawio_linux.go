@@ -39,25 +39,38 @@ func NewConn(c net.Conn) net.Conn {
 // caller asks it how many bytes wait, say).
 func (c *Conn) SyscallConn() (syscall.RawConn, error) { return c.rc, nil }
 
+// raw makes one system call on the socket's descriptor through wait
+// (RawConn.Read or RawConn.Write): again after EINTR, and after EAGAIN once
+// the network poller says the socket is ready (the poller is edge
+// triggered: only EAGAIN may hand back to it). It returns the call's result
+// and errno, or wait's error (deadline, closed).
+func raw(wait func(func(fd uintptr) bool) error, call func(fd uintptr) (uintptr, syscall.Errno)) (int, syscall.Errno, error) {
+	var n int
+	var errno syscall.Errno
+	err := wait(func(fd uintptr) bool {
+		for {
+			r, e := call(fd)
+			switch e {
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return false
+			}
+			n, errno = int(r), e
+			return true
+		}
+	})
+	return n, errno, err
+}
+
 // Read implements net.Conn.
 func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // the poller waits until there is something
-			}
-			n, errno = int(r), e
-			return true
-		}
+	n, errno, err := raw(c.rc.Read, func(fd uintptr) (uintptr, syscall.Errno) {
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		return r, e
 	})
 	switch {
 	case err != nil:
@@ -73,32 +86,21 @@ func (c *Conn) Read(p []byte) (int, error) {
 // Write implements net.Conn: all of p, or an error.
 func (c *Conn) Write(p []byte) (int, error) {
 	off := 0
-	var errno syscall.Errno
-	err := c.rc.Write(func(fd uintptr) bool {
-		for off < len(p) {
+	for off < len(p) {
+		n, errno, err := raw(c.rc.Write, func(fd uintptr) (uintptr, syscall.Errno) {
 			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[off])), uintptr(len(p)-off))
-			switch e {
-			case 0:
-				if r == 0 {
-					errno = syscall.EIO // no progress and no error: never loop on it
-					return true
-				}
-				off += int(r)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false // the poller waits until there is room
-			default:
-				errno = e
-				return true
-			}
+			return r, e
+		})
+		if err != nil {
+			return off, err
 		}
-		return true
-	})
-	if err != nil {
-		return off, err
-	}
-	if errno != 0 {
-		return off, &net.OpError{Op: "write", Net: c.LocalAddr().Network(), Addr: c.LocalAddr(), Err: errno}
+		if errno == 0 && n == 0 {
+			errno = syscall.EIO // no progress and no error: never loop on it
+		}
+		if errno != 0 {
+			return off, &net.OpError{Op: "write", Net: c.LocalAddr().Network(), Addr: c.LocalAddr(), Err: errno}
+		}
+		off += n
 	}
 	return off, nil
 }
@@ -132,26 +134,15 @@ func NewPacketConn(pc net.PacketConn) net.PacketConn {
 // ReadFromAddrPort reads one datagram and says where it came from.
 func (c *PacketConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	var sa syscall.RawSockaddrInet4
-	var n int
-	var errno syscall.Errno
 	var bp unsafe.Pointer
 	if len(b) > 0 {
 		bp = unsafe.Pointer(&b[0])
 	}
-	err := c.rc.Read(func(fd uintptr) bool {
-		for {
-			alen := uint32(unsafe.Sizeof(sa))
-			r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(bp), uintptr(len(b)), 0,
-				uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&alen)))
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			}
-			n, errno = int(r), e
-			return true
-		}
+	n, errno, err := raw(c.rc.Read, func(fd uintptr) (uintptr, syscall.Errno) {
+		alen := uint32(unsafe.Sizeof(sa))
+		r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(bp), uintptr(len(b)), 0,
+			uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&alen)))
+		return r, e
 	})
 	if err != nil {
 		return 0, netip.AddrPort{}, err
@@ -178,25 +169,14 @@ func (c *PacketConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error)
 	}
 	sa := syscall.RawSockaddrInet4{Family: syscall.AF_INET, Addr: ip.As4()}
 	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], addr.Port())
-	var n int
-	var errno syscall.Errno
 	var bp unsafe.Pointer
 	if len(b) > 0 {
 		bp = unsafe.Pointer(&b[0])
 	}
-	err := c.rc.Write(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(bp), uintptr(len(b)), 0,
-				uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			}
-			n, errno = int(r), e
-			return true
-		}
+	n, errno, err := raw(c.rc.Write, func(fd uintptr) (uintptr, syscall.Errno) {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(bp), uintptr(len(b)), 0,
+			uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
+		return r, e
 	})
 	if err != nil {
 		return 0, err
