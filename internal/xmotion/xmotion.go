@@ -31,8 +31,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"assist/internal/rawio"
 )
 
 // ErrUnsupported means the display has no XInput 2: poll instead.
@@ -73,20 +71,15 @@ const (
 // pointer moved, at most once per every. It returns ErrUnsupported
 // (wrapped) when the server lacks XInput 2.1.
 func Open(ctx context.Context, display string, every time.Duration, moved func()) (*Watcher, error) {
-	d, err := parseDisplay(display)
+	conn, cookie, screen, err := Dial(ctx, display) // raw I/O: the runtime's monitor need not wake for each motion
 	if err != nil {
 		return nil, err
 	}
-	conn, err := d.dial(ctx)
-	if err != nil {
-		return nil, err
-	}
-	conn = rawio.NewConn(conn) // the runtime's monitor need not wake for each motion
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	w, err := handshake(conn, d)
+	w, err := handshake(conn, cookie, screen)
 	if !stop() {
 		err = ctx.Err() // the connection was closed under the handshake
 	}
@@ -101,13 +94,16 @@ func Open(ctx context.Context, display string, every time.Duration, moved func()
 }
 
 // handshake sets the connection up and selects the events.
-func handshake(conn net.Conn, d display) (*Watcher, error) {
+func handshake(conn net.Conn, cookie []byte, screen int) (*Watcher, error) {
 	r := bufio.NewReader(conn)
-	name, data := d.cookie()
-	if _, err := conn.Write(setupRequest(name, data)); err != nil {
+	name := ""
+	if cookie != nil {
+		name = "MIT-MAGIC-COOKIE-1"
+	}
+	if _, err := conn.Write(setupRequest(name, cookie)); err != nil {
 		return nil, fmt.Errorf("xmotion: connection setup: %w", err)
 	}
-	root, err := readSetup(r, d.screen)
+	root, err := readSetup(r, screen)
 	if err != nil {
 		return nil, err
 	}

@@ -149,7 +149,7 @@ func TestHandshake(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			client, server := net.Pipe()
 			sent := fakeServer(server, tc.present, tc.major, tc.minor, tc.refuse)
-			_, err := handshake(client, display{})
+			_, err := handshake(client, nil, 0)
 			client.Close()
 			switch {
 			case tc.wantErr == errSentinel && err == nil:
