@@ -275,18 +275,19 @@ func TestWindowsFollowTheServer(t *testing.T) {
 	// Another window over it, then it raised above that one: the stack
 	// changed, the list is read again.
 	over := s.Show(t, xtest.Pattern(50, 50))
-	until("under another", func(r image.Rectangle, found bool) bool {
-		ws, _ := src.Windows(ctx)
-		return found && len(ws) > 0 && ws[len(ws)-1].ID == uint32(over.ID)
-	})
+	// onTop holds when w is the topmost window of the list.
+	onTop := func(w xproto.Window) func(image.Rectangle, bool) bool {
+		return func(_ image.Rectangle, found bool) bool {
+			ws, _ := src.Windows(ctx)
+			return found && len(ws) > 0 && ws[len(ws)-1].ID == uint32(w)
+		}
+	}
+	until("under another", onTop(over.ID))
 	before = reads()
 	if err := xproto.ConfigureWindowChecked(c, win.ID, xproto.ConfigWindowStackMode, []uint32{xproto.StackModeAbove}).Check(); err != nil {
 		t.Fatal(err)
 	}
-	until("raised", func(r image.Rectangle, found bool) bool {
-		ws, _ := src.Windows(ctx)
-		return found && ws[len(ws)-1].ID == uint32(win.ID)
-	})
+	until("raised", onTop(win.ID))
 	if reads() == before {
 		t.Error("a restacked window did not make the list be read again")
 	}
@@ -304,10 +305,7 @@ func TestWindowsFollowTheServer(t *testing.T) {
 	if err := xproto.ConfigureWindowChecked(c, win.ID, xproto.ConfigWindowStackMode, []uint32{xproto.StackModeBelow}).Check(); err != nil {
 		t.Fatal(err)
 	}
-	until("lowered", func(r image.Rectangle, found bool) bool {
-		ws, _ := src.Windows(ctx)
-		return found && ws[len(ws)-1].ID == uint32(over.ID)
-	})
+	until("lowered", onTop(over.ID))
 	if reads() == before {
 		t.Error("a window lowered to the bottom did not make the list be read again")
 	}
