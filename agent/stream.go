@@ -369,13 +369,15 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 				if err := protocol.CopyRect(m.Dst, m.Src).Draw(ar.prev); err == nil {
 					// Only the copy's rows changed from prevTiles: a
 					// scroll of whole tile columns carries its row
-					// hashes along, anything else hashes its pixels.
+					// hashes along; any other move takes this frame's
+					// hashes where it matched them and hashes only the
+					// segments its sides cut.
 					if ar.post == nil {
 						ar.post = &capture.Tiles{}
 					}
 					post = ar.post
 					post.CopyFrom(ar.prevTiles)
-					if !post.ApplyMove(m) {
+					if !post.ApplyMove(m) && !post.ApplyMatched(m, ar.prev, ar.tiles) {
 						post = capture.HashTilesIn(ar.prev, capture.TileSize, post, m.Dst)
 					}
 				} else {

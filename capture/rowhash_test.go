@@ -75,6 +75,73 @@ func TestApplyMoveMatchesHashingThePixels(t *testing.T) {
 	}
 }
 
+// TestApplyMatchedMatchesHashingThePixels: for any move, drawn into the
+// previous frame, the hashes ApplyMatched derives from the current frame's
+// (equal inside the destination, different everywhere else) equal those of
+// hashing the drawn frame; a move it cannot place leaves the hashes alone.
+func TestApplyMatchedMatchesHashingThePixels(t *testing.T) {
+	sub := frame.SubImage(image.Rect(100, 50, 1800, 1000)).(*image.RGBA) // a monitor: the grid starts at (100, 50)
+	tests := []struct {
+		name string
+		img  *image.RGBA
+		m    Move
+		ok   bool
+	}{
+		{"a window dragged off the grid", frame, Move{Dst: image.Rect(413, 207, 897, 523), Src: image.Pt(400, 200)}, true},
+		{"inside one tile column", frame, Move{Dst: image.Rect(70, 10, 90, 300), Src: image.Pt(75, 40)}, true},
+		{"a scroll on the grid", frame, Move{Dst: image.Rect(0, 67, 960, 487), Src: image.Pt(0, 80)}, true},
+		{"to the bottom right corner", frame, Move{Dst: image.Rect(1500, 900, 1920, 1080), Src: image.Pt(1400, 850)}, true},
+		{"in a monitor", sub, Move{Dst: image.Rect(133, 61, 611, 407), Src: image.Pt(170, 90)}, true},
+		{"to a monitor's edges", sub, Move{Dst: image.Rect(1500, 700, 1800, 1000), Src: image.Pt(1450, 650)}, true},
+		{"outside the monitor", sub, Move{Dst: image.Rect(50, 61, 611, 407), Src: image.Pt(170, 90)}, false},
+		{"past the frame's edge", frame, Move{Dst: image.Rect(1800, 0, 1921, 100), Src: image.Pt(1700, 0)}, false},
+		{"nothing", frame, Move{Src: image.Pt(10, 10)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			img := clone(tt.img)
+			before := HashTiles(img, TileSize, nil)
+			if tt.ok {
+				if err := protocol.CopyRect(tt.m.Dst, tt.m.Src).Draw(img); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The current frame: the drawn one inside Dst, other pixels
+			// everywhere else.
+			cur := clone(img)
+			b := cur.Bounds()
+			for y := b.Min.Y; y < b.Max.Y; y++ {
+				for x := b.Min.X; x < b.Max.X; x++ {
+					if !image.Pt(x, y).In(tt.m.Dst) {
+						cur.Pix[cur.PixOffset(x, y)] ^= 0xff
+					}
+				}
+			}
+			got := &Tiles{}
+			got.CopyFrom(before)
+			if ok := got.ApplyMatched(tt.m, img, HashTiles(cur, TileSize, nil)); ok != tt.ok {
+				t.Fatalf("ApplyMatched(%v) = %v, want %v", tt.m, ok, tt.ok)
+			}
+			if !tt.ok {
+				sameTiles(t, got, before)
+				return
+			}
+			sameTiles(t, got, HashTiles(img, TileSize, nil))
+		})
+	}
+	t.Run("another geometry", func(t *testing.T) {
+		img := clone(frame)
+		before := HashTiles(img, TileSize, nil)
+		got := &Tiles{}
+		got.CopyFrom(before)
+		other := HashTiles(sub, TileSize, nil)
+		if got.ApplyMatched(Move{Dst: image.Rect(413, 207, 897, 523), Src: image.Pt(400, 200)}, img, other) {
+			t.Fatal("ApplyMatched took the hashes of a frame of another geometry")
+		}
+		sameTiles(t, got, before)
+	})
+}
+
 // TestCopyFromByStamps follows the agent's three Tiles through a run of
 // frames (this frame's, hashed where it changed; the previous one's, copied
 // from it after each frame; a scratch copy of the previous one with a move

@@ -215,6 +215,41 @@ func (t *Tiles) ApplyMove(m Move) bool {
 	return true
 }
 
+// ApplyMatched updates t, the hashes of img before m was drawn into it
+// (protocol.CopyRect), to those of img after, for any move: cur holds the
+// hashes of a frame whose pixels inside m.Dst equal the ones m brought
+// there (what the detection matched: MoveOf compares them, DetectIn finds
+// them by the same hashes). The destination's row segments take cur's
+// hashes; only the segments its left or right side cuts are hashed again,
+// from img's pixels, so call it after drawing m. A dragged window's hashes
+// so cost its two edges, not its area (hashing the drawn rectangle was a
+// seventh of the agent's CPU while a window moved). It reports false,
+// leaving t as it was, when t, cur and img are not of one geometry or m.Dst
+// does not lie inside it.
+func (t *Tiles) ApplyMatched(m Move, img *image.RGBA, cur *Tiles) bool {
+	b := image.Rect(0, 0, t.W, t.H).Add(t.origin)
+	if !t.sameRows(cur) || img.Bounds() != b || m.Dst.Empty() || !m.Dst.In(b) {
+		return false
+	}
+	d := m.Dst.Sub(t.origin)
+	c0, c1 := d.Min.X/t.Size, (d.Max.X+t.Size-1)/t.Size
+	for y := d.Min.Y; y < d.Max.Y; y++ {
+		k := y * t.Cols * 8
+		line := img.Pix[img.PixOffset(b.Min.X, b.Min.Y+y):][:4*t.W]
+		for c := c0; c < c1; c++ {
+			x0, x1 := c*t.Size, min((c+1)*t.Size, t.W)
+			at := k + c*8
+			if x0 >= d.Min.X && x1 <= d.Max.X {
+				copy(t.rowHash[at:at+8], cur.rowHash[at:at+8])
+				continue
+			}
+			binary.LittleEndian.PutUint64(t.rowHash[at:], maphash.Bytes(seed, line[4*x0:4*x1]))
+		}
+	}
+	t.rehash(d.Min.Y/t.Size, (d.Max.Y+t.Size-1)/t.Size, c0, c1)
+	return true
+}
+
 func grow[T any](s []T, n int) []T {
 	if cap(s) < n {
 		return make([]T, n)
