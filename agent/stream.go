@@ -352,7 +352,11 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 	if !ok || sub.Bounds().Empty() {
 		return
 	}
-	ar.tiles = capture.HashTilesIn(sub, capture.TileSize, ar.tiles, ar.pending)
+	var segs *capture.Segments // the capture's own hashes of what it just wrote
+	if ss, ok := s.src.(capture.SegmentSource); ok {
+		segs = ss.Segments()
+	}
+	ar.tiles = capture.HashTilesFrom(sub, capture.TileSize, ar.tiles, ar.pending, segs)
 	ar.pending = image.Rectangle{}
 
 	// Scroll and move detection against the previous frame, once for all.

@@ -10,7 +10,7 @@ import (
 )
 
 // sameTiles fails unless got holds the hashes, tile and row, of want.
-func sameTiles(t *testing.T, got, want *Tiles) {
+func sameTiles(t testing.TB, got, want *Tiles) {
 	t.Helper()
 	if fmt.Sprint(got.Hash) != fmt.Sprint(want.Hash) {
 		t.Fatal("tile hashes differ from hashing the pixels")
@@ -429,5 +429,49 @@ func TestRowIndex(t *testing.T) {
 		if _, ok := idx.row(0x123456789); ok {
 			t.Fatalf("n=%d: a hash never added was found", n)
 		}
+	}
+}
+
+// TestSegmentsApplyOnTheirGrid: a source's segment hashes stand in for the
+// pixels of parts of their own frame whose tile columns are theirs, and
+// give the tiles hashing the pixels gives; any other image is hashed from
+// its pixels.
+func TestSegmentsApplyOnTheirGrid(t *testing.T) {
+	img := clone(frame)
+	var seg Segments
+	seg.reset(img)
+	for y := range img.Rect.Dy() {
+		seg.hashRow(img, y, 0, img.Rect.Dx())
+	}
+	tests := []struct {
+		name string
+		img  *image.RGBA
+		r    image.Rectangle
+		size int
+		ok   bool
+	}{
+		{"the whole frame", img, img.Rect, TileSize, true},
+		{"a monitor on the grid", img, image.Rect(640, 100, 1280, 1000), TileSize, true},
+		{"to the frame's right edge", img, image.Rect(1856, 7, 1920, 1080), TileSize, true},
+		{"left side off the grid", img, image.Rect(100, 0, 1280, 1000), TileSize, false},
+		{"right side cuts a segment", img, image.Rect(640, 0, 1300, 1000), TileSize, false},
+		{"other tiles", img, img.Rect, 32, false},
+		{"another frame", clone(frame), frame.Rect, TileSize, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sub := tt.img.SubImage(tt.r).(*image.RGBA)
+			if _, ok := seg.column(sub, tt.size); ok != tt.ok {
+				t.Fatalf("column(%v) = %v, want %v", tt.r, ok, tt.ok)
+			}
+			sameTiles(t, HashTilesFrom(sub, tt.size, nil, tt.r, &seg), HashTiles(sub, tt.size, nil))
+		})
+	}
+	// A frame that changed after hashing shows the segments stand in
+	// for the pixels: the tiles follow the segments, not the pixels.
+	changed := img.SubImage(image.Rect(0, 0, 1920, 1080)).(*image.RGBA)
+	img.Pix[img.PixOffset(5, 5)] ^= 0xff
+	if fmt.Sprint(HashTilesFrom(changed, TileSize, nil, changed.Rect, &seg).Hash) == fmt.Sprint(HashTiles(changed, TileSize, nil).Hash) {
+		t.Fatal("HashTilesFrom read the pixels instead of the segment hashes")
 	}
 }

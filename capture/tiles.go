@@ -58,6 +58,13 @@ func HashTiles(img *image.RGBA, size int, reuse *Tiles) *Tiles {
 // the frame reuse was hashed from: only the tiles that changed touches are
 // hashed again (all of them when reuse is nil or of another geometry).
 func HashTilesIn(img *image.RGBA, size int, reuse *Tiles, changed image.Rectangle) *Tiles {
+	return HashTilesFrom(img, size, reuse, changed, nil)
+}
+
+// HashTilesFrom is HashTilesIn taking the segments' hashes from seg (the
+// source's, for the frame img is part of: SegmentSource) where img lies on
+// seg's grid, instead of reading the pixels again.
+func HashTilesFrom(img *image.RGBA, size int, reuse *Tiles, changed image.Rectangle, seg *Segments) *Tiles {
 	if size <= 0 {
 		size = TileSize
 	}
@@ -88,13 +95,22 @@ func HashTilesIn(img *image.RGBA, size int, reuse *Tiles, changed image.Rectangl
 	// scratch that the tile hashes read in one piece.
 	band := size * 8
 	t.scratch = grow(t.scratch, t.Cols*band)
+	segCol, fromSeg := seg.column(img, size)
 	for row := first; row < last; row++ {
 		y0 := row * size
 		y1 := min(y0+size, h)
 		for y := y0; y < y1; y++ {
-			line := img.Pix[img.PixOffset(b.Min.X, b.Min.Y+y):][:4*w]
 			hashes := t.rowHash[y*t.Cols*8:]
 			k := (y - y0) * 8
+			if fromSeg {
+				for i, v := range seg.row(b.Min.Y+y, segCol+c0)[:c1-c0] {
+					c := c0 + i
+					binary.LittleEndian.PutUint64(hashes[c*8:], v)
+					binary.LittleEndian.PutUint64(t.scratch[c*band+k:], v)
+				}
+				continue
+			}
+			line := img.Pix[img.PixOffset(b.Min.X, b.Min.Y+y):][:4*w]
 			for c := c0; c < c1; c++ {
 				x0 := c * size * 4
 				v := maphash.Bytes(seed, line[x0:min(x0+size*4, len(line))])

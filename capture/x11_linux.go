@@ -37,6 +37,7 @@ type x11Source struct {
 	img      *image.RGBA
 	seg      *shmSegment     // nil: plain GetImage
 	imgOnSeg bool            // img's pixels are seg's memory
+	segs     Segments        // img's segment hashes, computed as convert writes it
 	pending  chan grabResult // replies of a Capture whose context ended first
 
 	extras // damage, cursor and monitors (x11extra_linux.go)
@@ -376,9 +377,17 @@ func (s *x11Source) convert(area, from image.Rectangle, src []byte) {
 		conv = pixconv.XRGBToRGBA
 	}
 	stride := from.Dx() * 4
+	// Each row's segments are hashed right after the row is converted,
+	// while it is in the nearest cache (Segments).
 	rows := func(y0, y1 int) {
-		if area.Dx() == s.w && from.Dx() == s.w { // whole rows: one run (the image's stride is 4*w, like the server's)
-			conv(s.img.Pix[s.img.PixOffset(0, y0):s.img.PixOffset(0, y1)], src[(y0-from.Min.Y)*stride:(y1-from.Min.Y)*stride])
+		if area.Dx() == s.w && from.Dx() == s.w { // whole rows: runs of rows (the image's stride is 4*w, like the server's)
+			for b0 := y0; b0 < y1; b0 += convertBand {
+				b1 := min(b0+convertBand, y1)
+				conv(s.img.Pix[s.img.PixOffset(0, b0):s.img.PixOffset(0, b1)], src[(b0-from.Min.Y)*stride:(b1-from.Min.Y)*stride])
+				for y := b0; y < b1; y++ {
+					s.segs.hashRow(s.img, y, 0, s.w)
+				}
+			}
 			return
 		}
 		rowLen := area.Dx() * 4
@@ -386,6 +395,7 @@ func (s *x11Source) convert(area, from image.Rectangle, src []byte) {
 			o := s.img.PixOffset(area.Min.X, y)
 			k := (y-from.Min.Y)*stride + (area.Min.X-from.Min.X)*4
 			conv(s.img.Pix[o:o+rowLen], src[k:k+rowLen])
+			s.segs.hashRow(s.img, y, area.Min.X, area.Max.X)
 		}
 	}
 	// Two goroutines for a large area, when there are two processors to
@@ -399,6 +409,21 @@ func (s *x11Source) convert(area, from image.Rectangle, src []byte) {
 	wg.Go(func() { rows(area.Min.Y, mid) })
 	rows(mid, area.Max.Y)
 	wg.Wait()
+}
+
+// convertBand is how many whole rows convert converts before hashing them:
+// four rows of 1920 pixels are 30 KB, within the first-level cache.
+const convertBand = 4
+
+// Segments returns the segment hashes of the frame the last Capture
+// returned (SegmentSource); nil when the last Capture failed.
+func (s *x11Source) Segments() *Segments {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.haveFull || s.img == nil {
+		return nil
+	}
+	return &s.segs
 }
 
 // resize adapts the buffers to a new root size.
@@ -429,6 +454,7 @@ func (s *x11Source) resize(w, h int) error {
 // frame.
 func (s *x11Source) bindImage() {
 	s.haveFull = false
+	defer func() { s.segs.reset(s.img) }()
 	r := image.Rect(0, 0, s.w, s.h)
 	if s.seg != nil && len(s.seg.mem) >= s.w*s.h*4 {
 		s.img = &image.RGBA{Pix: s.seg.mem[: s.w*s.h*4 : s.w*s.h*4], Stride: 4 * s.w, Rect: r}

@@ -80,6 +80,27 @@ func samePixels(t testing.TB, what string, got, want *image.RGBA) {
 	}
 }
 
+// sameSegments fails unless the segment hashes src kept while capturing
+// img give the tiles that hashing img's pixels gives: for the whole frame
+// and for a part of it on the grid (a monitor).
+func sameSegments(t testing.TB, src *x11Source, img *image.RGBA) {
+	t.Helper()
+	seg := src.Segments()
+	if seg == nil {
+		t.Fatal("no segment hashes after a capture")
+	}
+	for _, r := range []image.Rectangle{img.Bounds(), image.Rect(640, 64, 1280, 1000).Intersect(img.Bounds())} {
+		if r.Empty() {
+			continue // a screen too small for the monitor
+		}
+		sub := img.SubImage(r).(*image.RGBA)
+		if _, ok := seg.column(sub, TileSize); !ok {
+			t.Fatalf("the segment hashes do not apply to %v of %v", r, img.Bounds())
+		}
+		sameTiles(t, HashTilesFrom(sub, TileSize, nil, r, seg), HashTiles(sub, TileSize, nil))
+	}
+}
+
 var paths = []struct {
 	name string
 	shm  bool
@@ -141,6 +162,7 @@ func TestCaptureSeesUpdatesAsTiles(t *testing.T) {
 					if ch := src.Changed(); !tt.region.In(ch) || tt.region.Dx() < s.Width && ch.Dx() == s.Width {
 						t.Errorf("after updating %v the capture read %v", tt.region, ch)
 					}
+					sameSegments(t, src, img)
 					tiles = HashTiles(img, TileSize, tiles)
 					if got := tr.Diff(tiles); !slices.Equal(got, tt.want) {
 						t.Errorf("after updating %v, Diff reports %v, want %v", tt.region, got, tt.want)
@@ -168,6 +190,7 @@ func TestCaptureFollowsScreenSize(t *testing.T) {
 				s.Show(t, pattern)
 				img := capture(t, src)
 				samePixels(t, "capture vs pattern", img, pattern)
+				sameSegments(t, src, img)
 				if (src.seg != nil) != p.shm {
 					t.Errorf("shared memory in use: %v, want %v", src.seg != nil, p.shm)
 				}

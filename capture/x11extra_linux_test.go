@@ -90,6 +90,7 @@ func TestCaptureReadsTheGuessedDamage(t *testing.T) {
 				before := src.roundTrips
 				img := capture(t, src)
 				samePixels(t, st.name, img, s.Screenshot(t))
+				sameSegments(t, src, img)
 				want := st.trips
 				if want < 0 {
 					want = map[bool]int{true: 2, false: 1}[p.shm]
