@@ -14,6 +14,30 @@ func BenchmarkHashTiles1080p(b *testing.B) {
 	}
 }
 
+// BenchmarkHashTilesScrolledTerminal hashes the tiles of a scrolled
+// terminal (a 600x520 damage on a 1080p frame): from the pixels, and from
+// the segment hashes the capture computed while converting them.
+func BenchmarkHashTilesScrolledTerminal(b *testing.B) {
+	changed := image.Rect(43, 43, 643, 563)
+	var seg Segments
+	seg.reset(frame)
+	for y := range frame.Rect.Dy() {
+		seg.hashRow(frame, y, 0, frame.Rect.Dx())
+	}
+	for _, bb := range []struct {
+		name string
+		seg  *Segments
+	}{{"pixels", nil}, {"segments", &seg}} {
+		b.Run(bb.name, func(b *testing.B) {
+			tiles := HashTiles(frame, TileSize, nil)
+			b.SetBytes(int64(changed.Dx() * changed.Dy() * 4))
+			for b.Loop() {
+				HashTilesFrom(frame, TileSize, tiles, changed, bb.seg)
+			}
+		})
+	}
+}
+
 // BenchmarkTilesCopyFrom1080p is the agent's copy of a frame's hashes
 // after a keystroke (one row of tiles hashed again) and after a whole
 // frame changed: the copy alternates between two Tiles that differ by that
