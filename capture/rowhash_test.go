@@ -129,6 +129,35 @@ func TestApplyMatchedMatchesHashingThePixels(t *testing.T) {
 			sameTiles(t, got, HashTiles(img, TileSize, nil))
 		})
 	}
+	t.Run("takes this frame's hashes", func(t *testing.T) {
+		// Inside the destination the segments come from cur, not from
+		// the pixels: a cur that differs there shows it.
+		m := Move{Dst: image.Rect(413, 207, 897, 523), Src: image.Pt(400, 200)}
+		img := clone(frame)
+		before := HashTiles(img, TileSize, nil)
+		if err := protocol.CopyRect(m.Dst, m.Src).Draw(img); err != nil {
+			t.Fatal(err)
+		}
+		other := clone(img)
+		for i := range other.Pix {
+			other.Pix[i] ^= 0x5a
+		}
+		cur := HashTiles(other, TileSize, nil)
+		got := &Tiles{}
+		got.CopyFrom(before)
+		if !got.ApplyMatched(m, img, cur) {
+			t.Fatal("ApplyMatched refused a move inside the frame")
+		}
+		drawn := HashTiles(img, TileSize, nil)
+		inside := (300*got.Cols + 8) * 8 // row 300, column 8 (512-575): inside Dst
+		edge := (300*got.Cols + 6) * 8   // column 6 (384-447): cut by Dst's left side
+		if !bytes.Equal(got.rowHash[inside:inside+8], cur.rowHash[inside:inside+8]) {
+			t.Error("a segment inside the destination does not hold this frame's hash")
+		}
+		if !bytes.Equal(got.rowHash[edge:edge+8], drawn.rowHash[edge:edge+8]) {
+			t.Error("a segment cut by the destination's side does not hold the drawn pixels' hash")
+		}
+	})
 	t.Run("another geometry", func(t *testing.T) {
 		img := clone(frame)
 		before := HashTiles(img, TileSize, nil)
@@ -443,6 +472,13 @@ func TestSegmentsApplyOnTheirGrid(t *testing.T) {
 	for y := range img.Rect.Dy() {
 		seg.hashRow(img, y, 0, img.Rect.Dx())
 	}
+	narrow := image.NewRGBA(image.Rect(0, 0, 1000, 300))
+	copyRGBAForTest(narrow, frame)
+	var nseg Segments
+	nseg.reset(narrow)
+	for y := range 300 {
+		nseg.hashRow(narrow, y, 0, 1000)
+	}
 	tests := []struct {
 		name string
 		img  *image.RGBA
@@ -457,14 +493,20 @@ func TestSegmentsApplyOnTheirGrid(t *testing.T) {
 		{"right side cuts a segment", img, image.Rect(640, 0, 1300, 1000), TileSize, false},
 		{"other tiles", img, img.Rect, 32, false},
 		{"another frame", clone(frame), frame.Rect, TileSize, false},
+		{"a frame 1000 wide: the last segment is 40 pixels", narrow, narrow.Rect, TileSize, true},
+		{"its right part", narrow, image.Rect(512, 10, 1000, 300), TileSize, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			sg := &seg
+			if tt.img == narrow {
+				sg = &nseg
+			}
 			sub := tt.img.SubImage(tt.r).(*image.RGBA)
-			if _, ok := seg.column(sub, tt.size); ok != tt.ok {
+			if _, ok := sg.column(sub, tt.size); ok != tt.ok {
 				t.Fatalf("column(%v) = %v, want %v", tt.r, ok, tt.ok)
 			}
-			sameTiles(t, HashTilesFrom(sub, tt.size, nil, tt.r, &seg), HashTiles(sub, tt.size, nil))
+			sameTiles(t, HashTilesFrom(sub, tt.size, nil, tt.r, sg), HashTiles(sub, tt.size, nil))
 		})
 	}
 	// A frame that changed after hashing shows the segments stand in
@@ -473,5 +515,13 @@ func TestSegmentsApplyOnTheirGrid(t *testing.T) {
 	img.Pix[img.PixOffset(5, 5)] ^= 0xff
 	if fmt.Sprint(HashTilesFrom(changed, TileSize, nil, changed.Rect, &seg).Hash) == fmt.Sprint(HashTiles(changed, TileSize, nil).Hash) {
 		t.Fatal("HashTilesFrom read the pixels instead of the segment hashes")
+	}
+}
+
+// copyRGBAForTest copies src's pixels into dst where both have them.
+func copyRGBAForTest(dst, src *image.RGBA) {
+	r := dst.Rect.Intersect(src.Rect)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		copy(dst.Pix[dst.PixOffset(r.Min.X, y):dst.PixOffset(r.Max.X, y)], src.Pix[src.PixOffset(r.Min.X, y):src.PixOffset(r.Max.X, y)])
 	}
 }

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"testing"
 	"time"
@@ -170,4 +172,99 @@ func runAgentOn(ctx context.Context, p *inProcess, code string, src capture.Sour
 		Server: p.url, Code: code, Screen: src, Loopback: true, Logger: quietLogger(),
 		Ask: func(context.Context, string) (bool, error) { return true, nil },
 	})
+}
+
+// TestMovesArriveExact drags a window across a real Xvfb by steps off the
+// tile grid and scrolls the desktop under it: every step reaches the rep as
+// a copy of what it already shows plus the pixels that are new, and its
+// picture is then the screen, pixel for pixel (the hashes the agent derives
+// for the moved tiles, instead of reading their pixels, must be right).
+func TestMovesArriveExact(t *testing.T) {
+	const w, h = 800, 600
+	x := xtest.Start(t, xtest.Size(w, h))
+	// A desktop and a window of four colours each (few colours: exact
+	// everywhere, no photo to settle lossy); the desktop's rows carry
+	// their number in bits, so that no two are alike (repeated rows say
+	// nothing about a scroll).
+	fill := func(img *image.RGBA, palette [4][3]byte, f func(x, y int) int) {
+		b := img.Bounds()
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				c := palette[f(x, y)%4]
+				copy(img.Pix[img.PixOffset(x, y):], []byte{c[0], c[1], c[2], 255})
+			}
+		}
+	}
+	desk := image.NewRGBA(image.Rect(0, 0, w, h))
+	fill(desk, [4][3]byte{{250, 250, 250}, {30, 30, 30}, {40, 90, 200}, {200, 60, 40}}, func(x, y int) int { return y>>(x/3%10)&1*2 + (x*7+y*13+x*y%11)%2 })
+	bg := x.Show(t, desk)
+	win := image.NewRGBA(image.Rect(0, 0, 203, 157))
+	fill(win, [4][3]byte{{255, 255, 200}, {0, 0, 0}, {0, 128, 0}, {128, 0, 128}}, func(x, y int) int { return x*5 + y*3 + x*y%7 })
+	top := x.Show(t, win)
+	ctx := deadline(t, 60*time.Second)
+	c := startXSession(t, ctx, x)
+	if _, err := c.WaitSettled(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn := x.Conn(t)
+	logRects := func() {
+		for _, r := range c.Rects() {
+			t.Logf("rect %v encoding %d", r.Rect, r.Enc)
+		}
+	}
+	exact := func(what string) {
+		t.Helper()
+		want := x.Screenshot(t)
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if _, err := c.WaitPicture(wctx, func(p *image.RGBA) bool { return bytes.Equal(p.Pix, want.Pix) }); err != nil {
+			got := c.Picture()
+			var bad image.Rectangle
+			for y := 0; y < h; y++ {
+				for x := 0; x < w; x++ {
+					o := want.PixOffset(x, y)
+					if !bytes.Equal(got.Pix[o:o+3], want.Pix[o:o+3]) {
+						bad = bad.Union(image.Rect(x, y, x+1, y+1))
+					}
+				}
+			}
+			logRects()
+			t.Fatalf("%s: the picture differs from the screen in %v: %v", what, bad, err)
+		}
+		copies := 0
+		for _, r := range c.Rects() {
+			if r.Enc == protocol.EncCopy {
+				copies++
+			}
+		}
+		if copies == 0 {
+			logRects()
+			t.Errorf("%s: no copy among %d rectangles", what, len(c.Rects()))
+		}
+	}
+	at := image.Pt(0, 0)
+	for i, step := range []image.Point{{37, 23}, {41, 19}, {-13, 29}, {64, 0}, {5, -17}} {
+		c.ResetStats()
+		at = at.Add(step)
+		if err := xproto.ConfigureWindowChecked(conn, top.ID, xproto.ConfigWindowX|xproto.ConfigWindowY,
+			[]uint32{uint32(at.X), uint32(at.Y)}).Check(); err != nil {
+			t.Fatal(err)
+		}
+		what := fmt.Sprintf("window step %d to %v", i+1, at)
+		exact(what)
+		// The window's own pixels came by the copy: only what it exposed
+		// went out, nothing from the middle of the window.
+		inner := image.Rectangle{Min: at, Max: at.Add(win.Rect.Size())}.Inset(64)
+		for _, r := range c.Rects() {
+			if r.Enc != protocol.EncCopy && r.Rect.Overlaps(inner) {
+				t.Errorf("%s: pixels of the moved window went out again: %v (encoding %d)", what, r.Rect, r.Enc)
+			}
+		}
+	}
+	// The desktop scrolls up by 13 rows: its rows below the window move.
+	c.ResetStats()
+	scrolled := image.NewRGBA(desk.Rect)
+	copy(scrolled.Pix, desk.Pix[13*desk.Stride:])
+	bg.Update(t, image.Rect(0, 300, w, h), scrolled)
+	exact("desktop scrolled")
 }
