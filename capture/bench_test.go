@@ -294,3 +294,19 @@ func BenchmarkPNGEstimateRefinement(b *testing.B) {
 		pngEstimate(photo, r)
 	}
 }
+
+// BenchmarkDetectInKeystroke is the move search after a keystroke: one
+// changed tile, a glyph's pixels in it.
+func BenchmarkDetectInKeystroke(b *testing.B) {
+	prev := onDesktop(frame, image.Rect(40, 80, 900, 500))
+	cur := clone(prev)
+	paste(cur, photo, image.Rect(300, 200, 306, 213))
+	pt, ct := HashTiles(prev, TileSize, nil), HashTiles(cur, TileSize, nil)
+	changed, _ := tileBounds(pt, ct)
+	var d MoveDetector
+	for b.Loop() {
+		if _, ok := d.DetectIn(prev, cur, pt, ct, changed); ok {
+			b.Fatal("a keystroke taken for a move")
+		}
+	}
+}

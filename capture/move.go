@@ -23,8 +23,9 @@ const (
 	minMoveRows   = 8
 	maxSearchArea = 1 << 20
 	maxAnchors    = 8
-	anchorLen     = 32 // pixels
-	maxMatches    = 64 // per anchor
+	anchorLen     = 32          // pixels
+	smallChange   = 4 * 64 * 64 // pixels: DetectIn compares a change this small before searching
+	maxMatches    = 64          // per anchor
 )
 
 // MoveDetector finds scrolled or moved content between two frames. It keeps
@@ -153,6 +154,14 @@ func (d *MoveDetector) detect(prev, cur *image.RGBA, changed image.Rectangle, rs
 // found in the row hashes spans whole tile columns, so Tiles.ApplyMove can
 // update hashes for it.
 func (d *MoveDetector) DetectIn(prev, cur *image.RGBA, pt, ct *Tiles, changed image.Rectangle) (Move, bool) {
+	// A few tiles (a keystroke, a blinking cursor): comparing their pixels
+	// costs less than searching their row hashes, and finds a change too
+	// small to be worth a copy.
+	if changed.Dx()*changed.Dy() <= smallChange && prev.Bounds() == cur.Bounds() {
+		if c, ok := exactChange(prev, cur, changed.Intersect(cur.Bounds())); !ok || c.Dx()*c.Dy() < minMoveArea {
+			return Move{}, false
+		}
+	}
 	rs := d.tileScroll(pt, ct, changed)
 	if rs.whole {
 		return rs.move, true

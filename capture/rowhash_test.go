@@ -290,6 +290,9 @@ func TestDetectInFindsScrollsInRowHashes(t *testing.T) {
 		}
 		return out
 	}
+	small := onDesktop(frame, image.Rect(70, 70, 190, 180)) // a small window: four tiles
+	typed := clone(plain)                                   // and a keystroke
+	paste(typed, photo, image.Rect(300, 200, 306, 213))
 	page := thumb(frame, 200)
 	pageScrolled := thumb(scrolled(frame, image.Rect(0, 64, 1920, 1000), 0, -26, [3]byte{255, 255, 255}), 230)
 	tests := []struct {
@@ -305,6 +308,8 @@ func TestDetectInFindsScrollsInRowHashes(t *testing.T) {
 		{"under a moving scrollbar thumb", page, pageScrolled, true, true},
 		{"text beside a photo", noisy, scrolled(noisy, image.Rect(40, 80, 900, 500), 0, -13, [3]byte{255, 255, 255}), false, true},
 		{"nothing moved", frame, photo, false, false},
+		{"a small window within four tiles", small, scrolled(small, image.Rect(70, 70, 190, 180), 0, -13, [3]byte{255, 255, 255}), true, true},
+		{"a keystroke", plain, typed, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
