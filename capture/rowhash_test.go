@@ -478,7 +478,7 @@ func TestSegmentsApplyOnTheirGrid(t *testing.T) {
 		seg.hashRow(img, y, 0, img.Rect.Dx())
 	}
 	narrow := image.NewRGBA(image.Rect(0, 0, 1000, 300))
-	copyRGBAForTest(narrow, frame)
+	paste(narrow, frame, narrow.Rect)
 	var nseg Segments
 	nseg.reset(narrow)
 	for y := range 300 {
@@ -487,31 +487,28 @@ func TestSegmentsApplyOnTheirGrid(t *testing.T) {
 	tests := []struct {
 		name string
 		img  *image.RGBA
+		seg  *Segments
 		r    image.Rectangle
 		size int
 		ok   bool
 	}{
-		{"the whole frame", img, img.Rect, TileSize, true},
-		{"a monitor on the grid", img, image.Rect(640, 100, 1280, 1000), TileSize, true},
-		{"to the frame's right edge", img, image.Rect(1856, 7, 1920, 1080), TileSize, true},
-		{"left side off the grid", img, image.Rect(100, 0, 1280, 1000), TileSize, false},
-		{"right side cuts a segment", img, image.Rect(640, 0, 1300, 1000), TileSize, false},
-		{"other tiles", img, img.Rect, 32, false},
-		{"another frame", clone(frame), frame.Rect, TileSize, false},
-		{"a frame 1000 wide: the last segment is 40 pixels", narrow, narrow.Rect, TileSize, true},
-		{"its right part", narrow, image.Rect(512, 10, 1000, 300), TileSize, true},
+		{"the whole frame", img, &seg, img.Rect, TileSize, true},
+		{"a monitor on the grid", img, &seg, image.Rect(640, 100, 1280, 1000), TileSize, true},
+		{"to the frame's right edge", img, &seg, image.Rect(1856, 7, 1920, 1080), TileSize, true},
+		{"left side off the grid", img, &seg, image.Rect(100, 0, 1280, 1000), TileSize, false},
+		{"right side cuts a segment", img, &seg, image.Rect(640, 0, 1300, 1000), TileSize, false},
+		{"other tiles", img, &seg, img.Rect, 32, false},
+		{"another frame", clone(frame), &seg, frame.Rect, TileSize, false},
+		{"a frame 1000 wide: the last segment is 40 pixels", narrow, &nseg, narrow.Rect, TileSize, true},
+		{"its right part", narrow, &nseg, image.Rect(512, 10, 1000, 300), TileSize, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sg := &seg
-			if tt.img == narrow {
-				sg = &nseg
-			}
 			sub := tt.img.SubImage(tt.r).(*image.RGBA)
-			if _, ok := sg.column(sub, tt.size); ok != tt.ok {
+			if _, ok := tt.seg.column(sub, tt.size); ok != tt.ok {
 				t.Fatalf("column(%v) = %v, want %v", tt.r, ok, tt.ok)
 			}
-			sameTiles(t, HashTilesFrom(sub, tt.size, nil, tt.r, sg), HashTiles(sub, tt.size, nil))
+			sameTiles(t, HashTilesFrom(sub, tt.size, nil, tt.r, tt.seg), HashTiles(sub, tt.size, nil))
 		})
 	}
 	// A frame that changed after hashing shows the segments stand in
@@ -520,13 +517,5 @@ func TestSegmentsApplyOnTheirGrid(t *testing.T) {
 	img.Pix[img.PixOffset(5, 5)] ^= 0xff
 	if fmt.Sprint(HashTilesFrom(changed, TileSize, nil, changed.Rect, &seg).Hash) == fmt.Sprint(HashTiles(changed, TileSize, nil).Hash) {
 		t.Fatal("HashTilesFrom read the pixels instead of the segment hashes")
-	}
-}
-
-// copyRGBAForTest copies src's pixels into dst where both have them.
-func copyRGBAForTest(dst, src *image.RGBA) {
-	r := dst.Rect.Intersect(src.Rect)
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		copy(dst.Pix[dst.PixOffset(r.Min.X, y):dst.PixOffset(r.Max.X, y)], src.Pix[src.PixOffset(r.Min.X, y):src.PixOffset(r.Max.X, y)])
 	}
 }

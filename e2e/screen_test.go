@@ -181,32 +181,36 @@ func runAgentOn(ctx context.Context, p *inProcess, code string, src capture.Sour
 // for the moved tiles, instead of reading their pixels, must be right).
 func TestMovesArriveExact(t *testing.T) {
 	const w, h = 800, 600
-	x := xtest.Start(t, xtest.Size(w, h))
+	xs := xtest.Start(t, xtest.Size(w, h))
 	// A desktop and a window of four colours each (few colours: exact
-	// everywhere, no photo to settle lossy); the desktop's rows carry
+	// everywhere, no photo to settle lossy). The desktop's rows carry
 	// their number in bits, so that no two are alike (repeated rows say
-	// nothing about a scroll).
-	fill := func(img *image.RGBA, palette [4][3]byte, f func(x, y int) int) {
+	// nothing about a scroll; it repeats across, every 330 pixels); the
+	// window's pixels follow a hash of their place, so that no part of it
+	// looks like another (the search over pixels finds it too).
+	fill := func(img *image.RGBA, palette [4][3]byte, f func(px, py int) int) {
 		b := img.Bounds()
-		for y := b.Min.Y; y < b.Max.Y; y++ {
-			for x := b.Min.X; x < b.Max.X; x++ {
-				c := palette[f(x, y)%4]
-				copy(img.Pix[img.PixOffset(x, y):], []byte{c[0], c[1], c[2], 255})
+		for py := b.Min.Y; py < b.Max.Y; py++ {
+			for px := b.Min.X; px < b.Max.X; px++ {
+				c := palette[f(px, py)%4]
+				copy(img.Pix[img.PixOffset(px, py):], []byte{c[0], c[1], c[2], 255})
 			}
 		}
 	}
 	desk := image.NewRGBA(image.Rect(0, 0, w, h))
-	fill(desk, [4][3]byte{{250, 250, 250}, {30, 30, 30}, {40, 90, 200}, {200, 60, 40}}, func(x, y int) int { return y>>(x/3%10)&1*2 + (x*7+y*13+x*y%11)%2 })
-	bg := x.Show(t, desk)
+	fill(desk, [4][3]byte{{250, 250, 250}, {30, 30, 30}, {40, 90, 200}, {200, 60, 40}}, func(px, py int) int { return (py>>(px/3%10)&1)*2 + (px*7+py*13+px*py%11)%2 })
+	bg := xs.Show(t, desk)
 	win := image.NewRGBA(image.Rect(0, 0, 203, 157))
-	fill(win, [4][3]byte{{255, 255, 200}, {0, 0, 0}, {0, 128, 0}, {128, 0, 128}}, func(x, y int) int { return x*5 + y*3 + x*y%7 })
-	top := x.Show(t, win)
+	fill(win, [4][3]byte{{255, 255, 200}, {0, 0, 0}, {0, 128, 0}, {128, 0, 128}}, func(px, py int) int {
+		return int((uint32(px)*2654435761 ^ uint32(py)*2246822519) >> 30)
+	})
+	top := xs.Show(t, win)
 	ctx := deadline(t, 60*time.Second)
-	c := startXSession(t, ctx, x)
+	c := startXSession(t, ctx, xs)
 	if _, err := c.WaitSettled(ctx); err != nil {
 		t.Fatal(err)
 	}
-	conn := x.Conn(t)
+	conn := xs.Conn(t)
 	logRects := func() {
 		for _, r := range c.Rects() {
 			t.Logf("rect %v encoding %d", r.Rect, r.Enc)
@@ -214,17 +218,18 @@ func TestMovesArriveExact(t *testing.T) {
 	}
 	exact := func(what string) {
 		t.Helper()
-		want := x.Screenshot(t)
+		want := xs.Screenshot(t)
 		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
 		if _, err := c.WaitPicture(wctx, func(p *image.RGBA) bool { return bytes.Equal(p.Pix, want.Pix) }); err != nil {
-			got := c.Picture()
-			var bad image.Rectangle
-			for y := 0; y < h; y++ {
-				for x := 0; x < w; x++ {
-					o := want.PixOffset(x, y)
-					if !bytes.Equal(got.Pix[o:o+3], want.Pix[o:o+3]) {
-						bad = bad.Union(image.Rect(x, y, x+1, y+1))
+			var bad image.Rectangle // where the picture differs
+			if got := c.Picture(); got != nil && got.Rect == want.Rect {
+				for py := 0; py < h; py++ {
+					for px := 0; px < w; px++ {
+						o := want.PixOffset(px, py)
+						if !bytes.Equal(got.Pix[o:o+4], want.Pix[o:o+4]) {
+							bad = bad.Union(image.Rect(px, py, px+1, py+1))
+						}
 					}
 				}
 			}
@@ -243,8 +248,16 @@ func TestMovesArriveExact(t *testing.T) {
 		}
 	}
 	at := image.Pt(0, 0)
-	for i, step := range []image.Point{{37, 23}, {41, 19}, {-13, 29}, {64, 0}, {5, -17}} {
+	// settle waits for the previous step's last frame before counting anew.
+	settle := func() {
+		t.Helper()
+		if _, err := c.WaitSettled(ctx); err != nil {
+			t.Fatal(err)
+		}
 		c.ResetStats()
+	}
+	for i, step := range []image.Point{{37, 23}, {41, 19}, {-13, 29}, {64, 0}, {5, -17}} {
+		settle()
 		at = at.Add(step)
 		if err := xproto.ConfigureWindowChecked(conn, top.ID, xproto.ConfigWindowX|xproto.ConfigWindowY,
 			[]uint32{uint32(at.X), uint32(at.Y)}).Check(); err != nil {
@@ -262,7 +275,7 @@ func TestMovesArriveExact(t *testing.T) {
 		}
 	}
 	// The desktop scrolls up by 13 rows: its rows below the window move.
-	c.ResetStats()
+	settle()
 	scrolled := image.NewRGBA(desk.Rect)
 	copy(scrolled.Pix, desk.Pix[13*desk.Stride:])
 	bg.Update(t, image.Rect(0, 300, w, h), scrolled)
