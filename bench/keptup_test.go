@@ -26,13 +26,13 @@ func TestKeptUp(t *testing.T) {
 	}{
 		{"all kept up", []*passResult{
 			pass("assist", 0.2, 51, 41, 33, 5), pass("zrle", 0.5, 120, 41, 26, 7), pass("tight-jpeg6", 0.3, 119, 40, 37, 7)},
-			[]string{"cpu ratio 0.67 ", "(zrle, tight-jpeg6)"}, []string{"fell behind"}},
+			[]string{"cpu ratio 0.67 vs tight-jpeg6,"}, []string{"fell behind"}},
 		{"the cheapest skipped the scroll", []*passResult{
 			pass("assist", 0.2, 51, 41, 33, 5), pass("zrle", 0.5, 120, 41, 26, 7), pass("tight-jpeg6", 0.24, 6, 40, 37, 7)},
-			[]string{"cpu ratio 0.40 ", "(zrle)", "fell behind: tight-jpeg6 (scroll 6 updates for 120 changes)"}, nil},
+			[]string{"cpu ratio 0.40 vs zrle,", "fell behind: tight-jpeg6 (scroll 6 updates for 120 changes)"}, nil},
 		{"none kept up", []*passResult{
 			pass("assist", 0.2, 51, 41, 33, 5), pass("zrle", 0.2, 3, 41, 26, 7)},
-			[]string{"cpu ratio - ", "zrle (scroll 3 updates for 120 changes)"}, nil},
+			[]string{"no x11vnc pass kept up", "zrle (scroll 3 updates for 120 changes)"}, nil},
 		{"ours fell behind too", []*passResult{
 			pass("assist", 0.2, 20, 9, 33, 5), pass("zrle", 0.5, 120, 41, 26, 7)},
 			[]string{"assist fell behind in scroll, typing"}, nil},
