@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"image"
 )
@@ -15,8 +16,8 @@ import (
 // conversion had gone through all of it, 150 us when it was still warm.
 type Segments struct {
 	w, h, cols int
-	pix        []byte   // the frame's pixels
-	hash       []uint64 // row-major: y*cols + column
+	pix        []byte // the frame's pixels
+	hash       []byte // row-major, 8 bytes each (little-endian, as Tiles keeps them): y*cols + column
 }
 
 // SegmentSource is a Source that hashes the segments of what it captures.
@@ -31,17 +32,17 @@ type SegmentSource interface {
 func (s *Segments) reset(frame *image.RGBA) {
 	w, h := frame.Rect.Dx(), frame.Rect.Dy()
 	s.w, s.h, s.cols, s.pix = w, h, (w+TileSize-1)/TileSize, frame.Pix
-	s.hash = grow(s.hash, s.cols*h)
+	s.hash = grow(s.hash, s.cols*h*8)
 }
 
 // hashRow hashes the segments of row y of frame (a whole frame, s's size)
 // that columns [x0, x1) touch.
 func (s *Segments) hashRow(frame *image.RGBA, y, x0, x1 int) {
 	line := frame.Pix[frame.PixOffset(0, y):][:4*s.w]
-	row := s.hash[y*s.cols : (y+1)*s.cols]
+	row := s.hash[y*s.cols*8 : (y+1)*s.cols*8]
 	for c := x0 / TileSize; c*TileSize < x1; c++ {
 		a := c * TileSize * 4
-		row[c] = maphash.Bytes(seed, line[a:min(a+TileSize*4, len(line))])
+		binary.LittleEndian.PutUint64(row[c*8:], maphash.Bytes(seed, line[a:min(a+TileSize*4, len(line))]))
 	}
 }
 
@@ -52,7 +53,7 @@ func (s *Segments) hashRow(frame *image.RGBA, y, x0, x1 int) {
 // segment short.
 func (s *Segments) column(img *image.RGBA, size int) (int, bool) {
 	b := img.Bounds()
-	if s == nil || size != TileSize || s.h == 0 || len(s.hash) != s.cols*s.h || img.Stride != 4*s.w ||
+	if s == nil || size != TileSize || s.h == 0 || len(s.hash) != s.cols*s.h*8 || img.Stride != 4*s.w ||
 		b.Empty() || !b.In(image.Rect(0, 0, s.w, s.h)) || b.Min.X%size != 0 || b.Max.X%size != 0 && b.Max.X != s.w {
 		return 0, false
 	}
@@ -62,5 +63,6 @@ func (s *Segments) column(img *image.RGBA, size int) (int, bool) {
 	return b.Min.X / size, true
 }
 
-// row returns the hashes of row y's segments from column c on.
-func (s *Segments) row(y, c int) []uint64 { return s.hash[y*s.cols+c : (y+1)*s.cols] }
+// row returns the hashes of row y's segments from column c on, 8 bytes
+// each.
+func (s *Segments) row(y, c int) []byte { return s.hash[(y*s.cols+c)*8 : (y+1)*s.cols*8] }

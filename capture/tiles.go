@@ -103,10 +103,10 @@ func HashTilesFrom(img *image.RGBA, size int, reuse *Tiles, changed image.Rectan
 			hashes := t.rowHash[y*t.Cols*8:]
 			k := (y - y0) * 8
 			if fromSeg {
-				for i, v := range seg.row(b.Min.Y+y, segCol+c0)[:c1-c0] {
-					c := c0 + i
-					binary.LittleEndian.PutUint64(hashes[c*8:], v)
-					binary.LittleEndian.PutUint64(t.scratch[c*band+k:], v)
+				src := seg.row(b.Min.Y+y, segCol+c0)[:(c1-c0)*8]
+				copy(hashes[c0*8:c1*8], src)
+				for c := c0; c < c1; c++ {
+					*(*[8]byte)(t.scratch[c*band+k:]) = *(*[8]byte)(src[(c-c0)*8:])
 				}
 				continue
 			}
