@@ -2,7 +2,6 @@ package capture
 
 import (
 	"encoding/binary"
-	"hash/maphash"
 	"image"
 )
 
@@ -41,8 +40,7 @@ func (s *Segments) hashRow(frame *image.RGBA, y, x0, x1 int) {
 	line := frame.Pix[frame.PixOffset(0, y):][:4*s.w]
 	row := s.hash[y*s.cols*8 : (y+1)*s.cols*8]
 	for c := x0 / TileSize; c*TileSize < x1; c++ {
-		a := c * TileSize * 4
-		binary.LittleEndian.PutUint64(row[c*8:], maphash.Bytes(seed, line[a:min(a+TileSize*4, len(line))]))
+		binary.LittleEndian.PutUint64(row[c*8:], segmentHash(line, c, TileSize))
 	}
 }
 

@@ -112,8 +112,7 @@ func HashTilesFrom(img *image.RGBA, size int, reuse *Tiles, changed image.Rectan
 			}
 			line := img.Pix[img.PixOffset(b.Min.X, b.Min.Y+y):][:4*w]
 			for c := c0; c < c1; c++ {
-				x0 := c * size * 4
-				v := maphash.Bytes(seed, line[x0:min(x0+size*4, len(line))])
+				v := segmentHash(line, c, size)
 				binary.LittleEndian.PutUint64(hashes[c*8:], v)
 				binary.LittleEndian.PutUint64(t.scratch[c*band+k:], v)
 			}
@@ -125,6 +124,14 @@ func HashTilesFrom(img *image.RGBA, size int, reuse *Tiles, changed image.Rectan
 		}
 	}
 	return t
+}
+
+// segmentHash is the hash of segment c (size pixels wide; the last one
+// may be narrower) of line, one row of a frame's pixels. HashTilesIn, the
+// source's Segments and ApplyMatched must agree on it exactly.
+func segmentHash(line []byte, c, size int) uint64 {
+	a := c * size * 4
+	return maphash.Bytes(seed, line[a:min(a+size*4, len(line))])
 }
 
 // rehash computes the hashes of the tiles in rows [first, last) and columns
@@ -259,7 +266,7 @@ func (t *Tiles) ApplyMatched(m Move, img *image.RGBA, cur *Tiles) bool {
 				copy(t.rowHash[at:at+8], cur.rowHash[at:at+8])
 				continue
 			}
-			binary.LittleEndian.PutUint64(t.rowHash[at:], maphash.Bytes(seed, line[4*x0:4*x1]))
+			binary.LittleEndian.PutUint64(t.rowHash[at:], segmentHash(line, c, t.Size))
 		}
 	}
 	t.rehash(d.Min.Y/t.Size, (d.Max.Y+t.Size-1)/t.Size, c0, c1)
