@@ -130,6 +130,11 @@ func (d *MoveDetector) detect(prev, cur *image.RGBA, changed image.Rectangle, rs
 	if !ok || c.Dx()*c.Dy() < minMoveArea {
 		return Move{}, false
 	}
+	return d.search(prev, cur, c, rs)
+}
+
+// search is detect given c, the exact change (at least minMoveArea).
+func (d *MoveDetector) search(prev, cur *image.RGBA, c image.Rectangle, rs rowSearch) (Move, bool) {
 	sameColumns := !rs.area.Empty() && c.Min.X == rs.area.Min.X && c.Max.X == rs.area.Max.X
 	switch {
 	case sameColumns && rs.ok:
@@ -157,14 +162,20 @@ func (d *MoveDetector) DetectIn(prev, cur *image.RGBA, pt, ct *Tiles, changed im
 	// A few tiles (a keystroke, a blinking cursor): comparing their pixels
 	// costs less than searching their row hashes, and finds a change too
 	// small to be worth a copy.
+	var exact image.Rectangle // the exact change, once compared
 	if changed.Dx()*changed.Dy() <= smallChange && prev.Bounds() == cur.Bounds() {
-		if c, ok := exactChange(prev, cur, changed.Intersect(cur.Bounds())); !ok || c.Dx()*c.Dy() < minMoveArea {
+		c, ok := exactChange(prev, cur, changed.Intersect(cur.Bounds()))
+		if !ok || c.Dx()*c.Dy() < minMoveArea {
 			return Move{}, false
 		}
+		exact = c
 	}
 	rs := d.tileScroll(pt, ct, changed)
 	if rs.whole {
 		return rs.move, true
+	}
+	if !exact.Empty() {
+		return d.search(prev, cur, exact, rs)
 	}
 	return d.detect(prev, cur, changed, rs)
 }
