@@ -776,22 +776,20 @@ func summarize(results []*passResult) map[string]any {
 		}
 		rows = append(rows, row)
 	}
-	minCPU, minKept := math.Inf(1), math.Inf(1)
+	minCPU := math.Inf(1)
 	cpuVs := map[string]float64{}
 	missed := map[string][]string{}
-	cheapestKept := ""
 	for _, v := range vnc {
 		minCPU = min(minCPU, v.CPUSeconds)
 		cpuVs[v.Name] = ours.CPUSeconds / v.CPUSeconds
 		if m := missedPhases(v); len(m) > 0 {
 			missed[v.Name] = m
-		} else if v.CPUSeconds < minKept {
-			minKept, cheapestKept = v.CPUSeconds, v.Name
 		}
 	}
 	var keptRatio any // null when no x11vnc pass kept up
-	if !math.IsInf(minKept, 1) {
-		keptRatio = ours.CPUSeconds / minKept
+	cheapestKept := cheapestKeptUp(vnc)
+	if cheapestKept != nil {
+		keptRatio = ours.CPUSeconds / cheapestKept.CPUSeconds
 	}
 	return map[string]any{
 		"screen":                "1920x1080",
@@ -804,7 +802,7 @@ func summarize(results []*passResult) map[string]any {
 		// vs the cheapest x11vnc pass that kept up with every phase
 		// (keptUp); missed_phases names the others' and ours.
 		"cpu_ratio_vs_cheapest_kept_up": keptRatio,
-		"cheapest_kept_up":              cheapestKept,
+		"cheapest_kept_up":              nameOf(cheapestKept),
 		"missed_phases":                 missed,
 		"assist_missed_phases":          missedPhases(ours),
 		"key_to_pixel_ms":               ours.KeyToPixel,
@@ -901,31 +899,45 @@ func table(results []*passResult) string {
 	return b.String()
 }
 
+// cheapestKeptUp is the pass of vnc with the least CPU among those that
+// kept up with every phase; nil when none did.
+func cheapestKeptUp(vnc []*passResult) *passResult {
+	var best *passResult
+	for _, r := range vnc {
+		if len(missedPhases(r)) == 0 && r.CPUSeconds > 0 && (best == nil || r.CPUSeconds < best.CPUSeconds) {
+			best = r
+		}
+	}
+	return best
+}
+
+func nameOf(r *passResult) string {
+	if r == nil {
+		return ""
+	}
+	return r.Name
+}
+
 // keptUpLine is our CPU over the cheapest x11vnc pass that kept up with
 // every phase, and which passes did not.
 func keptUpLine(results []*passResult) string {
-	cheapest, name := math.Inf(1), ""
 	var not []string
 	for _, r := range results[1:] {
-		if m := missedPhases(r); len(m) > 0 {
-			var parts []string
-			for _, ph := range m {
-				var n int64
-				if p := r.Phases[ph]; p != nil {
-					n = p.Updates
-				}
-				parts = append(parts, fmt.Sprintf("%s %d updates for %d changes", ph, n, phaseChanges[ph]))
+		var parts []string
+		for _, ph := range missedPhases(r) {
+			var n int64
+			if p := r.Phases[ph]; p != nil {
+				n = p.Updates
 			}
-			not = append(not, fmt.Sprintf("%s (%s)", r.Name, strings.Join(parts, ", ")))
-			continue
+			parts = append(parts, fmt.Sprintf("%s %d updates for %d changes", ph, n, phaseChanges[ph]))
 		}
-		if r.CPUSeconds < cheapest {
-			cheapest, name = r.CPUSeconds, r.Name
+		if len(parts) > 0 {
+			not = append(not, fmt.Sprintf("%s (%s)", r.Name, strings.Join(parts, ", ")))
 		}
 	}
 	line := "cpu ratio - : no x11vnc pass kept up with every phase"
-	if name != "" && cheapest > 0 {
-		line = fmt.Sprintf("cpu ratio %.2f vs %s, the cheapest x11vnc pass that kept up with every phase", results[0].CPUSeconds/cheapest, name)
+	if c := cheapestKeptUp(results[1:]); c != nil {
+		line = fmt.Sprintf("cpu ratio %.2f vs %s, the cheapest x11vnc pass that kept up with every phase", results[0].CPUSeconds/c.CPUSeconds, c.Name)
 	}
 	if len(not) > 0 {
 		line += "; fell behind: " + strings.Join(not, "; ")
