@@ -32,17 +32,26 @@ func TestRowHashesFollowPartialHashing(t *testing.T) {
 	sameTiles(t, tiles, HashTiles(img, TileSize, nil))
 }
 
+// moveCase is a move drawn into img, and whether the hashes can follow it.
+type moveCase struct {
+	name string
+	img  *image.RGBA
+	m    Move
+	ok   bool
+}
+
+// monitor is a part of frame like a monitor's: its tile grid starts at
+// (100, 50), not at the frame's.
+func monitor() *image.RGBA {
+	return frame.SubImage(image.Rect(100, 50, 1800, 1000)).(*image.RGBA)
+}
+
 // TestApplyMoveMatchesHashingThePixels: for a scroll of whole tile columns
 // the hashes ApplyMove derives equal those of the frame the copy was drawn
 // into; any other move is refused and leaves the hashes alone.
 func TestApplyMoveMatchesHashingThePixels(t *testing.T) {
-	sub := frame.SubImage(image.Rect(100, 50, 1800, 1000)).(*image.RGBA) // a monitor: the grid starts at (100, 50)
-	tests := []struct {
-		name string
-		img  *image.RGBA
-		m    Move
-		ok   bool
-	}{
+	sub := monitor()
+	tests := []moveCase{
 		{"up a line", frame, Move{Dst: image.Rect(0, 67, 960, 487), Src: image.Pt(0, 80)}, true},
 		{"down three lines", frame, Move{Dst: image.Rect(64, 119, 640, 540), Src: image.Pt(64, 80)}, true},
 		{"to the right edge", frame, Move{Dst: image.Rect(1856, 0, 1920, 1000), Src: image.Pt(1856, 80)}, true},
@@ -80,13 +89,8 @@ func TestApplyMoveMatchesHashingThePixels(t *testing.T) {
 // (equal inside the destination, different everywhere else) equal those of
 // hashing the drawn frame; a move it cannot place leaves the hashes alone.
 func TestApplyMatchedMatchesHashingThePixels(t *testing.T) {
-	sub := frame.SubImage(image.Rect(100, 50, 1800, 1000)).(*image.RGBA) // a monitor: the grid starts at (100, 50)
-	tests := []struct {
-		name string
-		img  *image.RGBA
-		m    Move
-		ok   bool
-	}{
+	sub := monitor()
+	tests := []moveCase{
 		{"a window dragged off the grid", frame, Move{Dst: image.Rect(413, 207, 897, 523), Src: image.Pt(400, 200)}, true},
 		{"inside one tile column", frame, Move{Dst: image.Rect(70, 10, 90, 300), Src: image.Pt(75, 40)}, true},
 		{"a scroll on the grid", frame, Move{Dst: image.Rect(0, 67, 960, 487), Src: image.Pt(0, 80)}, true},

@@ -43,6 +43,16 @@ func openX(t testing.TB, s *xtest.Server, shm bool) *x11Source {
 	return x
 }
 
+// showPattern starts an Xvfb showing xtest's pattern and opens a Source on
+// it (shm false: the plain GetImage path).
+func showPattern(t testing.TB, shm bool) (*xtest.Server, *x11Source, *image.RGBA, *xtest.Window) {
+	t.Helper()
+	s := xtest.Start(t)
+	src := openX(t, s, shm)
+	pattern := xtest.Pattern(s.Width, s.Height)
+	return s, src, pattern, s.Show(t, pattern)
+}
+
 // testWriter sends log lines to t.Log.
 type testWriter struct{ t testing.TB }
 
@@ -109,10 +119,7 @@ var paths = []struct {
 func TestCaptureEqualsServerImage(t *testing.T) {
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
-			s := xtest.Start(t)
-			src := openX(t, s, p.shm)
-			pattern := xtest.Pattern(s.Width, s.Height)
-			s.Show(t, pattern)
+			s, src, pattern, _ := showPattern(t, p.shm)
 			img := capture(t, src)
 			samePixels(t, "capture vs server", img, s.Screenshot(t))
 			samePixels(t, "capture vs pattern", img, pattern)
@@ -138,10 +145,7 @@ func TestCaptureSeesUpdatesAsTiles(t *testing.T) {
 	}
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
-			s := xtest.Start(t)
-			src := openX(t, s, p.shm)
-			pattern := xtest.Pattern(s.Width, s.Height)
-			win := s.Show(t, pattern)
+			s, src, pattern, win := showPattern(t, p.shm)
 			tr := NewTracker()
 			var tiles *Tiles
 			tiles = HashTiles(capture(t, src), TileSize, tiles)

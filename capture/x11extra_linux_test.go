@@ -74,10 +74,7 @@ func TestCaptureReadsTheGuessedDamage(t *testing.T) {
 	}
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
-			s := xtest.Start(t)
-			src := openX(t, s, p.shm)
-			pattern := xtest.Pattern(s.Width, s.Height)
-			win := s.Show(t, pattern)
+			s, src, pattern, win := showPattern(t, p.shm)
 			capture(t, src)
 			for i, st := range steps {
 				other := clone(pattern)
