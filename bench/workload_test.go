@@ -698,14 +698,14 @@ func startVNC(t *testing.T, ctx context.Context, x *xtest.Server, cfg RFBConfig)
 const x11vncClientReady = "client_set_net:"
 
 // waitClientReady waits until x11vnc has taken the client on in its main
-// loop. A client that connects in x11vnc's first second or so gets its
-// first update and then nothing for about 4 s, however the screen changes:
-// x11vnc polls the screen for it only once it has logged client_set_net
-// (measured: 0.5 s after the handshake when x11vnc had been up a while,
-// 4.1 s when the client came right after x11vnc started). Starting the
-// workload before that made x11vnc send 2 to 7 updates for the 120 lines
-// of the scroll in most passes; a viewer connecting to a running x11vnc
-// sees every line.
+// loop. A client that connects in x11vnc's first second or so often gets
+// its first update a second late and then nothing for about 3 s more,
+// however the screen changes (strace: no X requests at all): x11vnc polls
+// the screen for it only once it has logged client_set_net, 0.5 s after
+// the handshake in some passes and 4.1 s in others. Starting the workload
+// before that made x11vnc send 2 to 7 updates for the 120 lines of the
+// scroll in most passes; a viewer connecting to an x11vnc that has been up
+// for 3 s, or waiting for the line, sees every line.
 func (v *vncViewer) waitClientReady(t *testing.T, ctx context.Context, log *tailBuffer) {
 	t.Helper()
 	select {
