@@ -42,10 +42,11 @@ type RFBConfig struct {
 type RFBClient struct {
 	conn    net.Conn
 	r       *bufio.Reader
-	bytes   atomic.Int64 // everything read from the server
+	bytes   atomic.Int64 // what the server sent after the handshake
 	updates atomic.Int64
 	lastAt  atomic.Int64 // unix ns of the last byte
 	W, H    int
+	first   chan struct{} // closed when the first update has been read
 	done    chan struct{}
 	mu      sync.Mutex
 	err     error
@@ -74,7 +75,7 @@ func DialRFB(ctx context.Context, addr string, cfg RFBConfig) (*RFBClient, error
 	if err != nil {
 		return nil, fmt.Errorf("rfb: dial %s: %w", addr, err)
 	}
-	c := &RFBClient{conn: conn, done: make(chan struct{})}
+	c := &RFBClient{conn: conn, first: make(chan struct{}), done: make(chan struct{})}
 	c.r = bufio.NewReaderSize(countingReader{conn, c}, 1<<16)
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
@@ -84,6 +85,9 @@ func DialRFB(ctx context.Context, addr string, cfg RFBConfig) (*RFBClient, error
 		return nil, fmt.Errorf("rfb: %s: %w", addr, err)
 	}
 	conn.SetDeadline(time.Time{})
+	// The handshake's last write asks for the first update, so nothing of
+	// it has been read yet: Bytes counts the updates' stream only.
+	c.bytes.Store(0)
 	go c.loop()
 	return c, nil
 }
@@ -171,8 +175,11 @@ func (c *RFBClient) request(incremental bool) []byte {
 	return binary.BigEndian.AppendUint16(b, uint16(c.H))
 }
 
-// Bytes is what the server sent so far.
+// Bytes is what the server sent since the handshake.
 func (c *RFBClient) Bytes() int64 { return c.bytes.Load() }
+
+// FirstUpdate is closed once the first complete update has been read.
+func (c *RFBClient) FirstUpdate() <-chan struct{} { return c.first }
 
 // Updates counts complete framebuffer updates.
 func (c *RFBClient) Updates() int64 { return c.updates.Load() }
@@ -215,7 +222,9 @@ func (c *RFBClient) read() error {
 			if err := c.update(); err != nil {
 				return fmt.Errorf("rfb: update: %w", err)
 			}
-			c.updates.Add(1)
+			if c.updates.Add(1) == 1 {
+				close(c.first)
+			}
 			if _, err := c.conn.Write(c.request(true)); err != nil {
 				return err
 			}
