@@ -325,7 +325,9 @@ func pngEstimate(img *image.RGBA, r image.Rectangle) float64 {
 
 // pngEstimateEvery estimates from one row in every step (step 1: all).
 func pngEstimateEvery(img *image.RGBA, r image.Rectangle, step int) float64 {
-	var hist [511]int32
+	// A histogram per channel: in a flat run every pixel falls in the same
+	// bin, and with one histogram each increment would wait for the last.
+	var hist [3][511]int32
 	n := 0
 	for k := 0; ; k++ {
 		y := r.Min.Y + k*step + int(uint32(k)*2654435761>>16)%step
@@ -333,25 +335,41 @@ func pngEstimateEvery(img *image.RGBA, r image.Rectangle, step int) float64 {
 			break
 		}
 		row := img.Pix[img.PixOffset(r.Min.X, y):img.PixOffset(r.Max.X, y)]
-		for i := 4; i < len(row); i += 4 {
-			for c := 0; c < 3; c++ {
-				hist[255+int(row[i+c])-int(row[i+c-4])]++
-			}
-			n += 3
+		if len(row) < 8 {
+			continue // one pixel: no neighbours
+		}
+		n += 3 * (len(row)/4 - 1)
+		for ; len(row) >= 8; row = row[4:] {
+			hist[0][255+int(row[4])-int(row[0])]++
+			hist[1][255+int(row[5])-int(row[1])]++
+			hist[2][255+int(row[6])-int(row[2])]++
 		}
 	}
 	if n == 0 {
 		return 0
 	}
-	bits := 0.0
-	for _, k := range hist {
-		if k > 0 {
-			p := float64(k) / float64(n)
-			bits -= p * math.Log2(p)
+	// -sum(p log2 p) over p = k/n is log2 n - sum(k log2 k)/n.
+	sum := 0.0
+	for i := range hist[0] {
+		k := int(hist[0][i] + hist[1][i] + hist[2][i])
+		if k < len(kLog2k) {
+			sum += kLog2k[k]
+		} else {
+			sum += float64(k) * math.Log2(float64(k))
 		}
 	}
+	bits := math.Log2(float64(n)) - sum/float64(n)
 	return 3 * float64(r.Dx()*r.Dy()) * max(bits, 0.2) / 8
 }
+
+// kLog2k holds k*log2(k) for the counts most bins of pngEstimateEvery
+// have (0 for 0).
+var kLog2k = func() (t [1024]float64) {
+	for k := 1; k < len(t); k++ {
+		t[k] = float64(k) * math.Log2(float64(k))
+	}
+	return t
+}()
 
 func piecesSize(ps []Encoded) int {
 	n := 0
