@@ -310,3 +310,22 @@ func BenchmarkDetectInKeystroke(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFewColoursPhoto tells each tile of a photo frame few-colour or
+// not, as allMany and splitByClass do: all but two have too many colours.
+func BenchmarkFewColoursPhoto(b *testing.B) {
+	e := NewEncoder()
+	tiles := SplitTiles(photo.Bounds())
+	for _, tc := range []struct {
+		name string
+		f    func(*image.RGBA, image.Rectangle) bool
+	}{{"palettize", e.palettize}, {"fewColours", e.fewColours}} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				for _, t := range tiles {
+					tc.f(photo, t)
+				}
+			}
+		})
+	}
+}

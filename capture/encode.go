@@ -175,6 +175,32 @@ func (e *Encoder) palettize(img *image.RGBA, r image.Rectangle) bool {
 	return true
 }
 
+// fewColours reports what palettize does, whether img's pixels inside r
+// have at most maxPalette colours, without building the palette: telling a
+// photo's tiles from text's (allMany, splitByClass) needs only that.
+func (e *Encoder) fewColours(img *image.RGBA, r image.Rectangle) bool {
+	e.table.reset()
+	n := 0
+	var last uint32 // alpha 0: no pixel value has it
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		src := img.Pix[img.PixOffset(r.Min.X, y):][:4*r.Dx()]
+		for i := 0; i < len(src); i += 4 {
+			v := binary.LittleEndian.Uint32(src[i:]) | 0xff000000
+			if v == last {
+				continue
+			}
+			last = v
+			if e.table.add(v, n) {
+				if n == maxPalette {
+					return false
+				}
+				n++
+			}
+		}
+	}
+	return true
+}
+
 // copyOpaque copies img's pixels inside r into e.rgba, alpha 255.
 func (e *Encoder) copyOpaque(img *image.RGBA, r image.Rectangle) {
 	w, h := r.Dx(), r.Dy()
@@ -235,6 +261,20 @@ func (t *colourTable) lookup(v uint32) (int, bool) {
 			return int(t.vals[i]), true
 		}
 	}
+}
+
+// add inserts v with value n unless it is there already, and reports
+// whether it was new. One probe sequence, where lookup and insert take two.
+func (t *colourTable) add(v uint32, n int) bool {
+	i := slot(v)
+	for t.gens[i] == t.gen {
+		if t.keys[i] == v {
+			return false
+		}
+		i = (i + 1) % len(t.keys)
+	}
+	t.keys[i], t.gens[i], t.vals[i] = v, t.gen, uint16(n)
+	return true
 }
 
 func (t *colourTable) insert(v uint32, n int) {

@@ -290,3 +290,52 @@ func ExampleEncoder() {
 	fmt.Println(rect.X, rect.Y, rect.W, rect.H, rect.Enc == protocol.EncSolid, rect.Data, err)
 	// Output: 64 0 64 64 true [255 255 255] <nil>
 }
+
+// TestFewColours: telling few-colour tiles from many-colour ones without
+// building the palette gives palettize's answer: at most 256 colours, runs
+// or not, alpha ignored, in tiles off the image's origin and in a photo's.
+func TestFewColours(t *testing.T) {
+	// colours makes a 64x64 tile at (x0, y0) of a larger image with n
+	// distinct colours; run repeats each pixel's colour that many times.
+	colours := func(n, run int, alpha bool) (*image.RGBA, image.Rectangle) {
+		img := image.NewRGBA(image.Rect(0, 0, 200, 150))
+		r := image.Rect(70, 50, 134, 114)
+		i := 0
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Min.X; x < r.Max.X; x++ {
+				c := (i / run) % n
+				o := img.PixOffset(x, y)
+				img.Pix[o], img.Pix[o+1], img.Pix[o+2], img.Pix[o+3] = byte(c), byte(c>>8), byte(c*7), 255
+				if alpha {
+					img.Pix[o+3] = byte(i) // differs where the colour does not
+				}
+				i++
+			}
+		}
+		return img, r
+	}
+	e := NewEncoder()
+	for _, tc := range []struct {
+		n, run int
+		alpha  bool
+	}{{1, 1, false}, {2, 1, false}, {255, 1, false}, {256, 1, false}, {257, 1, false}, {256, 3, false},
+		{257, 3, false}, {258, 1, false}, {1000, 1, false}, {4096, 1, false}, {256, 1, true}, {257, 1, true}} {
+		img, r := colours(tc.n, tc.run, tc.alpha)
+		if got, want := e.fewColours(img, r), e.palettize(img, r); got != want || got != (tc.n <= maxPalette) {
+			t.Errorf("%d colours in runs of %d (alpha varies: %v): fewColours %v, palettize %v", tc.n, tc.run, tc.alpha, got, want)
+		}
+	}
+	few := 0
+	for _, r := range SplitTiles(photo.Bounds()) {
+		got, want := e.fewColours(photo, r), e.palettize(photo, r)
+		if got != want {
+			t.Fatalf("photo tile %v: fewColours %v, palettize %v", r, got, want)
+		}
+		if got {
+			few++
+		}
+	}
+	if few == 0 || few == len(SplitTiles(photo.Bounds())) {
+		t.Errorf("the photo has %d few-colour tiles of %d: no test of both answers", few, len(SplitTiles(photo.Bounds())))
+	}
+}

@@ -166,7 +166,7 @@ func (e *Encoder) encodeJob(img *image.RGBA, j Job, dst []Encoded) ([]Encoded, e
 // allMany reports whether every tile of r has more than 256 colours.
 func (e *Encoder) allMany(img *image.RGBA, r image.Rectangle) bool {
 	for _, t := range SplitTiles(r) {
-		if e.palettize(img, t) {
+		if e.fewColours(img, t) {
 			return false
 		}
 	}
@@ -184,7 +184,7 @@ func (e *Encoder) splitByClass(img *image.RGBA, r image.Rectangle) []classRun {
 	var out []classRun
 	for x := r.Min.X; x < r.Max.X; x += TileSize {
 		t := image.Rect(x, r.Min.Y, min(x+TileSize, r.Max.X), r.Max.Y)
-		many := !e.palettize(img, t)
+		many := !e.fewColours(img, t)
 		if n := len(out); n > 0 && out[n-1].many == many {
 			out[n-1].r.Max.X = t.Max.X
 			continue
