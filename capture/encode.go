@@ -190,7 +190,7 @@ func (e *Encoder) fewColours(img *image.RGBA, r image.Rectangle) bool {
 				continue
 			}
 			last = v
-			if e.table.add(v, n) {
+			if _, added := e.table.add(v, n); added {
 				if n == maxPalette {
 					return false
 				}
@@ -218,23 +218,23 @@ func (e *Encoder) copyOpaque(img *image.RGBA, r image.Rectangle) {
 // index returns v's palette index, adding it to the palette, or -1 when the
 // palette is full.
 func (e *Encoder) index(v uint32) int {
-	i, ok := e.table.lookup(v)
-	if ok {
+	n := len(e.pal.Palette)
+	i, added := e.table.add(v, n)
+	if !added {
 		return i
 	}
-	n := len(e.pal.Palette)
 	if n == maxPalette {
-		return -1
+		return -1 // left in the table: it has room, and palettize stops here
 	}
 	e.colours[n] = color.RGBA{byte(v), byte(v >> 8), byte(v >> 16), 0xff}
 	// A pointer, so that storing it in the interface does not allocate.
 	e.pal.Palette = append(e.pal.Palette, &e.colours[n])
-	e.table.insert(v, n)
 	return n
 }
 
 // colourTable maps colours to palette indexes: open addressing over twice
-// maxPalette slots, cleared in O(1) by bumping a generation counter.
+// maxPalette slots (room for one colour too many), cleared in O(1) by
+// bumping a generation counter.
 type colourTable struct {
 	gen  uint32
 	keys [2 * maxPalette]uint32
@@ -252,37 +252,18 @@ func (t *colourTable) reset() {
 
 func slot(v uint32) int { return int(v * 0x9e3779b1 >> 23) } // 9 bits
 
-func (t *colourTable) lookup(v uint32) (int, bool) {
-	for i := slot(v); ; i = (i + 1) % len(t.keys) {
-		if t.gens[i] != t.gen {
-			return 0, false
-		}
-		if t.keys[i] == v {
-			return int(t.vals[i]), true
-		}
-	}
-}
-
-// add inserts v with value n unless it is there already, and reports
-// whether it was new. One probe sequence, where lookup and insert take two.
-func (t *colourTable) add(v uint32, n int) bool {
+// add returns v's value, inserting n for it when it is not there yet
+// (added).
+func (t *colourTable) add(v uint32, n int) (val int, added bool) {
 	i := slot(v)
 	for t.gens[i] == t.gen {
 		if t.keys[i] == v {
-			return false
+			return int(t.vals[i]), false
 		}
 		i = (i + 1) % len(t.keys)
 	}
 	t.keys[i], t.gens[i], t.vals[i] = v, t.gen, uint16(n)
-	return true
-}
-
-func (t *colourTable) insert(v uint32, n int) {
-	i := slot(v)
-	for t.gens[i] == t.gen {
-		i = (i + 1) % len(t.keys)
-	}
-	t.keys[i], t.gens[i], t.vals[i] = v, t.gen, uint16(n)
+	return n, true
 }
 
 // onePool is a png.EncoderBufferPool holding one buffer: an Encoder is used
