@@ -14,6 +14,21 @@ func BenchmarkHashTiles1080p(b *testing.B) {
 	}
 }
 
+// BenchmarkSegmentsScrolledTerminal is what the capture spends hashing
+// the segments of a scrolled terminal (a 600x520 damage) as it converts
+// its rows: the segments the rows touch, row by row.
+func BenchmarkSegmentsScrolledTerminal(b *testing.B) {
+	changed := image.Rect(43, 43, 643, 563)
+	var seg Segments
+	seg.reset(frame)
+	b.SetBytes(int64(changed.Dx() * changed.Dy() * 4))
+	for b.Loop() {
+		for y := changed.Min.Y; y < changed.Max.Y; y++ {
+			seg.hashRow(frame, y, changed.Min.X, changed.Max.X)
+		}
+	}
+}
+
 // BenchmarkHashTilesScrolledTerminal hashes the tiles of a scrolled
 // terminal (a 600x520 damage on a 1080p frame): from the pixels, and from
 // the segment hashes the capture computed while converting them.

@@ -39,8 +39,13 @@ func (s *Segments) reset(frame *image.RGBA) {
 func (s *Segments) hashRow(frame *image.RGBA, y, x0, x1 int) {
 	line := frame.Pix[frame.PixOffset(0, y):][:4*s.w]
 	row := s.hash[y*s.cols*8 : (y+1)*s.cols*8]
-	for c := x0 / TileSize; c*TileSize < x1; c++ {
-		binary.LittleEndian.PutUint64(row[c*8:], segmentHash(line, c, TileSize))
+	var sums [32]uint64 // on the stack: convert hashes rows on two goroutines
+	for c, end := x0/TileSize, min((x1+TileSize-1)/TileSize, s.cols); c < end; c += len(sums) {
+		n := min(end-c, len(sums))
+		hashSegments(line, c, c+n, TileSize, sums[:n])
+		for i, v := range sums[:n] {
+			binary.LittleEndian.PutUint64(row[(c+i)*8:], v)
+		}
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"hash/maphash"
 	"image"
 	"sync/atomic"
+
+	"assist/internal/seghash"
 )
 
 // seed keys every hash of this process. Hashes are compared only within one
@@ -96,6 +98,7 @@ func HashTilesFrom(img *image.RGBA, size int, reuse *Tiles, changed image.Rectan
 	band := size * 8
 	t.scratch = grow(t.scratch, t.Cols*band)
 	segCol, fromSeg := seg.column(img, size)
+	var sums [32]uint64
 	for row := first; row < last; row++ {
 		y0 := row * size
 		y1 := min(y0+size, h)
@@ -111,10 +114,13 @@ func HashTilesFrom(img *image.RGBA, size int, reuse *Tiles, changed image.Rectan
 				continue
 			}
 			line := img.Pix[img.PixOffset(b.Min.X, b.Min.Y+y):][:4*w]
-			for c := c0; c < c1; c++ {
-				v := segmentHash(line, c, size)
-				binary.LittleEndian.PutUint64(hashes[c*8:], v)
-				binary.LittleEndian.PutUint64(t.scratch[c*band+k:], v)
+			for c := c0; c < c1; c += len(sums) {
+				n := min(c1-c, len(sums))
+				hashSegments(line, c, c+n, size, sums[:n])
+				for i, v := range sums[:n] {
+					binary.LittleEndian.PutUint64(hashes[(c+i)*8:], v)
+					binary.LittleEndian.PutUint64(t.scratch[(c+i)*band+k:], v)
+				}
 			}
 		}
 		n := (y1 - y0) * 8
@@ -131,8 +137,34 @@ func HashTilesFrom(img *image.RGBA, size int, reuse *Tiles, changed image.Rectan
 // source's Segments and ApplyMatched must agree on it exactly.
 func segmentHash(line []byte, c, size int) uint64 {
 	a := c * size * 4
-	return maphash.Bytes(seed, line[a:min(a+size*4, len(line))])
+	b := line[a:min(a+size*4, len(line))]
+	if len(b) == seghash.Size && segAES {
+		return seghash.Sum((*[seghash.Size]byte)(b))
+	}
+	return maphash.Bytes(seed, b)
 }
+
+// hashSegments puts the hashes of segments [c0, c1) of line (size pixels
+// wide) into out[:c1-c0]: what segmentHash gives each, the whole segments
+// of TileSize pixels in one call.
+func hashSegments(line []byte, c0, c1, size int, out []uint64) {
+	c := c0
+	if segAES && size == TileSize {
+		if end := min(c1, len(line)/seghash.Size); end > c {
+			seghash.SumN(line[c*seghash.Size:], out[:end-c])
+			c = end
+		}
+	}
+	for ; c < c1; c++ {
+		out[c-c0] = segmentHash(line, c, size)
+	}
+}
+
+// segAES: a whole segment of TileSize pixels is hashed with AES
+// instructions (internal/seghash: a quarter of maphash's time), others,
+// and all where the processor lacks them, with maphash. Within one process
+// a segment of a given length always gets the same hash.
+var segAES = seghash.Available() && TileSize*4 == seghash.Size
 
 // rehash computes the hashes of the tiles in rows [first, last) and columns
 // [c0, c1) from their segments' hashes.

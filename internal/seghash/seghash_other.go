@@ -1,0 +1,7 @@
+//go:build !amd64 || purego
+
+package seghash
+
+const available = false
+
+func sum(*[4][16]byte, *byte, int, *uint64) { panic("seghash: no AES instructions") }
