@@ -161,7 +161,7 @@ func hashSegments(line []byte, c0, c1, size int, out []uint64) {
 }
 
 // segAES: a whole segment of TileSize pixels is hashed with AES
-// instructions (internal/seghash: a quarter of maphash's time), others,
+// instructions (internal/seghash: 40% of maphash's time), others,
 // and all where the processor lacks them, with maphash. Within one process
 // a segment of a given length always gets the same hash.
 var segAES = seghash.Available() && TileSize*4 == seghash.Size

@@ -3,10 +3,13 @@
 #include "textflag.h"
 
 // Four lanes X0-X3 start as the keys K0-K3 (X8-X11). Block i of a segment
-// (16 bytes) goes into lane i%4: lane ^= block, then one AES round keyed
-// with the lane's key. After the sixteen blocks each lane takes one more
-// round; then X0 = round(X0, X1), X2 = round(X2, X3), X0 = round(X0, X2),
-// and two more rounds keyed K0 and K1. The low 64 bits of X0 are the hash.
+// (16 bytes) goes into lane i%4 between two rounds: lane = round(lane)
+// ^ block, then lane = round(lane) ^ K (AESENC B, S then AESENC K, S).
+// So a difference a block makes has gone through two rounds (all sixteen
+// bytes) before the lane's next block can meet it. After the sixteen
+// blocks each lane takes two more rounds keyed with its key; then
+// X0 = round(X0) ^ X1, X2 = round(X2) ^ X3, X0 = round(X0) ^ X2, and two
+// more rounds keyed K0 and K1. The low 64 bits of X0 are the hash.
 // (AESENC K, S: S = MixColumns(ShiftRows(SubBytes(S))) ^ K.)
 
 // func sum(keys *[4][16]byte, b *byte, n int, out *uint64)
@@ -31,10 +34,10 @@ loop:
 	MOVOU 16(SI), X5
 	MOVOU 32(SI), X6
 	MOVOU 48(SI), X7
-	PXOR  X4, X0
-	PXOR  X5, X1
-	PXOR  X6, X2
-	PXOR  X7, X3
+	AESENC X4, X0
+	AESENC X5, X1
+	AESENC X6, X2
+	AESENC X7, X3
 	AESENC X8, X0
 	AESENC X9, X1
 	AESENC X10, X2
@@ -43,10 +46,10 @@ loop:
 	MOVOU 80(SI), X5
 	MOVOU 96(SI), X6
 	MOVOU 112(SI), X7
-	PXOR  X4, X0
-	PXOR  X5, X1
-	PXOR  X6, X2
-	PXOR  X7, X3
+	AESENC X4, X0
+	AESENC X5, X1
+	AESENC X6, X2
+	AESENC X7, X3
 	AESENC X8, X0
 	AESENC X9, X1
 	AESENC X10, X2
@@ -55,10 +58,10 @@ loop:
 	MOVOU 144(SI), X5
 	MOVOU 160(SI), X6
 	MOVOU 176(SI), X7
-	PXOR  X4, X0
-	PXOR  X5, X1
-	PXOR  X6, X2
-	PXOR  X7, X3
+	AESENC X4, X0
+	AESENC X5, X1
+	AESENC X6, X2
+	AESENC X7, X3
 	AESENC X8, X0
 	AESENC X9, X1
 	AESENC X10, X2
@@ -67,10 +70,14 @@ loop:
 	MOVOU 208(SI), X5
 	MOVOU 224(SI), X6
 	MOVOU 240(SI), X7
-	PXOR  X4, X0
-	PXOR  X5, X1
-	PXOR  X6, X2
-	PXOR  X7, X3
+	AESENC X4, X0
+	AESENC X5, X1
+	AESENC X6, X2
+	AESENC X7, X3
+	AESENC X8, X0
+	AESENC X9, X1
+	AESENC X10, X2
+	AESENC X11, X3
 	AESENC X8, X0
 	AESENC X9, X1
 	AESENC X10, X2
