@@ -35,11 +35,12 @@ func TestMedianRound(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := medianRound(tt.rounds)
+			sums := roundSummaries(tt.rounds)
+			got := medianRound(sums)
 			if got != tt.want {
 				t.Errorf("median round %d, want %d", got+1, tt.want+1)
 			}
-			line := roundsLine(tt.rounds, got)
+			line := roundsLine(sums, got)
 			for _, w := range tt.line {
 				if !strings.Contains(line, w) {
 					t.Errorf("line %q lacks %q", line, w)

@@ -192,10 +192,11 @@ func TestWorkload(t *testing.T) {
 	if len(rounds) == 0 || os.Getenv("ASSIST_BENCH_PHASE") != "" {
 		return
 	}
-	med := medianRound(rounds)
+	sums := roundSummaries(rounds)
+	med := medianRound(sums)
 	results := rounds[med]
 	report := summarize(results)
-	report["rounds"] = roundSummaries(rounds)
+	report["rounds"] = sums
 	report["median_round"] = med + 1
 	if micro, err := os.ReadFile(filepath.Join(filepath.Dir(out), "micro.json")); err == nil {
 		report["micro"] = json.RawMessage(micro)
@@ -211,7 +212,7 @@ func TestWorkload(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Print(table(results))
-	fmt.Print(roundsLine(rounds, med))
+	fmt.Print(roundsLine(sums, med))
 	fmt.Printf("bench: wrote %s\n", out)
 }
 
@@ -935,60 +936,50 @@ func summarize(results []*passResult) map[string]any {
 	}
 }
 
-// roundRatio is a round's CPU ratio: ours over the cheapest x11vnc pass
-// that kept up with every phase, else over the cheapest.
-func roundRatio(results []*passResult) float64 {
-	c := cheapestKeptUp(results[1:])
-	if c == nil {
-		for _, r := range results[1:] {
-			if c == nil || r.CPUSeconds < c.CPUSeconds {
-				c = r
-			}
-		}
-	}
-	return results[0].CPUSeconds / math.Max(c.CPUSeconds, 1e-9)
-}
-
-// medianRound is the index of the round whose CPU ratio is the median (the
-// lower of the middle two for an even count).
-func medianRound(rounds [][]*passResult) int {
-	idx := make([]int, len(rounds))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return roundRatio(rounds[idx[a]]) < roundRatio(rounds[idx[b]]) })
-	return idx[(len(idx)-1)/2]
-}
-
 // roundSummary is one round in the report.
 type roundSummary struct {
-	Round      int     `json:"round"`
-	CPURatio   float64 `json:"cpu_ratio"` // roundRatio
-	Versus     string  `json:"versus"`    // the x11vnc pass it is taken against
+	Round int `json:"round"`
+	// CPURatio is ours over the cheapest x11vnc pass that kept up with
+	// every phase, else over the cheapest (Versus says which).
+	CPURatio   float64 `json:"cpu_ratio"`
+	Versus     string  `json:"versus"`
 	AssistCPU  float64 `json:"assist_cpu_seconds"`
 	BytesRatio float64 `json:"bytes_ratio"`
 }
 
+// roundSummaries sums each round up from its report (summarize).
 func roundSummaries(rounds [][]*passResult) []roundSummary {
 	var out []roundSummary
 	for i, rs := range rounds {
 		sum := summarize(rs)
-		vs := nameOf(cheapestKeptUp(rs[1:]))
-		if vs == "" {
-			vs = "cheapest (none kept up)"
+		r := roundSummary{Round: i + 1, CPURatio: sum["cpu_ratio_vs_cheapest"].(float64), Versus: "cheapest (none kept up)",
+			AssistCPU: rs[0].CPUSeconds, BytesRatio: sum["bytes_ratio"].(float64)}
+		if kept, ok := sum["cpu_ratio_vs_cheapest_kept_up"].(float64); ok {
+			r.CPURatio, r.Versus = kept, sum["cheapest_kept_up"].(string)
 		}
-		out = append(out, roundSummary{Round: i + 1, CPURatio: roundRatio(rs), Versus: vs, AssistCPU: rs[0].CPUSeconds, BytesRatio: sum["bytes_ratio"].(float64)})
+		out = append(out, r)
 	}
 	return out
 }
 
+// medianRound is the index of the round whose CPU ratio is the median (the
+// lower of the middle two for an even count).
+func medianRound(sums []roundSummary) int {
+	idx := make([]int, len(sums))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return sums[idx[a]].CPURatio < sums[idx[b]].CPURatio })
+	return idx[(len(idx)-1)/2]
+}
+
 // roundsLine says which round the table shows and every round's ratios.
-func roundsLine(rounds [][]*passResult, med int) string {
+func roundsLine(sums []roundSummary, med int) string {
 	var parts []string
-	for _, r := range roundSummaries(rounds) {
+	for _, r := range sums {
 		parts = append(parts, fmt.Sprintf("%.2f (%s)", r.CPURatio, r.Versus))
 	}
-	return fmt.Sprintf("rounds   the table is round %d of %d, the median cpu ratio; each round's: %s\n", med+1, len(rounds), strings.Join(parts, ", "))
+	return fmt.Sprintf("rounds   the table is round %d of %d, the median cpu ratio; each round's: %s\n", med+1, len(sums), strings.Join(parts, ", "))
 }
 
 // scrollUpdates lists each pass's updates in the scroll phase: a server
