@@ -138,7 +138,7 @@ func HashTilesFrom(img *image.RGBA, size int, reuse *Tiles, changed image.Rectan
 func segmentHash(line []byte, c, size int) uint64 {
 	a := c * size * 4
 	b := line[a:min(a+size*4, len(line))]
-	if len(b) == seghash.Size && segAES {
+	if len(b) == seghash.Size && viaSeghash {
 		return seghash.Sum((*[seghash.Size]byte)(b))
 	}
 	return maphash.Bytes(seed, b)
@@ -149,7 +149,7 @@ func segmentHash(line []byte, c, size int) uint64 {
 // of TileSize pixels in one call.
 func hashSegments(line []byte, c0, c1, size int, out []uint64) {
 	c := c0
-	if segAES && size == TileSize {
+	if viaSeghash && size == TileSize {
 		if end := min(c1, len(line)/seghash.Size); end > c {
 			seghash.SumN(line[c*seghash.Size:], out[:end-c])
 			c = end
@@ -160,11 +160,11 @@ func hashSegments(line []byte, c0, c1, size int, out []uint64) {
 	}
 }
 
-// segAES: a whole segment of TileSize pixels is hashed with AES
-// instructions (internal/seghash: 40% of maphash's time), others,
-// and all where the processor lacks them, with maphash. Within one process
-// a segment of a given length always gets the same hash.
-var segAES = seghash.Available() && TileSize*4 == seghash.Size
+// viaSeghash: a whole segment of TileSize pixels is hashed by
+// internal/seghash (with AES instructions, 40% of maphash's time; with
+// maphash where the processor lacks them), narrower ones with maphash.
+// Within one process a segment of a given length always gets the same hash.
+const viaSeghash = TileSize*4 == seghash.Size
 
 // rehash computes the hashes of the tiles in rows [first, last) and columns
 // [c0, c1) from their segments' hashes.

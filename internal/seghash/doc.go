@@ -18,6 +18,6 @@
 // like maphash, it is no defence against someone who knows the keys.
 //
 // Hashes are comparable only within one process. Where the processor has
-// no AES instructions (or with the purego tag) Available is false and the
-// caller keeps its own hash.
+// no AES instructions (or with the purego tag) Available is false and Sum
+// and SumN hash with hash/maphash instead, keyed per process too.
 package seghash

@@ -1,12 +1,18 @@
 package seghash
 
-import "crypto/rand"
+import (
+	"crypto/rand"
+	"hash/maphash"
+)
 
 // Size is the length of a segment.
 const Size = 256
 
 // keys are the four lanes' round keys (and starting states).
 var keys [4][16]byte
+
+// seed keys the hash where there are no AES instructions.
+var seed = maphash.MakeSeed()
 
 func init() {
 	rand.Read(keys[0][:]) // never fails (it aborts the process if the system's source does)
@@ -15,30 +21,32 @@ func init() {
 	rand.Read(keys[3][:])
 }
 
-// Available reports whether Sum and SumN can be used here.
+// Available reports whether Sum and SumN use AES instructions here; where
+// they do not, they hash with hash/maphash (as fast as it is).
 func Available() bool { return available }
 
-// Sum returns the hash of one segment. It panics when the hash is not
-// Available.
+// Sum returns the hash of one segment.
 func Sum(seg *[Size]byte) uint64 {
 	if !available {
-		panic("seghash: no AES instructions")
+		return maphash.Bytes(seed, seg[:])
 	}
 	var out uint64
 	sum(&keys, &seg[0], 1, &out)
 	return out
 }
 
-// SumN hashes len(out) consecutive segments of b (which holds at least
-// that many) into out. It panics when the hash is not Available or b is
-// short.
+// SumN hashes len(out) consecutive segments of b (which must hold that
+// many) into out.
 func SumN(b []byte, out []uint64) {
-	if !available {
-		panic("seghash: no AES instructions")
-	}
 	if len(out) == 0 {
 		return
 	}
-	_ = b[len(out)*Size-1]
+	b = b[:len(out)*Size] // the bounds check the assembly relies on
+	if !available {
+		for i := range out {
+			out[i] = maphash.Bytes(seed, b[i*Size:(i+1)*Size])
+		}
+		return
+	}
 	sum(&keys, &b[0], len(out), &out[0])
 }
