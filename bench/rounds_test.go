@@ -35,7 +35,7 @@ func TestMedianRound(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sums := roundSummaries(tt.rounds)
+			sums, _ := roundSummaries(tt.rounds)
 			got := medianRound(sums)
 			if got != tt.want {
 				t.Errorf("median round %d, want %d", got+1, tt.want+1)

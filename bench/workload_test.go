@@ -192,10 +192,9 @@ func TestWorkload(t *testing.T) {
 	if len(rounds) == 0 || os.Getenv("ASSIST_BENCH_PHASE") != "" {
 		return
 	}
-	sums := roundSummaries(rounds)
+	sums, reports := roundSummaries(rounds)
 	med := medianRound(sums)
-	results := rounds[med]
-	report := summarize(results)
+	results, report := rounds[med], reports[med]
 	report["rounds"] = sums
 	report["median_round"] = med + 1
 	if micro, err := os.ReadFile(filepath.Join(filepath.Dir(out), "micro.json")); err == nil {
@@ -947,11 +946,14 @@ type roundSummary struct {
 	BytesRatio float64 `json:"bytes_ratio"`
 }
 
-// roundSummaries sums each round up from its report (summarize).
-func roundSummaries(rounds [][]*passResult) []roundSummary {
+// roundSummaries sums each round up from its report (summarize), and
+// returns the reports too.
+func roundSummaries(rounds [][]*passResult) ([]roundSummary, []map[string]any) {
 	var out []roundSummary
+	var reports []map[string]any
 	for i, rs := range rounds {
 		sum := summarize(rs)
+		reports = append(reports, sum)
 		r := roundSummary{Round: i + 1, CPURatio: sum["cpu_ratio_vs_cheapest"].(float64), Versus: "cheapest (none kept up)",
 			AssistCPU: rs[0].CPUSeconds, BytesRatio: sum["bytes_ratio"].(float64)}
 		if kept, ok := sum["cpu_ratio_vs_cheapest_kept_up"].(float64); ok {
@@ -959,7 +961,7 @@ func roundSummaries(rounds [][]*passResult) []roundSummary {
 		}
 		out = append(out, r)
 	}
-	return out
+	return out, reports
 }
 
 // medianRound is the index of the round whose CPU ratio is the median (the
