@@ -323,6 +323,7 @@ func runPass(t *testing.T, name string, photo *image.RGBA, start func(*testing.T
 	}
 	res.IdleCPU = 100 * (cpuSeconds(t, v.Pid()) - c0) / time.Since(t0).Seconds()
 	res.IdleRSSMB = rssMB(t, v.Pid())
+	t.Logf("%s idle: cpu %.3f%% of a core, rss %.1f MB", name, res.IdleCPU, res.IdleRSSMB)
 	return res
 }
 
