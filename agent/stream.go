@@ -76,7 +76,7 @@ type area struct {
 	rect      image.Rectangle
 	tiles     *capture.Tiles // this frame's
 	prevTiles *capture.Tiles // the previous frame's
-	post      *capture.Tiles // scratch: the previous frame's after a move was drawn into prev
+	post      *capture.Tiles // scratch: the previous frame's after a move
 	prev      *image.RGBA    // the previous frame's pixels (bounds = rect)
 	det       capture.MoveDetector
 	wins      []capture.Window // the windows when prev was captured
@@ -360,32 +360,35 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 	ar.pending = image.Rectangle{}
 
 	// Scroll and move detection against the previous frame, once for all.
+	// The move is not drawn into prev: what the rep holds after it (post,
+	// and the pixels ChangedBoundsMoved compares) is read through it.
+	var prev *image.RGBA
+	if ar.prev != nil && ar.prev.Rect == sub.Rect {
+		prev = ar.prev
+	}
 	var move *capture.Move
 	var post *capture.Tiles
-	if ar.prev != nil && ar.prevTiles != nil && ar.prev.Rect == sub.Rect {
+	if prev != nil && ar.prevTiles != nil {
 		if changed, any := changedBounds(ar.prevTiles, ar.tiles); any {
-			m, ok := movedWindow(ar.wins, s.wins, ar.prev, sub)
+			m, ok := movedWindow(ar.wins, s.wins, prev, sub)
 			if !ok {
-				m, ok = ar.det.DetectIn(ar.prev, sub, ar.prevTiles, ar.tiles, changed)
+				m, ok = ar.det.DetectIn(prev, sub, ar.prevTiles, ar.tiles, changed)
 			}
-			if ok {
-				move = &m
-				if err := protocol.CopyRect(m.Dst, m.Src).Draw(ar.prev); err == nil {
-					// Only the copy's rows changed from prevTiles: a
-					// scroll of whole tile columns carries its row
-					// hashes along; any other move takes this frame's
-					// hashes where it matched them and hashes only the
-					// segments its sides cut.
-					if ar.post == nil {
-						ar.post = &capture.Tiles{}
-					}
-					post = ar.post
-					post.CopyFrom(ar.prevTiles)
-					if !post.ApplyMove(m) && !post.ApplyMatched(m, ar.prev, ar.tiles) {
-						post = capture.HashTilesIn(ar.prev, capture.TileSize, post, m.Dst)
-					}
+			if ok && capture.MoveInside(m, prev.Bounds()) {
+				// Only the copy's rows changed from prevTiles: a
+				// scroll of whole tile columns carries its row
+				// hashes along; any other move takes this frame's
+				// hashes where it matched them and hashes only the
+				// segments its sides cut.
+				if ar.post == nil {
+					ar.post = &capture.Tiles{}
+				}
+				post = ar.post
+				post.CopyFrom(ar.prevTiles)
+				if post.ApplyMove(m) || post.ApplyMatched(m, prev, ar.tiles) {
+					move = &m
 				} else {
-					move = nil
+					post = nil
 				}
 			}
 		}
@@ -443,11 +446,18 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 		encode := func(r image.Rectangle) {
 			// Where the rep holds the reference exactly, only the changed
 			// pixels go (a keystroke is a glyph, not a 64x64 tile).
-			if len(synced) > 0 && ar.prev != nil && ar.prev.Rect == sub.Rect {
+			if len(synced) > 0 && prev != nil {
 				all := true
 				ar.tiles.TileIndexes(r, func(i int) { all = all && synced[i] })
 				if all {
-					if tight, ok := capture.ChangedBounds(ar.prev, sub, r); ok {
+					var tight image.Rectangle
+					var ok bool
+					if move != nil {
+						tight, ok = capture.ChangedBoundsMoved(prev, *move, sub, r)
+					} else {
+						tight, ok = capture.ChangedBounds(prev, sub, r)
+					}
+					if ok {
 						r = tight
 					}
 				}
@@ -502,8 +512,7 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 		for _, pl := range plans {
 			pl.p.view.tracker.Reset()
 		}
-		// A move may have been drawn into prev, which prevTiles no
-		// longer describes: start move detection afresh.
+		// Start move detection afresh.
 		ar.prev = nil
 		return
 	}
@@ -514,15 +523,11 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 	}
 
 	// Remember this frame for the next move detection.
-	if ar.prev == nil || ar.prev.Rect != sub.Rect {
+	if prev == nil {
 		ar.prev = image.NewRGBA(sub.Rect)
 		copyRect(ar.prev, sub, sub.Rect)
 	} else {
-		ref := ar.prevTiles
-		if post != nil {
-			ref = post
-		}
-		copyChanged(ar.prev, sub, ref, ar.tiles)
+		copyChanged(ar.prev, sub, ar.prevTiles, ar.tiles)
 	}
 	ar.wins = s.wins
 	if ar.prevTiles == nil {

@@ -219,11 +219,64 @@ func ChangedBounds(a, b *image.RGBA, r image.Rectangle) (image.Rectangle, bool) 
 	return exactChange(a, b, r.Intersect(a.Bounds()).Intersect(b.Bounds()))
 }
 
+// ChangedBoundsMoved is ChangedBounds between b and a with m drawn into it
+// (protocol.CopyRect), reading a as it is: the frame a move was found
+// against need not be copied to draw the move. It reports false too when m
+// does not lie inside a (MoveInside).
+func ChangedBoundsMoved(a *image.RGBA, m Move, b *image.RGBA, r image.Rectangle) (image.Rectangle, bool) {
+	if !MoveInside(m, a.Bounds()) {
+		return image.Rectangle{}, false
+	}
+	return exactChangeIn(a, &m, b, r.Intersect(a.Bounds()).Intersect(b.Bounds()))
+}
+
+// MoveInside reports whether m's destination and source both lie inside b
+// (what drawing it into a frame of bounds b needs).
+func MoveInside(m Move, b image.Rectangle) bool {
+	src := image.Rectangle{Min: m.Src, Max: m.Src.Add(m.Dst.Size())}
+	return !m.Dst.Empty() && m.Dst.In(b) && src.In(b)
+}
+
+// movedRow returns pixels [x0, x1) of row y of img with m drawn into it
+// (protocol.CopyRect: the destination takes what was at the source, as if
+// through a temporary), reading img as it is: a slice of img where one
+// piece of it holds them, else the pieces put together in buf. m lies
+// inside img (MoveInside).
+func movedRow(img *image.RGBA, m *Move, y, x0, x1 int, buf []byte) []byte {
+	d := m.Dst
+	if y < d.Min.Y || y >= d.Max.Y || x1 <= d.Min.X || x0 >= d.Max.X {
+		return img.Pix[img.PixOffset(x0, y):img.PixOffset(x1, y)]
+	}
+	dx, dy := m.Src.X-d.Min.X, m.Src.Y-d.Min.Y
+	if x0 >= d.Min.X && x1 <= d.Max.X {
+		return img.Pix[img.PixOffset(x0+dx, y+dy):img.PixOffset(x1+dx, y+dy)]
+	}
+	a, b := max(x0, d.Min.X), min(x1, d.Max.X)
+	buf = append(buf[:0], img.Pix[img.PixOffset(x0, y):img.PixOffset(a, y)]...)
+	buf = append(buf, img.Pix[img.PixOffset(a+dx, y+dy):img.PixOffset(b+dx, y+dy)]...)
+	return append(buf, img.Pix[img.PixOffset(b, y):img.PixOffset(x1, y)]...)
+}
+
 // exactChange shrinks r to the pixels that differ between a and b.
 func exactChange(a, b *image.RGBA, r image.Rectangle) (image.Rectangle, bool) {
+	return exactChangeIn(a, nil, b, r)
+}
+
+// exactChangeIn is exactChange with a read as if m (when not nil) were
+// drawn into it.
+func exactChangeIn(a *image.RGBA, m *Move, b *image.RGBA, r image.Rectangle) (image.Rectangle, bool) {
 	x0, x1, y0, y1 := r.Max.X, r.Min.X, -1, -1
+	var buf []byte // a row put together (movedRow)
+	if m != nil && !r.Empty() {
+		buf = make([]byte, 0, 4*r.Dx())
+	}
 	for y := r.Min.Y; y < r.Max.Y; y++ {
-		ra := a.Pix[a.PixOffset(r.Min.X, y):a.PixOffset(r.Max.X, y)]
+		var ra []byte
+		if m != nil {
+			ra = movedRow(a, m, y, r.Min.X, r.Max.X, buf)
+		} else {
+			ra = a.Pix[a.PixOffset(r.Min.X, y):a.PixOffset(r.Max.X, y)]
+		}
 		rb := b.Pix[b.PixOffset(r.Min.X, y):b.PixOffset(r.Max.X, y)]
 		i := firstDiff(ra, rb)
 		if i == len(ra) {

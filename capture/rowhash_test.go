@@ -84,10 +84,11 @@ func TestApplyMoveMatchesHashingThePixels(t *testing.T) {
 	}
 }
 
-// TestApplyMatchedMatchesHashingThePixels: for any move, drawn into the
-// previous frame, the hashes ApplyMatched derives from the current frame's
-// (equal inside the destination, different everywhere else) equal those of
-// hashing the drawn frame; a move it cannot place leaves the hashes alone.
+// TestApplyMatchedMatchesHashingThePixels: for any move, the hashes
+// ApplyMatched derives from the previous frame, as it is, and the current
+// frame's (equal to the moved pixels inside the destination, different
+// everywhere else) equal those of hashing the previous frame with the move
+// drawn into it; a move it cannot place leaves the hashes alone.
 func TestApplyMatchedMatchesHashingThePixels(t *testing.T) {
 	sub := monitor()
 	tests := []moveCase{
@@ -105,14 +106,15 @@ func TestApplyMatchedMatchesHashingThePixels(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			img := clone(tt.img)
 			before := HashTiles(img, TileSize, nil)
+			drawn := clone(img)
 			if tt.ok {
-				if err := protocol.CopyRect(tt.m.Dst, tt.m.Src).Draw(img); err != nil {
+				if err := protocol.CopyRect(tt.m.Dst, tt.m.Src).Draw(drawn); err != nil {
 					t.Fatal(err)
 				}
 			}
 			// The current frame: the drawn one inside Dst, other pixels
 			// everywhere else.
-			cur := clone(img)
+			cur := clone(drawn)
 			b := cur.Bounds()
 			for y := b.Min.Y; y < b.Max.Y; y++ {
 				for x := b.Min.X; x < b.Max.X; x++ {
@@ -130,7 +132,8 @@ func TestApplyMatchedMatchesHashingThePixels(t *testing.T) {
 				sameTiles(t, got, before)
 				return
 			}
-			sameTiles(t, got, HashTiles(img, TileSize, nil))
+			sameTiles(t, got, HashTiles(drawn, TileSize, nil))
+			samePixels(t, "the frame ApplyMatched read", img, tt.img)
 		})
 	}
 	t.Run("takes this frame's hashes", func(t *testing.T) {
@@ -139,10 +142,11 @@ func TestApplyMatchedMatchesHashingThePixels(t *testing.T) {
 		m := Move{Dst: image.Rect(413, 207, 897, 523), Src: image.Pt(400, 200)}
 		img := clone(frame)
 		before := HashTiles(img, TileSize, nil)
-		if err := protocol.CopyRect(m.Dst, m.Src).Draw(img); err != nil {
+		other := clone(img)
+		if err := protocol.CopyRect(m.Dst, m.Src).Draw(other); err != nil {
 			t.Fatal(err)
 		}
-		other := clone(img)
+		drawn := HashTiles(other, TileSize, nil)
 		for i := range other.Pix {
 			other.Pix[i] ^= 0x5a
 		}
@@ -152,7 +156,6 @@ func TestApplyMatchedMatchesHashingThePixels(t *testing.T) {
 		if !got.ApplyMatched(m, img, cur) {
 			t.Fatal("ApplyMatched refused a move inside the frame")
 		}
-		drawn := HashTiles(img, TileSize, nil)
 		inside := (300*got.Cols + 8) * 8 // row 300, column 8 (512-575): inside Dst
 		edge := (300*got.Cols + 6) * 8   // column 6 (384-447): cut by Dst's left side
 		if !bytes.Equal(got.rowHash[inside:inside+8], cur.rowHash[inside:inside+8]) {
@@ -521,5 +524,63 @@ func TestSegmentsApplyOnTheirGrid(t *testing.T) {
 	img.Pix[img.PixOffset(5, 5)] ^= 0xff
 	if fmt.Sprint(HashTilesFrom(changed, TileSize, nil, changed.Rect, &seg).Hash) == fmt.Sprint(HashTiles(changed, TileSize, nil).Hash) {
 		t.Fatal("HashTilesFrom read the pixels instead of the segment hashes")
+	}
+}
+
+// TestChangedBoundsMoved: the pixels that differ between a frame and the
+// previous one with a move drawn into it are the same whether the move is
+// drawn or only read through (ChangedBoundsMoved), for rectangles inside
+// the move's destination, across its sides and outside it; the previous
+// frame is left as it was.
+func TestChangedBoundsMoved(t *testing.T) {
+	sub := monitor()
+	moves := []moveCase{
+		{"a window dragged off the grid", frame, Move{Dst: image.Rect(413, 207, 897, 523), Src: image.Pt(400, 200)}, true},
+		{"a scroll up", frame, Move{Dst: image.Rect(40, 67, 900, 487), Src: image.Pt(40, 80)}, true},
+		{"a scroll down", frame, Move{Dst: image.Rect(40, 80, 900, 500), Src: image.Pt(40, 67)}, true},
+		{"sideways, overlapping", frame, Move{Dst: image.Rect(70, 64, 640, 128), Src: image.Pt(64, 64)}, true},
+		{"in a monitor", sub, Move{Dst: image.Rect(133, 61, 611, 407), Src: image.Pt(170, 90)}, true},
+		{"source outside the frame", frame, Move{Dst: image.Rect(0, 0, 64, 100), Src: image.Pt(0, 1000)}, false},
+	}
+	rects := []image.Rectangle{
+		image.Rect(0, 0, 1920, 1080),     // everything
+		image.Rect(450, 300, 500, 340),   // inside a window's destination
+		image.Rect(380, 190, 460, 260),   // across its top left corner
+		image.Rect(880, 500, 1000, 600),  // across its bottom right corner
+		image.Rect(1200, 800, 1300, 900), // outside
+		image.Rect(20, 60, 200, 90),      // across a scroll's left side
+	}
+	for _, mc := range moves {
+		t.Run(mc.name, func(t *testing.T) {
+			prev := clone(mc.img)
+			drawn := clone(prev)
+			if mc.ok {
+				if err := protocol.CopyRect(mc.m.Dst, mc.m.Src).Draw(drawn); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// This frame: the drawn one with a few changes, inside the
+			// destination, on its sides and outside it.
+			cur := clone(drawn)
+			for _, p := range []image.Point{{460, 310}, {413, 230}, {896, 522}, {1250, 850}, {100, 70}, {300, 100}} {
+				if p.In(cur.Bounds()) {
+					cur.Pix[cur.PixOffset(p.X, p.Y)] ^= 0x81
+				}
+			}
+			for _, r := range rects {
+				got, gotOK := ChangedBoundsMoved(prev, mc.m, cur, r)
+				if !mc.ok {
+					if gotOK {
+						t.Errorf("%v: a move that cannot be drawn gave %v", r, got)
+					}
+					continue
+				}
+				want, wantOK := ChangedBounds(drawn, cur, r)
+				if got != want || gotOK != wantOK {
+					t.Errorf("%v: ChangedBoundsMoved = %v, %v; drawn: %v, %v", r, got, gotOK, want, wantOK)
+				}
+			}
+			samePixels(t, "the previous frame", prev, mc.img)
+		})
 	}
 }

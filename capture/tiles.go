@@ -137,7 +137,11 @@ func HashTilesFrom(img *image.RGBA, size int, reuse *Tiles, changed image.Rectan
 // source's Segments and ApplyMatched must agree on it exactly.
 func segmentHash(line []byte, c, size int) uint64 {
 	a := c * size * 4
-	b := line[a:min(a+size*4, len(line))]
+	return hashSegment(line[a:min(a+size*4, len(line))])
+}
+
+// hashSegment is the hash of one segment's pixels (segmentHash).
+func hashSegment(b []byte) uint64 {
 	if len(b) == seghash.Size && viaSeghash {
 		return seghash.Sum((*[seghash.Size]byte)(b))
 	}
@@ -270,27 +274,27 @@ func (t *Tiles) ApplyMove(m Move) bool {
 	return true
 }
 
-// ApplyMatched updates t, the hashes of img before m was drawn into it
-// (protocol.CopyRect), to those of img after, for any move: cur holds the
-// hashes of a frame whose pixels inside m.Dst equal the ones m brought
+// ApplyMatched updates t, the hashes of img, to those of img with m drawn
+// into it (protocol.CopyRect), for any move, without drawing it: cur holds
+// the hashes of a frame whose pixels inside m.Dst equal the ones m brings
 // there (what the detection matched: MoveOf compares them, DetectIn finds
 // them by the same hashes). The destination's row segments take cur's
 // hashes; only the segments its left or right side cuts are hashed again,
-// from img's pixels, so call it after drawing m. A dragged window's hashes
-// so cost its two edges, not its area (hashing the drawn rectangle was a
+// from img's pixels as m would leave them. A dragged window's hashes so
+// cost its two edges, not its area (hashing the drawn rectangle was a
 // seventh of the agent's CPU while a window moved). It reports false,
-// leaving t as it was, when t, cur and img are not of one geometry or m.Dst
+// leaving t as it was, when t, cur and img are not of one geometry or m
 // does not lie inside it.
 func (t *Tiles) ApplyMatched(m Move, img *image.RGBA, cur *Tiles) bool {
 	b := image.Rect(0, 0, t.W, t.H).Add(t.origin)
-	if !t.sameRows(cur) || img.Bounds() != b || m.Dst.Empty() || !m.Dst.In(b) {
+	if !t.sameRows(cur) || img.Bounds() != b || !MoveInside(m, b) {
 		return false
 	}
 	d := m.Dst.Sub(t.origin)
 	c0, c1 := d.Min.X/t.Size, (d.Max.X+t.Size-1)/t.Size
+	buf := make([]byte, 0, 4*t.Size)
 	for y := d.Min.Y; y < d.Max.Y; y++ {
 		k := y * t.Cols * 8
-		line := img.Pix[img.PixOffset(b.Min.X, b.Min.Y+y):][:4*t.W]
 		for c := c0; c < c1; c++ {
 			x0, x1 := c*t.Size, min((c+1)*t.Size, t.W)
 			at := k + c*8
@@ -298,7 +302,8 @@ func (t *Tiles) ApplyMatched(m Move, img *image.RGBA, cur *Tiles) bool {
 				copy(t.rowHash[at:at+8], cur.rowHash[at:at+8])
 				continue
 			}
-			binary.LittleEndian.PutUint64(t.rowHash[at:], segmentHash(line, c, t.Size))
+			seg := movedRow(img, &m, b.Min.Y+y, b.Min.X+x0, b.Min.X+x1, buf)
+			binary.LittleEndian.PutUint64(t.rowHash[at:], hashSegment(seg))
 		}
 	}
 	t.rehash(d.Min.Y/t.Size, (d.Max.Y+t.Size-1)/t.Size, c0, c1)
