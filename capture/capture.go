@@ -131,3 +131,19 @@ type WindowSource interface {
 type ChangeReporter interface {
 	Changed() image.Rectangle
 }
+
+// FrameKeeper is a Source whose caller may keep a frame instead of copying
+// it: the agent compares each frame with the one before (moves, scrolls,
+// what changed), and keeping the frame spares it a copy of everything that
+// changed. The X11 source alternates between two frame buffers for that.
+type FrameKeeper interface {
+	// Keep leaves the frame the last Capture returned as it is until the
+	// next Keep: the Captures after it write elsewhere. The frame kept
+	// before is the source's again. It reports false, keeping nothing,
+	// when the last Capture failed.
+	Keep() bool
+	// Kept returns the frame Keep left alone, or nil when there is none
+	// (any more: a Capture that found the screen resized, or that had to
+	// change how it reads the screen, drops it).
+	Kept() *image.RGBA
+}

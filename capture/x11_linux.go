@@ -34,11 +34,16 @@ type x11Source struct {
 	mu       sync.Mutex // guards everything below
 	closed   bool
 	w, h     int
-	img      *image.RGBA
-	seg      *shmSegment     // nil: plain GetImage
-	imgOnSeg bool            // img's pixels are seg's memory
-	segs     Segments        // img's segment hashes, computed as convert writes it
-	pending  chan grabResult // replies of a Capture whose context ended first
+	img      *image.RGBA        // the newest frame: bufs[cur]
+	bufs     [2]*image.RGBA     // the frame buffers (the second one made when Keep first needs it)
+	cur      int                // which buffer img is
+	kept     int                // which buffer Keep left alone (-1: none)
+	target   int                // which buffer the Capture in progress writes
+	stale    [2]image.Rectangle // where each buffer may differ from the newest frame
+	seg      *shmSegment        // nil: plain GetImage
+	imgOnSeg bool               // the buffers are seg's memory
+	segs     Segments           // the newest frame's segment hashes, computed as convert writes it
+	pending  chan grabResult    // replies of a Capture whose context ended first
 
 	extras // damage, cursor and monitors (x11extra_linux.go)
 }
@@ -170,19 +175,24 @@ type grabResult struct {
 	viaShm bool   // the pixels are in the segment
 }
 
-// segmentSize is the shared memory for a w x h screen: the frame, then a
-// scratch area of a quarter of it for changes narrower than the screen
-// (the server writes an image packed at its own width, so a rectangle
-// cannot land in place).
-func segmentSize(w, h int) int { return w*h*4 + w*h }
+// segmentSize is the shared memory for a w x h screen: two frame buffers
+// (FrameKeeper; the second one's pages are only touched once Keep is
+// used), then a scratch area of a quarter of a frame for changes narrower
+// than the screen (the server writes an image packed at its own width, so
+// a rectangle cannot land in place).
+func segmentSize(w, h int) int { return 2*w*h*4 + w*h }
 
-// shmOffset is where the pixels of area land in the segment: in place for
-// whole rows, else packed at the start of the scratch area.
+// scratchOffset is where the scratch area starts in the segment.
+func (s *x11Source) scratchOffset() int { return 2 * s.w * s.h * 4 }
+
+// shmOffset is where the pixels of area land in the segment: in place in
+// the buffer being written for whole rows, else packed at the start of the
+// scratch area.
 func (s *x11Source) shmOffset(area image.Rectangle) int {
 	if area.Dx() < s.w {
-		return s.w * s.h * 4
+		return s.scratchOffset()
 	}
-	return area.Min.Y * s.w * 4
+	return (s.target*s.h + area.Min.Y) * s.w * 4
 }
 
 // readArea is what to read of the screen for a change within band: band
@@ -192,7 +202,7 @@ func (s *x11Source) shmOffset(area image.Rectangle) int {
 // changed columns spares the X server's copy and the conversion of pixels
 // that did not change (a terminal scrolling beside a wide screen).
 func (s *x11Source) readArea(band image.Rectangle) image.Rectangle {
-	if band.Dx() < s.w && (s.seg == nil || band.Dx()*band.Dy()*4 <= len(s.seg.mem)-s.w*s.h*4) {
+	if band.Dx() < s.w && (s.seg == nil || band.Dx()*band.Dy()*4 <= len(s.seg.mem)-s.scratchOffset()) {
 		return band
 	}
 	return image.Rect(0, band.Min.Y, s.w, band.Max.Y)
@@ -211,6 +221,10 @@ func (s *x11Source) request(area image.Rectangle, rearm bool) chan grabResult {
 	x0, y0, w, h := int16(area.Min.X), int16(area.Min.Y), uint16(area.Dx()), uint16(area.Dy())
 	ch := make(chan grabResult, 1)
 	if seg := s.seg; seg != nil {
+		if area.Dx() == s.w {
+			// The server writes these rows over the buffer's pixels.
+			s.stale[s.target] = s.stale[s.target].Union(area)
+		}
 		imgC := shm.GetImage(s.conn, xproto.Drawable(s.root), x0, y0, w, h, ^uint32(0),
 			xproto.ImageFormatZPixmap, seg.id, uint32(s.shmOffset(area)))
 		go func() {
@@ -266,6 +280,7 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 			return nil, ctx.Err()
 		}
 	}
+	s.chooseTarget()
 	// With DAMAGE and a whole frame in hand, read only what changed: in the
 	// same round trip as the damage when the guess holds it.
 	area, rearm := image.Rect(0, 0, s.w, s.h), true
@@ -303,6 +318,7 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 					src = s.seg.mem[off : off+spec.Dx()*spec.Dy()*4]
 				}
 				if len(src) == spec.Dx()*spec.Dy()*4 {
+					s.switchTo(band)
 					s.convert(band, spec, src)
 					s.changed, s.haveFull = band, true
 					return s.img, nil
@@ -337,7 +353,7 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 			lastErr = r.imgErr
 			if _, sizeRace := r.imgErr.(xproto.MatchError); !sizeRace && r.viaShm {
 				s.log.Warn("capture: shm GetImage failed, using plain GetImage", "err", r.imgErr)
-				s.img = nil
+				s.img, s.bufs = nil, [2]*image.RGBA{}
 				s.seg.free(s.conn)
 				s.seg = nil
 				s.bindImage()
@@ -354,6 +370,7 @@ func (s *x11Source) Capture(ctx context.Context) (*image.RGBA, error) {
 		if len(src) != n {
 			return nil, fmt.Errorf("capture: GetImage of %v returned %d bytes", area, len(src))
 		}
+		s.switchTo(area)
 		s.convert(area, area, src)
 		if rearm {
 			s.remember(image.Rectangle{}) // a whole frame: no guess to follow
@@ -434,7 +451,7 @@ func (s *x11Source) resize(w, h int) error {
 	}
 	s.w, s.h = w, h
 	if s.seg != nil && len(s.seg.mem) < segmentSize(w, h) {
-		s.img = nil // it lives in the segment
+		s.img, s.bufs = nil, [2]*image.RGBA{} // they live in the segment
 		s.seg.free(s.conn)
 		s.seg = nil
 		seg, err := newShmSegment(s.conn, segmentSize(w, h))
@@ -448,23 +465,109 @@ func (s *x11Source) resize(w, h int) error {
 	return nil
 }
 
-// bindImage points s.img at the frame's memory: the shared segment itself
-// when there is one (the server's BGRX pixels become RGBA in place: no
-// second 8 MB buffer), else the heap. Whatever it held is no longer a whole
-// frame.
+// bindImage points the frame buffers at their memory: the shared segment
+// itself when there is one (the server's BGRX pixels become RGBA in place:
+// no second copy of a frame), else the heap. Whatever they held is no
+// longer a whole frame, and no frame is kept any more.
 func (s *x11Source) bindImage() {
 	s.haveFull = false
-	defer func() { s.segs.reset(s.img) }()
+	s.cur, s.target, s.kept = 0, 0, -1
 	r := image.Rect(0, 0, s.w, s.h)
-	if s.seg != nil && len(s.seg.mem) >= s.w*s.h*4 {
-		s.img = &image.RGBA{Pix: s.seg.mem[: s.w*s.h*4 : s.w*s.h*4], Stride: 4 * s.w, Rect: r}
+	s.stale = [2]image.Rectangle{r, r}
+	defer func() { s.img = s.bufs[0]; s.segs.reset(s.img) }()
+	n := s.w * s.h * 4
+	if s.seg != nil && len(s.seg.mem) >= 2*n {
+		for i := range s.bufs {
+			s.bufs[i] = &image.RGBA{Pix: s.seg.mem[i*n : (i+1)*n : (i+1)*n], Stride: 4 * s.w, Rect: r}
+		}
 		s.imgOnSeg = true
 		return
 	}
-	if s.imgOnSeg || s.img == nil || s.img.Rect != r {
-		s.img = image.NewRGBA(r)
+	if s.imgOnSeg || s.bufs[0] == nil || s.bufs[0].Rect != r {
+		s.bufs = [2]*image.RGBA{image.NewRGBA(r)} // the second when Keep needs it
 	}
 	s.imgOnSeg = false
+}
+
+// Keep leaves the newest frame alone until the next Keep (FrameKeeper).
+func (s *x11Source) Keep() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || !s.haveFull || s.img == nil {
+		return false
+	}
+	s.kept = s.cur
+	return true
+}
+
+// Kept returns the frame Keep left alone, if it still is (FrameKeeper).
+func (s *x11Source) Kept() *image.RGBA {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.kept < 0 {
+		return nil
+	}
+	return s.bufs[s.kept]
+}
+
+// chooseTarget picks the buffer this Capture writes: the newest frame's
+// own, unless the caller keeps it (Keep).
+func (s *x11Source) chooseTarget() {
+	s.target = s.cur
+	if s.kept != s.cur {
+		return
+	}
+	s.target = 1 - s.cur
+	if s.bufs[s.target] == nil {
+		s.bufs[s.target] = image.NewRGBA(s.bufs[s.cur].Rect)
+		s.stale[s.target] = s.bufs[s.cur].Rect
+	}
+}
+
+// switchTo makes the target buffer the newest frame before area is
+// converted into it: where it is behind the newest frame outside area, it
+// takes the newest frame's pixels (a scroll or a window's steps change the
+// same place frame after frame, so this is little or nothing). Its segment
+// hashes are the newest frame's already.
+func (s *x11Source) switchTo(area image.Rectangle) {
+	t := s.target
+	if t != s.cur {
+		from, to := s.bufs[s.cur], s.bufs[t]
+		for _, r := range subtract(s.stale[t], area) {
+			n := 4 * r.Dx()
+			for y := r.Min.Y; y < r.Max.Y; y++ {
+				o := from.PixOffset(r.Min.X, y)
+				copy(to.Pix[o:o+n], from.Pix[o:o+n])
+			}
+		}
+		s.cur, s.img = t, to
+		s.segs.pix = to.Pix // same frame, same hashes: another buffer
+	}
+	s.stale[t] = image.Rectangle{}
+	s.stale[1-t] = s.stale[1-t].Union(area)
+}
+
+// subtract returns a minus b as up to four rectangles.
+func subtract(a, b image.Rectangle) []image.Rectangle {
+	b = b.Intersect(a)
+	if b.Empty() {
+		if a.Empty() {
+			return nil
+		}
+		return []image.Rectangle{a}
+	}
+	var out []image.Rectangle
+	for _, r := range []image.Rectangle{
+		image.Rect(a.Min.X, a.Min.Y, a.Max.X, b.Min.Y), // above
+		image.Rect(a.Min.X, b.Max.Y, a.Max.X, a.Max.Y), // below
+		image.Rect(a.Min.X, b.Min.Y, b.Min.X, b.Max.Y), // left
+		image.Rect(b.Max.X, b.Min.Y, a.Max.X, b.Max.Y), // right
+	} {
+		if !r.Empty() {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // drainEvents reads what the server sends unasked until the connection
@@ -511,7 +614,7 @@ func (s *x11Source) Close() error {
 		s.seg.unmap()
 		s.seg = nil
 	}
-	s.img = nil
+	s.img, s.bufs = nil, [2]*image.RGBA{}
 	return nil
 }
 

@@ -188,13 +188,23 @@ func TestCaptureFollowsScreenSize(t *testing.T) {
 			// needs a larger shared memory segment.
 			s.Resize(t, 320, 240)
 			src := openX(t, s, p.shm)
+			capture(t, src)
 			for _, sz := range []image.Point{{320, 240}, {200, 100}, {800, 600}, {799, 333}} {
+				// A frame kept at the old size is gone with it: its
+				// memory now holds frames of the new size.
+				if !src.Keep() {
+					t.Fatal("Keep refused the newest frame")
+				}
+				resized := sz != src.img.Rect.Size()
 				s.Resize(t, sz.X, sz.Y)
 				pattern := xtest.Pattern(sz.X, sz.Y)
 				s.Show(t, pattern)
 				img := capture(t, src)
 				samePixels(t, "capture vs pattern", img, pattern)
 				sameSegments(t, src, img)
+				if kept := src.Kept(); (kept == nil) != resized {
+					t.Errorf("resized %v: a frame kept: %v", resized, kept != nil)
+				}
 				if (src.seg != nil) != p.shm {
 					t.Errorf("shared memory in use: %v, want %v", src.seg != nil, p.shm)
 				}

@@ -161,7 +161,7 @@ func (s *x11Source) speculate() image.Rectangle {
 		}
 	}
 	g = g.Intersect(image.Rect(0, 0, s.w, s.h))
-	if g.Empty() || g.Dx()*g.Dy() > s.w*s.h/4 || s.readArea(g) != g || s.seg != nil && s.shmOffset(g) != s.w*s.h*4 {
+	if g.Empty() || g.Dx()*g.Dy() > s.w*s.h/4 || s.readArea(g) != g || s.seg != nil && s.shmOffset(g) != s.scratchOffset() {
 		return image.Rectangle{}
 	}
 	return g

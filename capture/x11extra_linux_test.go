@@ -312,3 +312,66 @@ func TestWindowsFollowTheServer(t *testing.T) {
 	}
 	until("unmapped", func(_ image.Rectangle, found bool) bool { return !found })
 }
+
+// TestCaptureKeepsFrames: a frame the caller keeps (FrameKeeper) stays as
+// it was while later Captures read changes of every kind (guessed, read
+// packed, whole rows landing in place in shared memory), each of which
+// still returns the whole screen exactly; a frame not kept is written in
+// place, and the one kept before it stays intact.
+func TestCaptureKeepsFrames(t *testing.T) {
+	glyph := image.Rect(100, 100, 106, 113)
+	box := image.Rect(1500, 700, 1700, 900)
+	steps := []struct {
+		name   string
+		change image.Rectangle
+		keep   bool // Keep the frame before this change
+	}{
+		{"a glyph", glyph, true},
+		{"the next one (guessed)", glyph.Add(image.Pt(6, 0)), true},
+		{"and the next", glyph.Add(image.Pt(12, 0)), true},
+		{"a box elsewhere", box, true},
+		{"the box again, not kept", box, false},
+		{"the box again, kept", box, true},
+		{"a strip the screen wide (whole rows)", image.Rect(0, 500, 1920, 501), true},
+		{"the strip again", image.Rect(0, 500, 1920, 501), true},
+		{"a quarter of the screen and more", image.Rect(0, 0, 1200, 600), true},
+		{"a glyph, not kept", glyph, false},
+		{"rows in place, not kept", image.Rect(0, 300, 1920, 340), false},
+		{"back at the box", box, true},
+	}
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			s, src, pattern, win := showPattern(t, p.shm)
+			img := capture(t, src)
+			if src.Kept() != nil {
+				t.Fatal("a frame is kept before any Keep")
+			}
+			var kept, keptWant *image.RGBA // the frame kept and what it must hold
+			for i, st := range steps {
+				if st.keep {
+					if !src.Keep() {
+						t.Fatalf("%s: Keep refused the newest frame", st.name)
+					}
+					kept, keptWant = img, clone(img)
+				}
+				other := clone(pattern)
+				for k := range other.Pix {
+					if k%4 != 3 {
+						other.Pix[k] ^= byte(0x35 * (i + 1))
+					}
+				}
+				win.Update(t, st.change, other)
+				img = capture(t, src)
+				samePixels(t, st.name, img, s.Screenshot(t))
+				sameSegments(t, src, img)
+				if got := src.Kept(); got != kept {
+					t.Fatalf("%s: Kept() is not the frame kept", st.name)
+				}
+				samePixels(t, st.name+": the kept frame", kept, keptWant)
+				if &img.Pix[0] == &kept.Pix[0] {
+					t.Fatalf("%s: the Capture after Keep wrote into the kept frame", st.name)
+				}
+			}
+		})
+	}
+}
