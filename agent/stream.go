@@ -50,6 +50,8 @@ type streamer struct {
 	pointer  capture.PointerSource
 	monitors capture.MonitorSource
 	windows  capture.WindowSource
+	keeper   capture.FrameKeeper // nil: each area copies its previous frame
+	keptNo   uint64              // the capture keeper holds (0: none)
 	pool     *capture.Pool
 	wins     []capture.Window // the top-level windows at the last capture
 
@@ -76,8 +78,9 @@ type area struct {
 	rect      image.Rectangle
 	tiles     *capture.Tiles // this frame's
 	prevTiles *capture.Tiles // the previous frame's
+	prevNo    uint64         // the capture prevTiles are of (0: none)
 	post      *capture.Tiles // scratch: the previous frame's after a move
-	prev      *image.RGBA    // the previous frame's pixels (bounds = rect)
+	prev      *image.RGBA    // the previous frame's pixels (bounds = rect), without a FrameKeeper
 	det       capture.MoveDetector
 	wins      []capture.Window // the windows when prev was captured
 	pending   image.Rectangle  // changed since tiles were hashed
@@ -93,6 +96,7 @@ func (a *agent) stream(ctx context.Context) {
 	s.pointer, _ = s.src.(capture.PointerSource)
 	s.monitors, _ = s.src.(capture.MonitorSource)
 	s.windows, _ = s.src.(capture.WindowSource)
+	s.keeper, _ = s.src.(capture.FrameKeeper)
 	var ptrTick <-chan time.Time
 	var ptrTimer *time.Timer
 	var ptrChanged <-chan struct{}
@@ -328,6 +332,30 @@ func (s *streamer) sendFrame(ready []*peer, now time.Time) {
 	for _, ar := range order {
 		s.sendArea(ar, byArea[ar], now)
 	}
+	// The areas just compared this frame with the one before and noted
+	// its tiles: it is the one to compare the next with.
+	if s.keeper != nil && s.keeper.Keep() {
+		s.keptNo = s.captureNo
+	}
+}
+
+// prevFrame returns an area's previous frame (its part of it): the one its
+// prevTiles describe, nil when there is none to compare with.
+func (s *streamer) prevFrame(ar *area, sub *image.RGBA) *image.RGBA {
+	if s.keeper == nil {
+		if ar.prev != nil && ar.prev.Rect == sub.Rect {
+			return ar.prev
+		}
+		return nil
+	}
+	kept := s.keeper.Kept()
+	if kept == nil || ar.prevNo == 0 || ar.prevNo != s.keptNo || kept.Bounds() != s.frame.Bounds() {
+		return nil
+	}
+	if p, ok := kept.SubImage(ar.rect).(*image.RGBA); ok && p.Rect == sub.Rect {
+		return p
+	}
+	return nil
 }
 
 // peerPlan is what one peer gets in this frame.
@@ -362,10 +390,7 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 	// Scroll and move detection against the previous frame, once for all.
 	// The move is not drawn into prev: what the rep holds after it (post,
 	// and the pixels ChangedBoundsMoved compares) is read through it.
-	var prev *image.RGBA
-	if ar.prev != nil && ar.prev.Rect == sub.Rect {
-		prev = ar.prev
-	}
+	prev := s.prevFrame(ar, sub)
 	var move *capture.Move
 	var post *capture.Tiles
 	if prev != nil && ar.prevTiles != nil {
@@ -513,7 +538,7 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 			pl.p.view.tracker.Reset()
 		}
 		// Start move detection afresh.
-		ar.prev = nil
+		ar.prev, ar.prevNo = nil, 0
 		return
 	}
 	for _, pl := range plans {
@@ -522,13 +547,17 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 		}
 	}
 
-	// Remember this frame for the next move detection.
-	if prev == nil {
-		ar.prev = image.NewRGBA(sub.Rect)
-		copyRect(ar.prev, sub, sub.Rect)
-	} else {
-		copyChanged(ar.prev, sub, ar.prevTiles, ar.tiles)
+	// Remember this frame for the next move detection: the source keeps
+	// it (sendFrame), or prev takes what changed.
+	if s.keeper == nil {
+		if prev == nil {
+			ar.prev = image.NewRGBA(sub.Rect)
+			copyRect(ar.prev, sub, sub.Rect)
+		} else {
+			copyChanged(ar.prev, sub, ar.prevTiles, ar.tiles)
+		}
 	}
+	ar.prevNo = s.captureNo
 	ar.wins = s.wins
 	if ar.prevTiles == nil {
 		ar.prevTiles = &capture.Tiles{}

@@ -20,6 +20,12 @@ import (
 // startXSession runs an in-process agent sharing x's screen through the
 // real X11 source, and attaches a rep.
 func startXSession(t *testing.T, ctx context.Context, x *xtest.Server) *rep.Client {
+	return startXSessionWith(t, ctx, x, nil)
+}
+
+// startXSessionWith is startXSession with the agent capturing through
+// wrap(source) when wrap is not nil.
+func startXSessionWith(t *testing.T, ctx context.Context, x *xtest.Server, wrap func(capture.Source) capture.Source) *rep.Client {
 	t.Helper()
 	p := startInProcess(t)
 	src, err := capture.Open(capture.Options{Display: x.Display, Logger: quietLogger()})
@@ -27,6 +33,9 @@ func startXSession(t *testing.T, ctx context.Context, x *xtest.Server) *rep.Clie
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { src.Close() })
+	if wrap != nil {
+		src = wrap(src)
+	}
 	in, err := rep.NewSession(ctx, p.cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +188,36 @@ func runAgentOn(ctx context.Context, p *inProcess, code string, src capture.Sour
 // a copy of what it already shows plus the pixels that are new, and its
 // picture is then the screen, pixel for pixel (the hashes the agent derives
 // for the moved tiles, instead of reading their pixels, must be right).
+// It runs with the X11 source keeping the agent's previous frame
+// (capture.FrameKeeper) and with a source that cannot, whose frames the
+// agent copies (the other systems' sources).
 func TestMovesArriveExact(t *testing.T) {
+	t.Run("kept frames", func(t *testing.T) { movesArriveExact(t, nil) })
+	t.Run("copied frames", func(t *testing.T) {
+		movesArriveExact(t, func(src capture.Source) capture.Source {
+			if _, ok := src.(capture.FrameKeeper); !ok {
+				t.Fatal("the X11 source does not keep frames")
+			}
+			return noKeeping{src.(keepingSource)}
+		})
+	})
+}
+
+// keepingSource is what the X11 source is to the agent; noKeeping hides
+// its FrameKeeper.
+type keepingSource interface {
+	capture.Source
+	capture.Damager
+	capture.PointerWatcher
+	capture.MonitorSource
+	capture.WindowSource
+	capture.ChangeReporter
+	capture.SegmentSource
+}
+
+type noKeeping struct{ keepingSource }
+
+func movesArriveExact(t *testing.T, wrap func(capture.Source) capture.Source) {
 	const w, h = 800, 600
 	xs := xtest.Start(t, xtest.Size(w, h))
 	// A desktop and a window of four colours each (few colours: exact
@@ -206,7 +244,7 @@ func TestMovesArriveExact(t *testing.T) {
 	})
 	top := xs.Show(t, win)
 	ctx := deadline(t, 60*time.Second)
-	c := startXSession(t, ctx, xs)
+	c := startXSessionWith(t, ctx, xs, wrap)
 	if _, err := c.WaitSettled(ctx); err != nil {
 		t.Fatal(err)
 	}
