@@ -498,3 +498,49 @@ func BenchmarkCaptureDamaged(b *testing.B) {
 		}
 	})
 }
+
+// TestSubtract: what subtract leaves of a is a's pixels outside b, each
+// once, for boxes apart, overlapping, inside and covering.
+func TestSubtract(t *testing.T) {
+	a := image.Rect(10, 20, 110, 220)
+	tests := []struct {
+		name string
+		a, b image.Rectangle
+	}{
+		{"apart", a, image.Rect(500, 500, 600, 600)},
+		{"over a corner", a, image.Rect(50, 0, 200, 100)},
+		{"inside", a, image.Rect(30, 40, 60, 90)},
+		{"a band across", a, image.Rect(0, 100, 300, 120)},
+		{"covering", a, image.Rect(0, 0, 300, 300)},
+		{"the same", a, a},
+		{"nothing left to subtract from", image.Rectangle{}, a},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := subtract(tt.a, tt.b)
+			count := map[image.Point]int{}
+			for _, r := range got {
+				if r.Empty() {
+					t.Errorf("an empty rectangle %v", r)
+				}
+				for y := r.Min.Y; y < r.Max.Y; y++ {
+					for x := r.Min.X; x < r.Max.X; x++ {
+						count[image.Pt(x, y)]++
+					}
+				}
+			}
+			for y := min(tt.a.Min.Y, 0); y < 300; y++ {
+				for x := min(tt.a.Min.X, 0); x < 300; x++ {
+					p := image.Pt(x, y)
+					want := 0
+					if p.In(tt.a) && !p.In(tt.b) {
+						want = 1
+					}
+					if count[p] != want {
+						t.Fatalf("%v is in %d of %v, want %d", p, count[p], got, want)
+					}
+				}
+			}
+		})
+	}
+}
