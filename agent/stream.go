@@ -389,7 +389,7 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 
 	// Scroll and move detection against the previous frame, once for all.
 	// The move is not drawn into prev: what the rep holds after it (post,
-	// and the pixels ChangedBoundsMoved compares) is read through it.
+	// and the pixels ChangedBounds compares) is read through it.
 	prev := s.prevFrame(ar, sub)
 	var move *capture.Move
 	var post *capture.Tiles
@@ -399,7 +399,7 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 			if !ok {
 				m, ok = ar.det.DetectIn(prev, sub, ar.prevTiles, ar.tiles, changed)
 			}
-			if ok && capture.MoveInside(m, prev.Bounds()) {
+			if ok {
 				// Only the copy's rows changed from prevTiles: a
 				// scroll of whole tile columns carries its row
 				// hashes along; any other move takes this frame's
@@ -475,14 +475,7 @@ func (s *streamer) sendArea(ar *area, peers []*peer, now time.Time) {
 				all := true
 				ar.tiles.TileIndexes(r, func(i int) { all = all && synced[i] })
 				if all {
-					var tight image.Rectangle
-					var ok bool
-					if move != nil {
-						tight, ok = capture.ChangedBoundsMoved(prev, *move, sub, r)
-					} else {
-						tight, ok = capture.ChangedBounds(prev, sub, r)
-					}
-					if ok {
+					if tight, ok := capture.ChangedBounds(prev, move, sub, r); ok {
 						r = tight
 					}
 				}

@@ -213,26 +213,21 @@ func (d *MoveDetector) tileScroll(pt, ct *Tiles, changed image.Rectangle) rowSea
 	return rs
 }
 
-// ChangedBounds shrinks r to the pixels that differ between a and b (false
-// when none do).
-func ChangedBounds(a, b *image.RGBA, r image.Rectangle) (image.Rectangle, bool) {
-	return exactChange(a, b, r.Intersect(a.Bounds()).Intersect(b.Bounds()))
-}
-
-// ChangedBoundsMoved is ChangedBounds between b and a with m drawn into it
-// (protocol.CopyRect), reading a as it is: the frame a move was found
-// against need not be copied to draw the move. It reports false too when m
-// does not lie inside a (MoveInside).
-func ChangedBoundsMoved(a *image.RGBA, m Move, b *image.RGBA, r image.Rectangle) (image.Rectangle, bool) {
-	if !MoveInside(m, a.Bounds()) {
+// ChangedBounds shrinks r to the pixels that differ between b and a, with
+// m drawn into a when m is not nil (protocol.CopyRect; a is read as it is:
+// the frame a move was found against need not be copied to draw the
+// move). It reports false when none differ, or when m does not lie inside
+// a.
+func ChangedBounds(a *image.RGBA, m *Move, b *image.RGBA, r image.Rectangle) (image.Rectangle, bool) {
+	if m != nil && !moveInside(*m, a.Bounds()) {
 		return image.Rectangle{}, false
 	}
-	return exactChangeIn(a, &m, b, r.Intersect(a.Bounds()).Intersect(b.Bounds()))
+	return exactChangeIn(a, m, b, r.Intersect(a.Bounds()).Intersect(b.Bounds()))
 }
 
-// MoveInside reports whether m's destination and source both lie inside b
+// moveInside reports whether m's destination and source both lie inside b
 // (what drawing it into a frame of bounds b needs).
-func MoveInside(m Move, b image.Rectangle) bool {
+func moveInside(m Move, b image.Rectangle) bool {
 	src := image.Rectangle{Min: m.Src, Max: m.Src.Add(m.Dst.Size())}
 	return !m.Dst.Empty() && m.Dst.In(b) && src.In(b)
 }
@@ -241,7 +236,7 @@ func MoveInside(m Move, b image.Rectangle) bool {
 // (protocol.CopyRect: the destination takes what was at the source, as if
 // through a temporary), reading img as it is: a slice of img where one
 // piece of it holds them, else the pieces put together in buf. m lies
-// inside img (MoveInside).
+// inside img (moveInside).
 func movedRow(img *image.RGBA, m *Move, y, x0, x1 int, buf []byte) []byte {
 	d := m.Dst
 	if y < d.Min.Y || y >= d.Max.Y || x1 <= d.Min.X || x0 >= d.Max.X {

@@ -106,12 +106,7 @@ func TestApplyMatchedMatchesHashingThePixels(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			img := clone(tt.img)
 			before := HashTiles(img, TileSize, nil)
-			drawn := clone(img)
-			if tt.ok {
-				if err := protocol.CopyRect(tt.m.Dst, tt.m.Src).Draw(drawn); err != nil {
-					t.Fatal(err)
-				}
-			}
+			drawn := drawnCopy(t, img, tt)
 			// The current frame: the drawn one inside Dst, other pixels
 			// everywhere else.
 			cur := clone(drawn)
@@ -529,9 +524,9 @@ func TestSegmentsApplyOnTheirGrid(t *testing.T) {
 
 // TestChangedBoundsMoved: the pixels that differ between a frame and the
 // previous one with a move drawn into it are the same whether the move is
-// drawn or only read through (ChangedBoundsMoved), for rectangles inside
-// the move's destination, across its sides and outside it; the previous
-// frame is left as it was.
+// drawn or only read through (ChangedBounds with the move), for rectangles
+// inside the move's destination, across its sides and outside it; the
+// previous frame is left as it was.
 func TestChangedBoundsMoved(t *testing.T) {
 	sub := monitor()
 	moves := []moveCase{
@@ -553,12 +548,7 @@ func TestChangedBoundsMoved(t *testing.T) {
 	for _, mc := range moves {
 		t.Run(mc.name, func(t *testing.T) {
 			prev := clone(mc.img)
-			drawn := clone(prev)
-			if mc.ok {
-				if err := protocol.CopyRect(mc.m.Dst, mc.m.Src).Draw(drawn); err != nil {
-					t.Fatal(err)
-				}
-			}
+			drawn := drawnCopy(t, prev, mc)
 			// This frame: the drawn one with a few changes, inside the
 			// destination, on its sides and outside it.
 			cur := clone(drawn)
@@ -568,19 +558,32 @@ func TestChangedBoundsMoved(t *testing.T) {
 				}
 			}
 			for _, r := range rects {
-				got, gotOK := ChangedBoundsMoved(prev, mc.m, cur, r)
+				got, gotOK := ChangedBounds(prev, &mc.m, cur, r)
 				if !mc.ok {
 					if gotOK {
 						t.Errorf("%v: a move that cannot be drawn gave %v", r, got)
 					}
 					continue
 				}
-				want, wantOK := ChangedBounds(drawn, cur, r)
+				want, wantOK := ChangedBounds(drawn, nil, cur, r)
 				if got != want || gotOK != wantOK {
-					t.Errorf("%v: ChangedBoundsMoved = %v, %v; drawn: %v, %v", r, got, gotOK, want, wantOK)
+					t.Errorf("%v: read through the move %v, %v; drawn: %v, %v", r, got, gotOK, want, wantOK)
 				}
 			}
 			samePixels(t, "the previous frame", prev, mc.img)
 		})
 	}
+}
+
+// drawnCopy returns a copy of img with mc's move drawn into it when the
+// case says it can be (else a plain copy).
+func drawnCopy(t *testing.T, img *image.RGBA, mc moveCase) *image.RGBA {
+	t.Helper()
+	drawn := clone(img)
+	if mc.ok {
+		if err := protocol.CopyRect(mc.m.Dst, mc.m.Src).Draw(drawn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return drawn
 }

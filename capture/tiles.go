@@ -248,8 +248,7 @@ func (t *Tiles) columns(r image.Rectangle) (c0, c1 int, ok bool) {
 func (t *Tiles) ApplyMove(m Move) bool {
 	c0, c1, ok := t.columns(m.Dst)
 	b := image.Rect(0, 0, t.W, t.H).Add(t.origin)
-	src := image.Rectangle{Min: m.Src, Max: m.Src.Add(m.Dst.Size())}
-	if !ok || m.Src.X != m.Dst.Min.X || !m.Dst.In(b) || !src.In(b) || len(t.rowHash) != t.Cols*t.H*8 || len(t.gen) != t.Rows {
+	if !ok || m.Src.X != m.Dst.Min.X || !moveInside(m, b) || len(t.rowHash) != t.Cols*t.H*8 || len(t.gen) != t.Rows {
 		return false
 	}
 	n := (c1 - c0) * 8
@@ -287,7 +286,7 @@ func (t *Tiles) ApplyMove(m Move) bool {
 // does not lie inside it.
 func (t *Tiles) ApplyMatched(m Move, img *image.RGBA, cur *Tiles) bool {
 	b := image.Rect(0, 0, t.W, t.H).Add(t.origin)
-	if !t.sameRows(cur) || img.Bounds() != b || !MoveInside(m, b) {
+	if !t.sameRows(cur) || img.Bounds() != b || !moveInside(m, b) {
 		return false
 	}
 	d := m.Dst.Sub(t.origin)

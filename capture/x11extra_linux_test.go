@@ -77,13 +77,7 @@ func TestCaptureReadsTheGuessedDamage(t *testing.T) {
 			s, src, pattern, win := showPattern(t, p.shm)
 			capture(t, src)
 			for i, st := range steps {
-				other := clone(pattern)
-				for k := range other.Pix {
-					if k%4 != 3 {
-						other.Pix[k] ^= byte(0x35 * (i + 1))
-					}
-				}
-				win.Update(t, st.change, other)
+				win.Update(t, st.change, recoloured(pattern, i))
 				before := src.roundTrips
 				img := capture(t, src)
 				samePixels(t, st.name, img, s.Screenshot(t))
@@ -354,13 +348,7 @@ func TestCaptureKeepsFrames(t *testing.T) {
 					}
 					kept, keptWant = img, clone(img)
 				}
-				other := clone(pattern)
-				for k := range other.Pix {
-					if k%4 != 3 {
-						other.Pix[k] ^= byte(0x35 * (i + 1))
-					}
-				}
-				win.Update(t, st.change, other)
+				win.Update(t, st.change, recoloured(pattern, i))
 				img = capture(t, src)
 				samePixels(t, st.name, img, s.Screenshot(t))
 				sameSegments(t, src, img)
@@ -374,4 +362,16 @@ func TestCaptureKeepsFrames(t *testing.T) {
 			}
 		})
 	}
+}
+
+// recoloured is pattern with every colour changed, differently for each
+// step i: what a step shows where it changes the window.
+func recoloured(pattern *image.RGBA, i int) *image.RGBA {
+	other := clone(pattern)
+	for k := range other.Pix {
+		if k%4 != 3 {
+			other.Pix[k] ^= byte(0x35 * (i + 1))
+		}
+	}
+	return other
 }
