@@ -35,11 +35,12 @@ type x11Source struct {
 	closed   bool
 	w, h     int
 	img      *image.RGBA        // the newest frame: bufs[cur]
-	bufs     [2]*image.RGBA     // the frame buffers (the second one made when Keep first needs it)
+	bufs     [2]*image.RGBA     // the frame buffers (on the heap, the second one made by the first Keep)
 	cur      int                // which buffer img is
 	kept     int                // which buffer Keep left alone (-1: none)
 	target   int                // which buffer the Capture in progress writes
 	stale    [2]image.Rectangle // where each buffer may differ from the newest frame
+	blank    [2]bool            // the buffer has held no frame since the buffers were bound
 	seg      *shmSegment        // nil: plain GetImage
 	imgOnSeg bool               // the buffers are seg's memory
 	segs     Segments           // the newest frame's segment hashes, computed as convert writes it
@@ -474,6 +475,7 @@ func (s *x11Source) bindImage() {
 	s.cur, s.target, s.kept = 0, 0, -1
 	r := image.Rect(0, 0, s.w, s.h)
 	s.stale = [2]image.Rectangle{r, r}
+	s.blank = [2]bool{true, true}
 	defer func() { s.img = s.bufs[0]; s.segs.reset(s.img) }()
 	n := s.w * s.h * 4
 	if s.seg != nil && len(s.seg.mem) >= 2*n {
@@ -484,7 +486,7 @@ func (s *x11Source) bindImage() {
 		return
 	}
 	if s.imgOnSeg || s.bufs[0] == nil || s.bufs[0].Rect != r {
-		s.bufs = [2]*image.RGBA{image.NewRGBA(r)} // the second when Keep needs it
+		s.bufs = [2]*image.RGBA{image.NewRGBA(r)} // the second at the first Keep
 	}
 	s.imgOnSeg = false
 }
@@ -497,6 +499,16 @@ func (s *x11Source) Keep() bool {
 		return false
 	}
 	s.kept = s.cur
+	if o := 1 - s.cur; s.blank[o] {
+		// The other buffer takes the whole frame now, while the screen
+		// rests (the caller keeps a frame it has just sent), rather than
+		// in the Capture of the next change.
+		if s.bufs[o] == nil {
+			s.bufs[o] = image.NewRGBA(s.img.Rect)
+		}
+		copy(s.bufs[o].Pix, s.img.Pix)
+		s.stale[o], s.blank[o] = image.Rectangle{}, false
+	}
 	return true
 }
 
@@ -517,11 +529,7 @@ func (s *x11Source) chooseTarget() {
 	if s.kept != s.cur {
 		return
 	}
-	s.target = 1 - s.cur
-	if s.bufs[s.target] == nil {
-		s.bufs[s.target] = image.NewRGBA(s.bufs[s.cur].Rect)
-		s.stale[s.target] = s.bufs[s.cur].Rect
-	}
+	s.target = 1 - s.cur // Keep gave it a frame
 }
 
 // switchTo makes the target buffer the newest frame before area is
@@ -543,7 +551,7 @@ func (s *x11Source) switchTo(area image.Rectangle) {
 		s.cur, s.img = t, to
 		s.segs.pix = to.Pix // same frame, same hashes: another buffer
 	}
-	s.stale[t] = image.Rectangle{}
+	s.stale[t], s.blank[t] = image.Rectangle{}, false
 	s.stale[1-t] = s.stale[1-t].Union(area)
 }
 

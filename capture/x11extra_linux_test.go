@@ -347,6 +347,15 @@ func TestCaptureKeepsFrames(t *testing.T) {
 						t.Fatalf("%s: Keep refused the newest frame", st.name)
 					}
 					kept, keptWant = img, clone(img)
+					if i == 0 {
+						// The first Keep gives the other buffer the whole
+						// frame at once, not the Capture of the next change.
+						if o := src.bufs[1-src.cur]; o == nil || src.blank[1-src.cur] || !src.stale[1-src.cur].Empty() {
+							t.Fatal("the first Keep left the other buffer without the frame")
+						} else {
+							samePixels(t, "the other buffer after the first Keep", o, img)
+						}
+					}
 				}
 				win.Update(t, st.change, recoloured(pattern, i))
 				img = capture(t, src)
