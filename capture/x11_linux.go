@@ -500,14 +500,13 @@ func (s *x11Source) Keep() bool {
 	}
 	s.kept = s.cur
 	if o := 1 - s.cur; s.blank[o] {
-		// The other buffer takes the whole frame now, while the screen
-		// rests (the caller keeps a frame it has just sent), rather than
-		// in the Capture of the next change.
+		// The other buffer catches up with the whole frame now, while the
+		// screen rests (the caller keeps a frame it has just sent), rather
+		// than in the Capture of the next change.
 		if s.bufs[o] == nil {
 			s.bufs[o] = image.NewRGBA(s.img.Rect)
 		}
-		copy(s.bufs[o].Pix, s.img.Pix)
-		s.stale[o], s.blank[o] = image.Rectangle{}, false
+		s.catchUp(o, image.Rectangle{})
 	}
 	return true
 }
@@ -534,25 +533,33 @@ func (s *x11Source) chooseTarget() {
 
 // switchTo makes the target buffer the newest frame before area is
 // converted into it: where it is behind the newest frame outside area, it
-// takes the newest frame's pixels (a scroll or a window's steps change the
-// same place frame after frame, so this is little or nothing). Its segment
-// hashes are the newest frame's already.
+// catches up (a scroll or a window's steps change the same place frame
+// after frame, so this is little or nothing). Its segment hashes are the
+// newest frame's already.
 func (s *x11Source) switchTo(area image.Rectangle) {
 	t := s.target
 	if t != s.cur {
-		from, to := s.bufs[s.cur], s.bufs[t]
-		for _, r := range subtract(s.stale[t], area) {
-			n := 4 * r.Dx()
-			for y := r.Min.Y; y < r.Max.Y; y++ {
-				o := from.PixOffset(r.Min.X, y)
-				copy(to.Pix[o:o+n], from.Pix[o:o+n])
-			}
-		}
-		s.cur, s.img = t, to
-		s.segs.pix = to.Pix // same frame, same hashes: another buffer
+		s.catchUp(t, area)
+		s.cur, s.img = t, s.bufs[t]
+		s.segs.pix = s.img.Pix // same frame, same hashes: another buffer
 	}
 	s.stale[t], s.blank[t] = image.Rectangle{}, false
 	s.stale[1-t] = s.stale[1-t].Union(area)
+}
+
+// catchUp gives buffer t the newest frame's pixels where it is behind them,
+// except in skip (about to be written anyway): it then holds the newest
+// frame outside skip.
+func (s *x11Source) catchUp(t int, skip image.Rectangle) {
+	from, to := s.bufs[s.cur], s.bufs[t]
+	for _, r := range subtract(s.stale[t], skip) {
+		n := 4 * r.Dx()
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			o := from.PixOffset(r.Min.X, y)
+			copy(to.Pix[o:o+n], from.Pix[o:o+n])
+		}
+	}
+	s.stale[t], s.blank[t] = skip.Intersect(s.stale[t]), false
 }
 
 // subtract returns a minus b as up to four rectangles.
